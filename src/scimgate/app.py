@@ -1,0 +1,68 @@
+"""``create_app(settings)``: the ASGI application."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+
+from scimgate.config import Settings
+from scimgate.directories.auth import BearerAuth
+from scimgate.scim.errors import InternalError, MethodNotAllowed, NotFound, ScimError, error_response
+from scimgate.scim.operations import Operations
+from scimgate.scim.routes import scim_router
+from scimgate.store.database import Database
+
+logger = logging.getLogger("scimgate")
+
+
+def create_app(settings: Settings, db: Database | None = None) -> Starlette:
+    database = db or Database(settings.resolved_database_url())
+    ops = Operations(database, settings.resolved_public_url())
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            database.dispose()
+
+    app = Starlette(
+        routes=[Mount("/scim/v2/{directory_id}", app=BearerAuth(scim_router(ops, settings), database))],
+        exception_handlers={
+            ScimError: _scim_error,
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.database = database
+    return app
+
+
+async def _scim_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ScimError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405, as SCIM errors: an IdP never gets an HTML or plain-text page."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        error: ScimError = MethodNotAllowed(f"{request.method} is not supported on this endpoint. Allowed: {allowed}.")
+        error.headers.update(exc.headers or {})
+        return error_response(error)
+    if exc.status_code == 404:
+        return error_response(NotFound(
+            "No such endpoint. SCIM URLs look like {public_url}/scim/v2/{directory_id}/Users."
+        ))
+    return error_response(ScimError(str(exc.detail)), status=exc.status_code)
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> Response:
+    logger.exception("unexpected error while serving a request", exc_info=exc)
+    return error_response(InternalError("The server hit an unexpected error; nothing was changed. Retry later."))

@@ -1,0 +1,78 @@
+"""The ``scimgate`` command. Every setting of ``scimgate.config.Settings`` is also a flag of ``serve``."""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import uvicorn
+
+from scimgate import __version__
+from scimgate.app import create_app
+from scimgate.config import Settings
+from scimgate.directories.service import create_directory, issue_token, list_directories
+from scimgate.store import migrate
+from scimgate.store.database import Database
+
+_CLICK_TYPES: dict[Any, click.ParamType] = {int: click.INT, Path: click.Path(path_type=Path)}
+
+
+def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """One ``--flag`` per setting, generated from Settings so that no setting can lack its flag."""
+    for name, field in reversed(Settings.model_fields.items()):
+        annotation = field.annotation
+        param_type = _CLICK_TYPES.get(annotation, click.STRING)
+        command = click.option(
+            "--" + name.replace("_", "-"),
+            name,
+            type=param_type,
+            default=None,
+            help=f"{field.description} [env: SCIMGATE_{name.upper()}; default: {field.default}]",
+        )(command)
+    return command
+
+
+def load_settings(flags: dict[str, Any]) -> Settings:
+    """Flags win over environment variables, which win over defaults."""
+    return Settings(**{name: value for name, value in flags.items() if value is not None})
+
+
+@click.group()
+@click.version_option(__version__, prog_name="scimgate")
+def main() -> None:
+    """scimgate: a SCIM 2.0 endpoint for identity providers (Microsoft Entra ID, Okta), beside your application."""
+
+
+@main.command()
+@settings_options
+def serve(**flags: Any) -> None:
+    """Run the SCIM service, creating or upgrading the database schema first.
+
+    On the first start it creates a directory and prints its SCIM URL and a bearer token, once.
+    """
+    settings = load_settings(flags)
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url())
+    migrate.upgrade(db)
+    _announce(db, settings)
+    try:
+        uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        db.dispose()
+
+
+def _announce(db: Database, settings: Settings) -> None:
+    public_url = settings.resolved_public_url()
+    with db.write() as conn:
+        existing = list_directories(conn)
+        if existing:
+            for directory in existing:
+                click.echo(f"Directory {directory.name!r}: SCIM URL {public_url}/scim/v2/{directory.id}")
+            return
+        directory = create_directory(conn, "default")
+        issued = issue_token(conn, directory.id)
+    click.echo("Created the first directory. Give your identity provider these two values:")
+    click.echo(f"  SCIM URL (Entra: Tenant URL):       {public_url}/scim/v2/{directory.id}")
+    click.echo(f"  Bearer token (Entra: Secret Token): {issued.token}")
+    click.echo("The token is shown only this once and is stored only as a hash: keep it now.")

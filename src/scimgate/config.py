@@ -1,0 +1,46 @@
+"""One settings object. Every setting is a CLI flag and an environment variable with the ``SCIMGATE_`` prefix.
+
+``docs/settings.md`` lists every field; ``tests/test_docs.py`` keeps that list complete.
+"""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCIMGATE_", extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Interface the HTTP server listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port the HTTP server listens on.")
+    data_dir: Path = Field(
+        Path("scimgate-data"), description="Directory holding the SQLite database when no database URL is given."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy database URL, e.g. sqlite:////var/lib/scimgate/scimgate.db. Overrides data_dir."
+    )
+    public_url: str | None = Field(
+        None,
+        description=(
+            "The URL identity providers reach this service at, e.g. https://scim.example.com. Used for every "
+            "Location header and meta.location; never derived from the request's Host header. "
+            "Defaults to http://HOST:PORT."
+        ),
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted; larger bodies get 413 before parsing."
+    )
+    default_page_size: int = Field(100, ge=1, description="Resources per page when a list request gives no count.")
+    max_page_size: int = Field(1000, ge=1, description="Largest page a list request can ask for; larger counts are clamped.")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'scimgate.db').resolve()}"
+
+    def resolved_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.host in ("0.0.0.0", "::", "127.0.0.1") else self.host
+        return f"http://{host}:{self.port}"

@@ -1,0 +1,53 @@
+"""Bearer-token authentication for everything below ``/scim/v2/{directory_id}``, before any routing happens.
+
+The token decides the directory: a token is accepted only on its own directory's URLs. A token of another
+directory, a revoked token, an unknown token and a missing one all get the same 401, so a response never tells
+which directories exist. Tokens in the query string are never looked at (RFC 6750 §5.3: URLs end up in logs).
+"""
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from scimgate.directories.service import directory_for_token
+from scimgate.scim.errors import Unauthorized
+from scimgate.store.database import Database
+
+_REFUSED = (
+    "The bearer token is missing, wrong, revoked, or belongs to another directory. Copy this directory's "
+    "SCIM URL and a token of this directory into the IdP (Entra: Tenant URL and Secret Token)."
+)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive), or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+class BearerAuth:
+    def __init__(self, app: ASGIApp, db: Database) -> None:
+        self.app = app
+        self.db = db
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        directory_id = scope["path_params"]["directory_id"]
+        headers = [value for name, value in scope["headers"] if name == b"authorization"]
+        token = bearer_token(headers[0].decode("latin-1")) if len(headers) == 1 else None
+        if token is None:
+            raise Unauthorized(_REFUSED)
+        opened = await run_in_threadpool(self._directory_for, token)
+        if opened != directory_id:
+            raise Unauthorized(_REFUSED)
+        await self.app(scope, receive, send)
+
+    def _directory_for(self, token: str) -> str | None:
+        with self.db.read() as conn:
+            return directory_for_token(conn, token)

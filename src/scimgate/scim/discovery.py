@@ -1,0 +1,68 @@
+"""Discovery (RFC 7644 §4): /ServiceProviderConfig, /ResourceTypes and /Schemas.
+
+They advertise exactly what this server does and nothing more: Microsoft's SCIM Validator and gallery checks read
+/Schemas and test every attribute it lists, and Entra's engine believes ServiceProviderConfig.
+"""
+
+from typing import Any
+
+from scimgate.scim.errors import NotFound, excerpt
+from scimgate.scim.operations import LIST_RESPONSE
+from scimgate.scim.resource_types import RESOURCE_TYPES
+from scimgate.scim.schema import ALL_SCHEMAS
+
+SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+
+
+def service_provider_config(base_url: str, max_results: int) -> dict[str, Any]:
+    return {
+        "schemas": [SPC_SCHEMA],
+        "patch": {"supported": False},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": True, "maxResults": max_results},
+        "changePassword": {"supported": False},
+        "sort": {"supported": False},
+        "etag": {"supported": False},
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "Bearer token",
+                "description": "A scimgate token of this directory in the Authorization header: Bearer scimgate_…",
+                "specUri": "https://www.rfc-editor.org/info/rfc6750",
+                "primary": True,
+            }
+        ],
+        "meta": {"resourceType": "ServiceProviderConfig", "location": f"{base_url}/ServiceProviderConfig"},
+    }
+
+
+def resource_types(base_url: str) -> dict[str, Any]:
+    return _list([resource_type(base_url, rtype.name) for rtype in RESOURCE_TYPES])
+
+
+def resource_type(base_url: str, name: str) -> dict[str, Any]:
+    for rtype in RESOURCE_TYPES:
+        if rtype.name.lower() == name.lower():
+            return rtype.to_scim(f"{base_url}/ResourceTypes/{rtype.name}")
+    raise NotFound(f"No resource type {excerpt(name)}; this server has User and Group.")
+
+
+def schemas(base_url: str) -> dict[str, Any]:
+    return _list([schema(base_url, s.id) for s in ALL_SCHEMAS])
+
+
+def schema(base_url: str, schema_id: str) -> dict[str, Any]:
+    for s in ALL_SCHEMAS:
+        if s.id.lower() == schema_id.lower():
+            return s.to_scim(f"{base_url}/Schemas/{s.id}")
+    raise NotFound(f"No schema {excerpt(schema_id)} on this server.")
+
+
+def _list(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": len(resources),
+        "startIndex": 1,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }

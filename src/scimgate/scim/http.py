@@ -1,0 +1,71 @@
+"""Reading SCIM requests and writing SCIM responses: content types, body limits, JSON, query parameters."""
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from scimgate.scim.errors import (
+    SCIM_MEDIA_TYPE,
+    InvalidSyntax,
+    InvalidValue,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    excerpt,
+)
+
+_JSON_TYPES = ("application/scim+json", "application/json")
+
+
+def scim_response(
+    body: dict[str, Any] | None, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    content = json.dumps(body, ensure_ascii=False) if body is not None else None
+    return Response(content, status_code=status, headers=headers, media_type=SCIM_MEDIA_TYPE)
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The request body as JSON, refused with 415, 413 or 400 before anything is written."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    # A missing Content-Type is read as JSON: some clients omit it, and the body is parsed strictly anyway.
+    if media_type and media_type not in _JSON_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type {excerpt(media_type)} is not accepted; send application/scim+json or application/json."
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    body = bytearray()
+    # Counted while streaming, so a chunked body without Content-Length cannot grow past the limit either.
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise _too_large(max_bytes)
+    if not body:
+        raise InvalidSyntax("The request body is empty; send the resource as a JSON object.")
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except RecursionError:
+        raise InvalidSyntax("The request body nests JSON too deeply.") from None
+    except ValueError as error:
+        raise InvalidSyntax(f"The request body is not valid JSON: {error}.") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than {max_bytes} bytes, the limit of this server.")
+
+
+def query_int(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidValue(f"{name} must be an integer, not {excerpt(raw)}.") from None

@@ -1,0 +1,218 @@
+"""The SCIM operations on Users and Groups (RFC 7644 §3.3–3.6), each one database transaction.
+
+HTTP lives in ``routes.py``; this module is the protocol logic: validate, write, read back, render. A request that
+fails raises a ``ScimError`` before its transaction commits, so it changes nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from scimgate.ids import new_id
+from scimgate.scim.compare import comparison_key
+from scimgate.scim.errors import InvalidValue, NotFound, Uniqueness, excerpt
+from scimgate.scim.filters import compile_filter
+from scimgate.scim.projection import Projection
+from scimgate.scim.render import manager_ids, render
+from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
+from scimgate.scim.resources import MemberRef, ParsedResource, parse_resource
+from scimgate.scim.schema import ENTERPRISE_SCHEMA
+from scimgate.store import resources as store
+from scimgate.store.database import Database
+from scimgate.store.resources import StoredResource
+from scimgate.store.tables import groups, users
+
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+@dataclass(frozen=True)
+class Page:
+    start_index: int
+    count: int
+
+
+class Operations:
+    def __init__(self, db: Database, public_url: str) -> None:
+        self.db = db
+        self.public_url = public_url
+
+    def base_url(self, directory_id: str) -> str:
+        return f"{self.public_url}/scim/v2/{directory_id}"
+
+    def create(self, rtype: ResourceType, directory_id: str, payload: Any, projection: Projection) -> dict[str, Any]:
+        parsed = parse_resource(rtype, payload)
+        if rtype is USERS:
+            # A user the IdP creates without saying otherwise is active (Okta and Entra always send it anyway).
+            parsed.document.setdefault("active", True)
+        now = datetime.now(UTC)
+        with self.db.write() as conn:
+            stored = self._insert(conn, rtype, directory_id, parsed, now)
+            if rtype is GROUPS and parsed.members:
+                store.add_members(conn, directory_id, stored.id, self._checked_members(conn, directory_id, parsed))
+            return self._render_one(conn, rtype, directory_id, stored, projection)
+
+    def get(self, rtype: ResourceType, directory_id: str, resource_id: str, projection: Projection) -> dict[str, Any]:
+        with self.db.read() as conn:
+            stored = store.get(conn, _table(rtype), directory_id, resource_id)
+            if stored is None:
+                raise _not_found(rtype, resource_id)
+            return self._render_one(conn, rtype, directory_id, stored, projection)
+
+    def replace(
+        self, rtype: ResourceType, directory_id: str, resource_id: str, payload: Any, projection: Projection
+    ) -> dict[str, Any]:
+        """PUT (RFC 7644 §3.5.1): the sent attributes replace the stored ones; read-only ones are kept."""
+        parsed = parse_resource(rtype, payload)
+        now = datetime.now(UTC)
+        table = _table(rtype)
+        with self.db.write() as conn:
+            current = store.get(conn, table, directory_id, resource_id)
+            if current is None:
+                raise _not_found(rtype, resource_id)
+            if rtype is USERS and "active" not in parsed.document:
+                # Okta and hand-written clients PUT users without `active`; that must not flip a disabled user on
+                # (or an active one off). Omitted means unchanged.
+                parsed.document["active"] = current.attributes.get("active", True)
+            try:
+                stored = store.replace(conn, table, directory_id, resource_id, _columns(rtype, parsed.document),
+                                       parsed.document, now)
+            except IntegrityError:
+                raise _conflict(rtype, parsed.document) from None
+            assert stored is not None
+            if rtype is GROUPS and parsed.members is not None:
+                # Omitted `members` leaves membership as it is; `members: []` empties the group.
+                self._replace_members(conn, directory_id, resource_id, parsed)
+            return self._render_one(conn, rtype, directory_id, stored, projection)
+
+    def delete(self, rtype: ResourceType, directory_id: str, resource_id: str) -> None:
+        now = datetime.now(UTC)
+        with self.db.write() as conn:
+            # Groups that lose a member change too: their lastModified and version move.
+            for group_id in store.groups_of(conn, directory_id, [resource_id]).get(resource_id, []):
+                store.touch(conn, groups, directory_id, group_id.group_id, now)
+            if not store.delete(conn, _table(rtype), directory_id, resource_id):
+                raise _not_found(rtype, resource_id)
+
+    def search(
+        self, rtype: ResourceType, directory_id: str, filter_text: str | None, page: Page, projection: Projection
+    ) -> dict[str, Any]:
+        where = compile_filter(rtype, filter_text) if filter_text is not None else None
+        with self.db.read() as conn:
+            total, rows = store.search(conn, _table(rtype), directory_id, where, page.start_index - 1, page.count)
+            resources = self._render_many(conn, rtype, directory_id, rows, projection)
+        return {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": total,
+            "startIndex": page.start_index,
+            "itemsPerPage": len(resources),
+            "Resources": resources,
+        }
+
+    def _insert(
+        self, conn: Connection, rtype: ResourceType, directory_id: str, parsed: ParsedResource, now: datetime
+    ) -> StoredResource:
+        resource_id = new_id(rtype.id_prefix)
+        try:
+            return store.insert(conn, _table(rtype), directory_id, resource_id, _columns(rtype, parsed.document),
+                                parsed.document, now)
+        except IntegrityError:
+            raise _conflict(rtype, parsed.document) from None
+
+    def _checked_members(self, conn: Connection, directory_id: str, parsed: ParsedResource) -> list[tuple[str, str]]:
+        """Resolve each member to a user or group of this directory; any unknown id fails the whole request."""
+        refs: list[MemberRef] = parsed.members or []
+        ids = [ref.value for ref in refs]
+        found_users = store.existing_ids(conn, users, directory_id, ids)
+        found_groups = store.existing_ids(conn, groups, directory_id, ids) - found_users
+        resolved, unknown = [], []
+        for ref in refs:
+            kind = "User" if ref.value in found_users else "Group" if ref.value in found_groups else None
+            if kind is None or (ref.type is not None and ref.type != kind):
+                unknown.append(ref.value)
+            else:
+                resolved.append((ref.value, kind))
+        if unknown:
+            shown = ", ".join(excerpt(member_id, 40) for member_id in unknown[:3])
+            raise InvalidValue(
+                f"{len(unknown)} member(s) are not users or groups of this directory: {shown}. "
+                "Provision the users first, then add them to the group."
+            )
+        return resolved
+
+    def _replace_members(self, conn: Connection, directory_id: str, group_id: str, parsed: ParsedResource) -> None:
+        wanted = dict(self._checked_members(conn, directory_id, parsed))
+        if group_id in wanted:
+            raise InvalidValue("A group cannot be a member of itself.")
+        current = store.member_ids(conn, directory_id, group_id)
+        store.remove_members(conn, directory_id, group_id, current - wanted.keys())
+        store.add_members(conn, directory_id, group_id, [(i, k) for i, k in wanted.items() if i not in current])
+
+    def _render_one(
+        self, conn: Connection, rtype: ResourceType, directory_id: str, stored: StoredResource, projection: Projection
+    ) -> dict[str, Any]:
+        return self._render_many(conn, rtype, directory_id, [stored], projection)[0]
+
+    def _render_many(
+        self, conn: Connection, rtype: ResourceType, directory_id: str, rows: list[StoredResource],
+        projection: Projection,
+    ) -> list[dict[str, Any]]:
+        """Render a page, loading memberships and managers in one query each, and only when they are returned."""
+        ids = [row.id for row in rows]
+        base = self.base_url(directory_id)
+        groups_by_user = members_by_group = None
+        names: dict[str, str | None] = {}
+        if rtype is USERS and ids and projection.includes("groups"):
+            groups_by_user = store.groups_of(conn, directory_id, ids)
+        if rtype is GROUPS and ids and projection.includes("members"):
+            members_by_group = store.members_of(conn, directory_id, ids)
+        if rtype is USERS and projection.includes(ENTERPRISE_SCHEMA):
+            names = store.display_names(conn, directory_id, manager_ids([row.attributes for row in rows]))
+        return [
+            projection.apply(
+                render(
+                    rtype, row, base,
+                    groups=groups_by_user.get(row.id) if groups_by_user is not None else None,
+                    members=members_by_group.get(row.id) if members_by_group is not None else None,
+                    manager_names=names,
+                )
+            )
+            for row in rows
+        ]
+
+
+def _table(rtype: ResourceType) -> Any:
+    return users if rtype is USERS else groups
+
+
+def _columns(rtype: ResourceType, document: dict[str, Any]) -> dict[str, Any]:
+    """The indexed columns derived from a document: what filters and uniqueness run on."""
+    display_name = document.get("displayName")
+    columns: dict[str, Any] = {
+        "external_id": document.get("externalId"),
+        "display_name": display_name,
+        "display_name_key": comparison_key(display_name) if display_name is not None else None,
+    }
+    if rtype is USERS:
+        columns["user_name"] = document["userName"]
+        columns["user_name_key"] = comparison_key(document["userName"])
+        columns["active"] = document["active"]
+    return columns
+
+
+def _not_found(rtype: ResourceType, resource_id: str) -> NotFound:
+    return NotFound(f"{rtype.name} {excerpt(resource_id, 48)} not found in this directory.")
+
+
+def _conflict(rtype: ResourceType, document: dict[str, Any]) -> Uniqueness:
+    if rtype is USERS:
+        return Uniqueness(
+            f"A User with userName {excerpt(document['userName'])} already exists in this directory "
+            "(userName is compared case-insensitively). Match the existing user, or change its userName."
+        )
+    return Uniqueness(
+        f"A Group with displayName {excerpt(document['displayName'])} already exists in this directory "
+        "(displayName is compared case-insensitively). Group names must be unique: Entra matches groups by displayName."
+    )

@@ -1,0 +1,97 @@
+"""``attributes`` and ``excludedAttributes`` (RFC 7644 §3.4.2.5, §3.9): which attributes a response carries.
+
+Names are case-insensitive and may be URN-qualified (``urn:…:enterprise:2.0:User:department``). ``id`` and
+``schemas`` are always returned. Names no schema knows select nothing rather than failing, as the RFC leaves them
+undefined and some IdPs ask for attributes a server does not have.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from scimgate.scim.resource_types import ResourceType
+
+_ALWAYS = {"id", "schemas"}
+Path = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Projection:
+    attributes: tuple[Path, ...] = ()
+    excluded: tuple[Path, ...] = ()
+
+    @classmethod
+    def parse(cls, rtype: ResourceType, attributes: str | None, excluded: str | None) -> "Projection":
+        return cls(_parse_list(rtype, attributes), _parse_list(rtype, excluded))
+
+    def includes(self, top_level: str) -> bool:
+        """Whether the response will carry this top-level attribute, e.g. ``members`` (so we can skip loading it)."""
+        key = top_level.lower()
+        if self.attributes:
+            return any(path[0] == key for path in self.attributes)
+        return (key,) not in self.excluded
+
+    def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
+        if self.attributes:
+            return _keep(resource, self.attributes, top=True)
+        if self.excluded:
+            return _drop(resource, self.excluded)
+        return resource
+
+
+def _parse_list(rtype: ResourceType, value: str | None) -> tuple[Path, ...]:
+    if not value:
+        return ()
+    return tuple(_parse_path(rtype, item.strip()) for item in value.split(",") if item.strip())
+
+
+def _parse_path(rtype: ResourceType, name: str) -> Path:
+    lowered = name.lower()
+    for schema in rtype.schemas:
+        urn = schema.id.lower()
+        if lowered == urn:
+            return (urn,)
+        if lowered.startswith(urn + ":"):
+            rest = tuple(lowered[len(urn) + 1 :].split("."))
+            return rest if schema is rtype.schema else (urn, *rest)
+    return tuple(lowered.split("."))
+
+
+def _keep(obj: dict[str, Any], paths: tuple[Path, ...], top: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        lowered = key.lower()
+        if top and lowered in _ALWAYS:
+            out[key] = value
+            continue
+        matching = [path for path in paths if path[0] == lowered]
+        if not matching:
+            continue
+        if any(len(path) == 1 for path in matching):
+            out[key] = value
+            continue
+        rest = tuple(path[1:] for path in matching)
+        if isinstance(value, dict):
+            out[key] = _keep(value, rest)
+        elif isinstance(value, list):
+            out[key] = [_keep(item, rest) if isinstance(item, dict) else item for item in value]
+    return out
+
+
+def _drop(obj: dict[str, Any], paths: tuple[Path, ...], top: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        lowered = key.lower()
+        matching = [path for path in paths if path[0] == lowered]
+        if not matching or (top and lowered in _ALWAYS):
+            out[key] = value
+            continue
+        if any(len(path) == 1 for path in matching):
+            continue
+        rest = tuple(path[1:] for path in matching)
+        if isinstance(value, dict):
+            out[key] = _drop(value, rest, top=False)
+        elif isinstance(value, list):
+            out[key] = [_drop(item, rest, top=False) if isinstance(item, dict) else item for item in value]
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,191 @@
+"""Reading a User or Group that an IdP sent, and writing one back.
+
+Input is checked against the schema in ``schema.py`` and turned into the *document* that is stored: attribute names
+in their canonical case, values exactly as sent. Values are never reformatted (no lower-cased emails, no
+reformatted phone numbers): Microsoft Entra compares what it reads back with what it sent and re-sends every value
+that differs, forever. The one conversion is booleans, because Entra sends ``"True"``/``"False"`` strings
+(``aadOptscim062020`` off) and RFC 7643 wants JSON booleans back.
+
+What the server owns is dropped from input (RFC 7643 §3.1, RFC 7644 §3.3): ``id``, ``meta``, ``schemas``,
+``User.groups``, read-only sub-attributes. Attributes scimgate does not know are ignored rather than refused: Entra
+sends Microsoft-specific schema URIs and ``roles: []``, and refusing them would fail its provisioning job.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from scimgate.scim.errors import InvalidSyntax, InvalidValue, excerpt
+from scimgate.scim.resource_types import GROUPS, ResourceType
+from scimgate.scim.schema import ENTERPRISE_SCHEMA, EXTERNAL_ID, Attribute, Schema
+
+# Keys the server owns or that carry no attribute: ignored on input.
+_IGNORED_KEYS = {"id", "meta", "schemas"}
+_TRUE_FALSE = {"true": True, "false": False}
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    value: str
+    type: str | None
+
+
+@dataclass
+class ParsedResource:
+    document: dict[str, Any]
+    """Attributes as stored: canonical names, the IdP's values, extension attributes under their schema URN."""
+    members: list[MemberRef] | None
+    """Group members when the request carried ``members`` (None when it did not), never part of the document."""
+
+
+def parse_resource(rtype: ResourceType, payload: Any) -> ParsedResource:
+    if not isinstance(payload, dict):
+        raise InvalidSyntax(f"The request body must be a JSON object holding a {rtype.name} resource.")
+    document: dict[str, Any] = {}
+    members: list[MemberRef] | None = None
+    for key, value in payload.items():
+        lowered = key.lower()
+        if lowered in _IGNORED_KEYS or value is None:
+            continue
+        if lowered == "externalid":
+            _put(document, EXTERNAL_ID.name, _check_value(EXTERNAL_ID, value, EXTERNAL_ID.name))
+            continue
+        if rtype is GROUPS and lowered == "members":
+            members = _parse_members(value)
+            continue
+        extension = rtype.extension(key)
+        if extension is not None:
+            _put(document, extension.id, _check_extension(extension, value))
+            continue
+        attr, schema = _resolve_key(rtype, key)
+        if attr is None or attr.mutability == "readOnly":
+            continue
+        checked = _check_attribute(attr, value, attr.name)
+        if checked is not None:
+            _put(document if schema is rtype.schema else document.setdefault(schema.id, {}), attr.name, checked)
+    _check_required(rtype.schema, document)
+    return ParsedResource(document=document, members=members)
+
+
+def _put(target: dict[str, Any], name: str, value: Any) -> None:
+    # {"userName": "a", "UserName": "b"} names one attribute twice; which one wins would be a guess.
+    if name in target:
+        raise InvalidSyntax(f"The attribute {name!r} appears more than once (attribute names are case-insensitive).")
+    target[name] = value
+
+
+def _resolve_key(rtype: ResourceType, key: str) -> tuple[Attribute | None, Schema]:
+    """Find the attribute a top-level key names: ``userName``, ``UserName``, or URN-qualified ``urn:…:User:userName``."""
+    for schema in rtype.schemas:
+        if key.lower().startswith(schema.id.lower() + ":"):
+            return schema.attribute(key[len(schema.id) + 1 :]), schema
+    return rtype.schema.attribute(key), rtype.schema
+
+
+def _check_extension(extension: Schema, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidValue(f"{extension.id} must be a JSON object holding the extension's attributes.")
+    out: dict[str, Any] = {}
+    for key, sub_value in value.items():
+        attr = extension.attribute(key)
+        if attr is None or attr.mutability == "readOnly" or sub_value is None:
+            continue
+        checked = _check_attribute(attr, sub_value, f"{extension.id}:{attr.name}")
+        if checked is not None:
+            _put(out, attr.name, checked)
+    return out
+
+
+def _check_attribute(attr: Attribute, value: Any, path: str) -> Any:
+    """Check one attribute's value; return what to store, or None for "no value"."""
+    if attr.multi_valued:
+        if not isinstance(value, list):
+            raise InvalidValue(f"{path} is multi-valued and must be a JSON array, not {excerpt(value)}.")
+        items = [_check_value(attr, item, path) for item in value if item is not None]
+        items = [item for item in items if item not in (None, {})]
+        _check_single_primary(attr, items, path)
+        return items or None
+    if path == f"{ENTERPRISE_SCHEMA}:manager" and isinstance(value, str):
+        # Entra sends the manager as the bare id of the manager's User, not as the RFC's complex value.
+        value = {"value": value}
+    return _check_value(attr, value, path)
+
+
+def _check_value(attr: Attribute, value: Any, path: str) -> Any:
+    kind = attr.type
+    if kind == "complex":
+        if not isinstance(value, dict):
+            raise InvalidValue(f"{path} must be a JSON object with sub-attributes, not {excerpt(value)}.")
+        out: dict[str, Any] = {}
+        for key, sub_value in value.items():
+            sub = attr.sub(key)
+            if sub is None or sub.mutability == "readOnly" or sub_value is None:
+                continue
+            _put(out, sub.name, _check_value(sub, sub_value, f"{path}.{sub.name}"))
+        return out or None
+    if kind == "boolean":
+        return _boolean(value, path)
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidValue(f"{path} must be an integer, not {excerpt(value)}.")
+        return value
+    if kind == "decimal":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidValue(f"{path} must be a number, not {excerpt(value)}.")
+        return value
+    if not isinstance(value, str):
+        raise InvalidValue(f"{path} must be a string, not {excerpt(value)}.")
+    if kind == "dateTime":
+        _check_datetime(value, path)
+    return value
+
+
+def _boolean(value: Any, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    # Entra sends "True"/"False" (any case) wherever a boolean goes unless the aadOptscim062020 flag is set.
+    if isinstance(value, str) and value.lower() in _TRUE_FALSE:
+        return _TRUE_FALSE[value.lower()]
+    raise InvalidValue(f"{path} must be true or false, not {excerpt(value)}.")
+
+
+def _check_datetime(value: str, path: str) -> None:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidValue(f"{path} must be an xsd:dateTime such as 2026-01-31T12:00:00Z, not {excerpt(value)}.") from None
+
+
+def _check_single_primary(attr: Attribute, items: list[Any], path: str) -> None:
+    if attr.sub("primary") is None:
+        return
+    primaries = sum(1 for item in items if isinstance(item, dict) and item.get("primary") is True)
+    if primaries > 1:
+        raise InvalidValue(f"{path} has {primaries} values marked primary; at most one may be (RFC 7643 §2.4).")
+
+
+def _check_required(schema: Schema, document: dict[str, Any]) -> None:
+    for attr in schema.attributes:
+        if attr.required and document.get(attr.name) in (None, ""):
+            raise InvalidValue(f"{attr.name} is required: send a non-empty {attr.name} for every {schema.name}.")
+
+
+def _parse_members(value: Any) -> list[MemberRef]:
+    if not isinstance(value, list):
+        raise InvalidValue(f"members must be a JSON array of {{'value': '<id>'}} objects, not {excerpt(value)}.")
+    members: dict[str, MemberRef] = {}
+    for item in value:
+        if item is None:
+            continue
+        if not isinstance(item, dict):
+            raise InvalidValue(f"Each member must be an object such as {{'value': '<user id>'}}, not {excerpt(item)}.")
+        lowered = {str(k).lower(): v for k, v in item.items()}
+        member_id = lowered.get("value")
+        if not isinstance(member_id, str) or not member_id:
+            raise InvalidValue(f"Each member needs a 'value' holding the member's id; got {excerpt(item)}.")
+        member_type = lowered.get("type")
+        if member_type is not None and (not isinstance(member_type, str) or member_type.lower() not in ("user", "group")):
+            raise InvalidValue(f"A member's type must be 'User' or 'Group', not {excerpt(member_type)}.")
+        # The same id twice in one request is one membership, not an error (Entra retries batches).
+        members[member_id] = MemberRef(member_id, member_type.capitalize() if member_type else None)
+    return list(members.values())

@@ -1,0 +1,102 @@
+"""The SCIM HTTP routes of one directory: ``{public_url}/scim/v2/{directory_id}/…``.
+
+Every route below the prefix is behind ``BearerAuth`` (``scimgate.directories.auth``), which runs before routing.
+"""
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, Router
+
+from scimgate.config import Settings
+from scimgate.scim import discovery
+from scimgate.scim.http import query_int, read_json, scim_response
+from scimgate.scim.operations import Operations, Page
+from scimgate.scim.projection import Projection
+from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
+
+
+def scim_router(ops: Operations, settings: Settings) -> Router:
+    def directory(request: Request) -> str:
+        return str(request.path_params["directory_id"])
+
+    def projection(request: Request, rtype: ResourceType) -> Projection:
+        params = request.query_params
+        return Projection.parse(rtype, params.get("attributes"), params.get("excludedAttributes"))
+
+    def page(request: Request) -> Page:
+        # RFC 7644 §3.4.2.4: startIndex below 1 means 1, a negative count means 0; we cap count at maxResults.
+        start_index = max(query_int(request, "startIndex") or 1, 1)
+        count = query_int(request, "count")
+        count = settings.default_page_size if count is None else min(max(count, 0), settings.max_page_size)
+        return Page(start_index, count)
+
+    def one(resource: dict[str, Any], status: int = 200) -> Response:
+        headers = {"ETag": resource["meta"]["version"]} if "version" in resource.get("meta", {}) else {}
+        if status == 201:
+            headers["Location"] = resource["meta"]["location"]
+        return scim_response(resource, status, headers)
+
+    def endpoints(rtype: ResourceType) -> list[Route]:
+        async def list_or_create(request: Request) -> Response:
+            if request.method == "POST":
+                payload = await read_json(request, settings.max_body_bytes)
+                created = await run_in_threadpool(
+                    ops.create, rtype, directory(request), payload, projection(request, rtype)
+                )
+                return one(created, 201)
+            result = await run_in_threadpool(
+                ops.search, rtype, directory(request), request.query_params.get("filter"), page(request),
+                projection(request, rtype),
+            )
+            return scim_response(result)
+
+        async def by_id(request: Request) -> Response:
+            resource_id = str(request.path_params["resource_id"])
+            if request.method == "DELETE":
+                await run_in_threadpool(ops.delete, rtype, directory(request), resource_id)
+                return Response(status_code=204)
+            if request.method == "PUT":
+                payload = await read_json(request, settings.max_body_bytes)
+                replaced = await run_in_threadpool(
+                    ops.replace, rtype, directory(request), resource_id, payload, projection(request, rtype)
+                )
+                return one(replaced)
+            found = await run_in_threadpool(ops.get, rtype, directory(request), resource_id, projection(request, rtype))
+            return one(found)
+
+        return [
+            Route(rtype.endpoint, list_or_create, methods=["GET", "POST"]),
+            Route(rtype.endpoint + "/{resource_id}", by_id, methods=["GET", "PUT", "DELETE"]),
+        ]
+
+    async def spc(request: Request) -> Response:
+        return scim_response(discovery.service_provider_config(ops.base_url(directory(request)), settings.max_page_size))
+
+    async def resource_types(request: Request) -> Response:
+        return scim_response(discovery.resource_types(ops.base_url(directory(request))))
+
+    async def resource_type(request: Request) -> Response:
+        return scim_response(discovery.resource_type(ops.base_url(directory(request)), request.path_params["name"]))
+
+    async def schemas(request: Request) -> Response:
+        return scim_response(discovery.schemas(ops.base_url(directory(request))))
+
+    async def schema(request: Request) -> Response:
+        return scim_response(discovery.schema(ops.base_url(directory(request)), request.path_params["schema_id"]))
+
+    return Router(
+        routes=[
+            *endpoints(USERS),
+            *endpoints(GROUPS),
+            Route("/ServiceProviderConfig", spc, methods=["GET"]),
+            Route("/ResourceTypes", resource_types, methods=["GET"]),
+            Route("/ResourceTypes/{name}", resource_type, methods=["GET"]),
+            Route("/Schemas", schemas, methods=["GET"]),
+            Route("/Schemas/{schema_id}", schema, methods=["GET"]),
+        ]
+    )
+
+

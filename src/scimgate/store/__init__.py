@@ -1,0 +1,1 @@
+"""Storage: the tables, the database engine, and the queries. Every table is keyed by directory first."""

@@ -1,0 +1,235 @@
+"""Queries on users, groups and memberships. Every query is scoped by ``directory_id`` first.
+
+These functions take an open connection and never commit: the caller's transaction (``Database.write``) makes each
+SCIM request all-or-nothing.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from scimgate.store.tables import group_members, groups, users
+
+Table = sa.Table
+
+
+@dataclass(frozen=True)
+class StoredResource:
+    id: str
+    attributes: dict[str, Any]
+    created: datetime
+    last_modified: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    type: str  # "User" or "Group"
+    display: str | None
+
+
+@dataclass(frozen=True)
+class Membership:
+    group_id: str
+    display: str
+
+
+def _stored(row: sa.Row[Any]) -> StoredResource:
+    return StoredResource(
+        id=row.id,
+        attributes=row.attributes,
+        created=row.created,
+        last_modified=row.last_modified,
+        version=row.version,
+    )
+
+
+_RESOURCE_COLUMNS = ("id", "attributes", "created", "last_modified", "version")
+
+
+def _columns(table: Table) -> list[sa.ColumnElement[Any]]:
+    return [table.c[name] for name in _RESOURCE_COLUMNS]
+
+
+def insert(
+    conn: Connection, table: Table, directory_id: str, resource_id: str, columns: dict[str, Any],
+    attributes: dict[str, Any], now: datetime,
+) -> StoredResource:
+    """Insert a resource. A taken unique key raises ``sqlalchemy.exc.IntegrityError``."""
+    conn.execute(
+        table.insert().values(
+            directory_id=directory_id, id=resource_id, attributes=attributes, created=now, last_modified=now,
+            version=1, **columns,
+        )
+    )
+    return StoredResource(id=resource_id, attributes=attributes, created=now, last_modified=now, version=1)
+
+
+def replace(
+    conn: Connection, table: Table, directory_id: str, resource_id: str, columns: dict[str, Any],
+    attributes: dict[str, Any], now: datetime,
+) -> StoredResource | None:
+    row = conn.execute(
+        table.update()
+        .where(table.c.directory_id == directory_id, table.c.id == resource_id)
+        .values(attributes=attributes, last_modified=now, version=table.c.version + 1, **columns)
+        .returning(*_columns(table))
+    ).first()
+    return _stored(row) if row else None
+
+
+def touch(conn: Connection, table: Table, directory_id: str, resource_id: str, now: datetime) -> None:
+    """Record a change that is not in the document (a membership), so lastModified and the version move."""
+    conn.execute(
+        table.update()
+        .where(table.c.directory_id == directory_id, table.c.id == resource_id)
+        .values(last_modified=now, version=table.c.version + 1)
+    )
+
+
+def get(conn: Connection, table: Table, directory_id: str, resource_id: str) -> StoredResource | None:
+    row = conn.execute(
+        sa.select(*_columns(table)).where(table.c.directory_id == directory_id, table.c.id == resource_id)
+    ).first()
+    return _stored(row) if row else None
+
+
+def delete(conn: Connection, table: Table, directory_id: str, resource_id: str) -> bool:
+    result = conn.execute(table.delete().where(table.c.directory_id == directory_id, table.c.id == resource_id))
+    return result.rowcount > 0
+
+
+def search(
+    conn: Connection, table: Table, directory_id: str, where: sa.ColumnElement[bool] | None, offset: int, limit: int
+) -> tuple[int, list[StoredResource]]:
+    """One page of resources ordered by id (ids are time-ordered, so pages are stable), and the total count."""
+    condition = table.c.directory_id == directory_id
+    if where is not None:
+        condition = sa.and_(condition, where)
+    total = conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one()
+    if limit == 0 or offset >= total:
+        return total, []
+    rows = conn.execute(
+        sa.select(*_columns(table)).where(condition).order_by(table.c.id).offset(offset).limit(limit)
+    )
+    return total, [_stored(row) for row in rows]
+
+
+def existing_ids(conn: Connection, table: Table, directory_id: str, ids: Iterable[str]) -> set[str]:
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    rows = conn.execute(sa.select(table.c.id).where(table.c.directory_id == directory_id, table.c.id.in_(wanted)))
+    return {row.id for row in rows}
+
+
+def display_names(conn: Connection, directory_id: str, user_ids: Iterable[str]) -> dict[str, str | None]:
+    wanted = list(user_ids)
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        sa.select(users.c.id, users.c.display_name, users.c.user_name).where(
+            users.c.directory_id == directory_id, users.c.id.in_(wanted)
+        )
+    )
+    return {row.id: row.display_name or row.user_name for row in rows}
+
+
+def add_members(conn: Connection, directory_id: str, group_id: str, members: Sequence[tuple[str, str]]) -> int:
+    """Add (member_id, "User"|"Group") pairs; ones already present are left alone. Returns how many were new."""
+    if not members:
+        return 0
+    present = member_ids(conn, directory_id, group_id, [member_id for member_id, _ in members])
+    rows = [
+        {
+            "directory_id": directory_id,
+            "group_id": group_id,
+            "member_id": member_id,
+            "user_id": member_id if kind == "User" else None,
+            "child_group_id": member_id if kind == "Group" else None,
+        }
+        for member_id, kind in members
+        if member_id not in present
+    ]
+    if rows:
+        conn.execute(group_members.insert(), rows)
+    return len(rows)
+
+
+def remove_members(conn: Connection, directory_id: str, group_id: str, ids: Iterable[str]) -> int:
+    wanted = list(ids)
+    if not wanted:
+        return 0
+    result = conn.execute(
+        group_members.delete().where(
+            group_members.c.directory_id == directory_id,
+            group_members.c.group_id == group_id,
+            group_members.c.member_id.in_(wanted),
+        )
+    )
+    return result.rowcount
+
+
+def member_ids(conn: Connection, directory_id: str, group_id: str, among: Iterable[str] | None = None) -> set[str]:
+    condition = sa.and_(group_members.c.directory_id == directory_id, group_members.c.group_id == group_id)
+    if among is not None:
+        condition = sa.and_(condition, group_members.c.member_id.in_(list(among)))
+    return {row.member_id for row in conn.execute(sa.select(group_members.c.member_id).where(condition))}
+
+
+def members_of(conn: Connection, directory_id: str, group_ids: Sequence[str]) -> dict[str, list[Member]]:
+    """The members of each group, with a display name, in member id order."""
+    member_user = users.alias("member_user")
+    member_group = groups.alias("member_group")
+    query = (
+        sa.select(
+            group_members.c.group_id,
+            group_members.c.member_id,
+            group_members.c.user_id,
+            sa.func.coalesce(member_user.c.display_name, member_user.c.user_name, member_group.c.display_name).label(
+                "display"
+            ),
+        )
+        .select_from(
+            group_members.outerjoin(
+                member_user,
+                sa.and_(member_user.c.directory_id == group_members.c.directory_id,
+                        member_user.c.id == group_members.c.user_id),
+            ).outerjoin(
+                member_group,
+                sa.and_(member_group.c.directory_id == group_members.c.directory_id,
+                        member_group.c.id == group_members.c.child_group_id),
+            )
+        )
+        .where(group_members.c.directory_id == directory_id, group_members.c.group_id.in_(list(group_ids)))
+        .order_by(group_members.c.group_id, group_members.c.member_id)
+    )
+    out: dict[str, list[Member]] = defaultdict(list)
+    for row in conn.execute(query):
+        out[row.group_id].append(Member(row.member_id, "User" if row.user_id else "Group", row.display))
+    return out
+
+
+def groups_of(conn: Connection, directory_id: str, member_ids_: Sequence[str]) -> dict[str, list[Membership]]:
+    """The groups each user (or group) is a direct member of: ``User.groups`` is derived from this."""
+    query = (
+        sa.select(group_members.c.member_id, groups.c.id, groups.c.display_name)
+        .select_from(
+            group_members.join(
+                groups,
+                sa.and_(groups.c.directory_id == group_members.c.directory_id, groups.c.id == group_members.c.group_id),
+            )
+        )
+        .where(group_members.c.directory_id == directory_id, group_members.c.member_id.in_(list(member_ids_)))
+        .order_by(group_members.c.member_id, groups.c.id)
+    )
+    out: dict[str, list[Membership]] = defaultdict(list)
+    for row in conn.execute(query):
+        out[row.member_id].append(Membership(row.id, row.display_name))
+    return out

@@ -1,0 +1,110 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations in ``scimgate/migrations`` create exactly this.
+
+Design (it decides what later features can reach):
+
+* Each resource keeps the attributes exactly as the IdP sent them in one JSON ``attributes`` column, plus indexed
+  columns for what is looked up: ``user_name_key``, ``display_name_key``, ``external_id``.
+* ``*_key`` columns hold the comparison key of a case-insensitive attribute (NFKC + casefold, computed in Python,
+  because SQLite's ``lower()`` folds only ASCII). A unique index on ``(directory_id, user_name_key)`` is what makes
+  ``userName`` unique per directory, so a lost race is an IntegrityError (409), never a second row.
+* Group membership is its own table, never part of the group's document: adding or removing members costs
+  O(members changed), and reading a group without members never touches it. A member is a user or a group; the
+  matching foreign key cascades, so deleting a user or group removes its memberships in the same transaction.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JSONDocument = sa.JSON().with_variant(JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+directories = sa.Table(
+    "directories",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("directory_id", sa.String(40), sa.ForeignKey("directories.id", ondelete="CASCADE"), nullable=False),
+    # SHA-256 of the whole token, hex. The token itself is never stored.
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    # The first characters of the token, so an operator can tell tokens apart without the secret.
+    sa.Column("display_prefix", sa.String(24), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_used_at", Timestamp, nullable=True),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+    sa.Index(None, "directory_id"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("directory_id", sa.String(40), sa.ForeignKey("directories.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("user_name", sa.Text, nullable=False),
+    sa.Column("user_name_key", sa.Text, nullable=False),
+    sa.Column("external_id", sa.Text, nullable=True),
+    sa.Column("display_name", sa.Text, nullable=True),
+    sa.Column("display_name_key", sa.Text, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("attributes", JSONDocument, nullable=False),
+    sa.Column("created", Timestamp, nullable=False),
+    sa.Column("last_modified", Timestamp, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("directory_id", "user_name_key"),
+    sa.Index(None, "directory_id", "external_id"),
+    sa.Index(None, "directory_id", "display_name_key"),
+)
+
+groups = sa.Table(
+    "groups",
+    metadata,
+    sa.Column("directory_id", sa.String(40), sa.ForeignKey("directories.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("display_name_key", sa.Text, nullable=False),
+    sa.Column("external_id", sa.Text, nullable=True),
+    sa.Column("attributes", JSONDocument, nullable=False),
+    sa.Column("created", Timestamp, nullable=False),
+    sa.Column("last_modified", Timestamp, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("directory_id", "display_name_key"),
+    sa.Index(None, "directory_id", "external_id"),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("directory_id", sa.String(40), primary_key=True),
+    sa.Column("group_id", sa.String(40), primary_key=True),
+    sa.Column("member_id", sa.String(40), primary_key=True),
+    # Exactly one of these equals member_id; the other is NULL, which switches its foreign key off.
+    sa.Column("user_id", sa.String(40), nullable=True),
+    sa.Column("child_group_id", sa.String(40), nullable=True),
+    sa.ForeignKeyConstraint(["directory_id", "group_id"], ["groups.directory_id", "groups.id"], ondelete="CASCADE"),
+    sa.ForeignKeyConstraint(["directory_id", "user_id"], ["users.directory_id", "users.id"], ondelete="CASCADE"),
+    sa.ForeignKeyConstraint(
+        ["directory_id", "child_group_id"], ["groups.directory_id", "groups.id"], ondelete="CASCADE"
+    ),
+    sa.CheckConstraint(
+        "(user_id = member_id AND child_group_id IS NULL) OR (child_group_id = member_id AND user_id IS NULL)",
+        name="one_member",
+    ),
+    # User.groups and "which groups is this user in" read by member.
+    sa.Index(None, "directory_id", "member_id"),
+)
