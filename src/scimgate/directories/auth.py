@@ -5,6 +5,8 @@ directory, a revoked token, an unknown token and a missing one all get the same 
 which directories exist. Tokens in the query string are never looked at (RFC 6750 §5.3: URLs end up in logs).
 """
 
+import re
+
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -17,14 +19,17 @@ _REFUSED = (
     "SCIM URL and a token of this directory into the IdP (Entra: Tenant URL and Secret Token)."
 )
 
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
 
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive), or None."""
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
+    token = token.lstrip(" ")
+    if scheme.lower() != "bearer" or not _B64TOKEN.fullmatch(token):
         return None
     return token
 

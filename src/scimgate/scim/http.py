@@ -1,6 +1,7 @@
 """Reading SCIM requests and writing SCIM responses: content types, body limits, JSON, query parameters."""
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -69,3 +70,45 @@ def query_int(request: Request, name: str) -> int | None:
         return int(raw)
     except ValueError:
         raise InvalidValue(f"{name} must be an integer, not {excerpt(raw)}.") from None
+
+
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    filter: str | None
+    start_index: int | None
+    count: int | None
+    attributes: str | None
+    excluded_attributes: str | None
+
+
+def parse_search_request(body: Any) -> SearchQuery:
+    """A SearchRequest body (RFC 7644 §3.4.3); keys are matched case-insensitively like attribute names."""
+    if not isinstance(body, dict):
+        raise InvalidSyntax(f"A search is a JSON object with the schema {SEARCH_REQUEST}.")
+    fields = {str(key).lower(): value for key, value in body.items()}
+    return SearchQuery(
+        filter=_optional(fields, "filter", str),
+        start_index=_optional(fields, "startindex", int),
+        count=_optional(fields, "count", int),
+        attributes=_names(fields, "attributes"),
+        excluded_attributes=_names(fields, "excludedattributes"),
+    )
+
+
+def _optional(fields: dict[str, Any], name: str, kind: type) -> Any:
+    value = fields.get(name)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise InvalidValue(f"{name} in a SearchRequest must be a {kind.__name__}, not {excerpt(value)}.")
+    return value
+
+
+def _names(fields: dict[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidValue(f"{name} in a SearchRequest must be an array of attribute names.")
+    return ",".join(value)

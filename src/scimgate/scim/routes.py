@@ -12,7 +12,8 @@ from starlette.routing import Route, Router
 
 from scimgate.config import Settings
 from scimgate.scim import discovery
-from scimgate.scim.http import query_int, read_json, scim_response
+from scimgate.scim.errors import NotImplementedByServer
+from scimgate.scim.http import parse_search_request, query_int, read_json, scim_response
 from scimgate.scim.operations import Operations, Page
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
@@ -26,12 +27,13 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
         params = request.query_params
         return Projection.parse(rtype, params.get("attributes"), params.get("excludedAttributes"))
 
-    def page(request: Request) -> Page:
+    def page_of(start_index: int | None, count: int | None) -> Page:
         # RFC 7644 §3.4.2.4: startIndex below 1 means 1, a negative count means 0; we cap count at maxResults.
-        start_index = max(query_int(request, "startIndex") or 1, 1)
-        count = query_int(request, "count")
         count = settings.default_page_size if count is None else min(max(count, 0), settings.max_page_size)
-        return Page(start_index, count)
+        return Page(max(start_index or 1, 1), count)
+
+    def page(request: Request) -> Page:
+        return page_of(query_int(request, "startIndex"), query_int(request, "count"))
 
     def one(resource: dict[str, Any], status: int = 200) -> Response:
         headers = {"ETag": resource["meta"]["version"]} if "version" in resource.get("meta", {}) else {}
@@ -53,6 +55,16 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
             )
             return scim_response(result)
 
+        async def search(request: Request) -> Response:
+            """POST /{type}/.search (RFC 7644 §3.4.3): the query travels in the body, not in the URL."""
+            body = await read_json(request, settings.max_body_bytes)
+            query = parse_search_request(body)
+            result = await run_in_threadpool(
+                ops.search, rtype, directory(request), query.filter, page_of(query.start_index, query.count),
+                Projection.parse(rtype, query.attributes, query.excluded_attributes),
+            )
+            return scim_response(result)
+
         async def by_id(request: Request) -> Response:
             resource_id = str(request.path_params["resource_id"])
             if request.method == "DELETE":
@@ -69,8 +81,14 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
 
         return [
             Route(rtype.endpoint, list_or_create, methods=["GET", "POST"]),
+            Route(rtype.endpoint + "/.search", search, methods=["POST"]),
             Route(rtype.endpoint + "/{resource_id}", by_id, methods=["GET", "PUT", "DELETE"]),
         ]
+
+    async def root_search(_request: Request) -> Response:
+        raise NotImplementedByServer(
+            "Searching Users and Groups at once is not supported; POST /Users/.search or /Groups/.search instead."
+        )
 
     async def spc(request: Request) -> Response:
         return scim_response(discovery.service_provider_config(ops.base_url(directory(request)), settings.max_page_size))
@@ -91,6 +109,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
         routes=[
             *endpoints(USERS),
             *endpoints(GROUPS),
+            Route("/.search", root_search, methods=["POST"]),
             Route("/ServiceProviderConfig", spc, methods=["GET"]),
             Route("/ResourceTypes", resource_types, methods=["GET"]),
             Route("/ResourceTypes/{name}", resource_type, methods=["GET"]),

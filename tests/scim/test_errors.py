@@ -1,0 +1,120 @@
+"""Every failure is a SCIM error (RFC 7644 §3.12) with the right status and scimType, and changes nothing."""
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import Scim
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+def assert_scim_error(response: Any, status: int, scim_type: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/scim+json"
+    body: dict[str, Any] = response.json()
+    assert body["schemas"] == [ERROR]
+    assert body["status"] == str(status)
+    assert body.get("scimType") == scim_type
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "scim_type"),
+    [
+        ("{not json", "invalidSyntax"),
+        ("", "invalidSyntax"),
+        ('{"userName": NaN}', "invalidSyntax"),
+        ("[" * 100_000 + "]" * 100_000, "invalidSyntax"),
+        ('["a list"]', "invalidSyntax"),
+        ('{"schemas": ["' + USER + '"]}', "invalidValue"),
+        ('{"userName": ""}', "invalidValue"),
+        ('{"userName": 123}', "invalidValue"),
+        ('{"userName": "x", "emails": "a@b.c"}', "invalidValue"),
+        ('{"userName": "x", "name": ["a"]}', "invalidValue"),
+        ('{"userName": "x", "active": "maybe"}', "invalidValue"),
+        ('{"userName": "x", "emails": [{"value": "a@b", "primary": true}, {"value": "c@d", "primary": true}]}',
+         "invalidValue"),
+        ('{"userName": "x", "UserName": "y"}', "invalidSyntax"),
+        ('{"userName": "x", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": "nope"}', "invalidValue"),
+    ],
+)
+def test_bad_user_bodies_are_400_and_create_nothing(scim: Scim, body: str, scim_type: str) -> None:
+    """Malformed JSON, wrong types and a missing userName are 400s with the RFC scimType; nothing is stored."""
+    response = scim.client.post(
+        scim.base + "/Users", content=body, headers=scim.headers({"Content-Type": "application/scim+json"})
+    )
+    assert_scim_error(response, 400, scim_type)
+    assert scim.get("/Users").json()["totalResults"] == 0
+
+
+def test_error_detail_does_not_echo_large_input(scim: Scim) -> None:
+    """A detail quotes at most a short excerpt of what was sent."""
+    response = scim.post("/Users", {"userName": "x", "title": ["<script>" * 1000]})
+    body = assert_scim_error(response, 400, "invalidValue")
+    assert len(body["detail"]) < 300
+
+
+def test_body_over_the_limit_is_413(scim: Scim, settings: Any) -> None:
+    """A body larger than max_body_bytes is refused with 413 before it is parsed."""
+    settings.max_body_bytes = 2048
+    big = {"schemas": [USER], "userName": "big@example.com", "title": "x" * 4096}
+    assert_scim_error(scim.post("/Users", big), 413)
+    assert scim.get("/Users").json()["totalResults"] == 0
+
+
+def test_chunked_body_over_the_limit_is_413(scim: Scim, settings: Any) -> None:
+    """A streamed body without Content-Length is counted as it arrives."""
+    settings.max_body_bytes = 2048
+
+    def chunks() -> Any:
+        yield b'{"userName": "chunked@example.com", "title": "'
+        for _ in range(10):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = scim.client.post(scim.base + "/Users", content=chunks(), headers=scim.headers())
+    assert_scim_error(response, 413)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/scim+json; charset=utf-8"])
+def test_json_content_types_are_accepted(scim: Scim, content_type: str) -> None:
+    """Bodies are accepted as application/scim+json or application/json (with parameters)."""
+    response = scim.client.post(scim.base + "/Users", content=json.dumps({"userName": f"ct-{content_type}"}),
+                                headers=scim.headers({"Content-Type": content_type}))
+    assert response.status_code == 201
+
+
+def test_other_content_types_are_415(scim: Scim) -> None:
+    """A form or text body is not a SCIM request."""
+    response = scim.client.post(scim.base + "/Users", content="userName=x",
+                                headers=scim.headers({"Content-Type": "application/x-www-form-urlencoded"}))
+    assert_scim_error(response, 415)
+
+
+def test_wrong_method_is_405(scim: Scim) -> None:
+    """A method an endpoint does not have is a SCIM 405 naming the allowed ones."""
+    response = scim.client.request("DELETE", scim.base + "/Users", headers=scim.headers())
+    body = assert_scim_error(response, 405)
+    assert "GET" in body["detail"] and "POST" in body["detail"]
+
+
+def test_unknown_endpoint_is_scim_404(scim: Scim) -> None:
+    """An unknown path below the directory is a SCIM 404, never an HTML page."""
+    assert_scim_error(scim.get("/Nope"), 404)
+    assert_scim_error(scim.client.get("/somewhere/else"), 404)
+
+
+def test_unknown_attributes_and_schemas_are_ignored(scim: Scim) -> None:
+    """Unknown attributes and schema URIs are dropped, not refused (Entra sends Microsoft-specific ones)."""
+    created = scim.create_user(
+        "extra@example.com",
+        schemas=[USER, "urn:example:unknown"],
+        favouriteColour="blue",
+        **{"urn:ietf:params:scim:schemas:extension:Contoso:2.0:User": {"badge": "7"}},
+    )
+    assert "favouriteColour" not in created
+    assert created["schemas"] == [USER]

@@ -1,0 +1,130 @@
+"""Groups: create, read, replace, delete and list; membership lives in its own table."""
+
+from typing import Any
+
+from tests.conftest import BASE_URL, Scim, load_sample
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def test_rfc_group_with_members_round_trips(scim: Scim) -> None:
+    """RFC 7643 §8.4: a group created with two members reads back with both, with $ref, display and type."""
+    babs = scim.create_user("bjensen@example.com", displayName="Babs Jensen")
+    mandy = scim.create_user("mandy@example.com")
+    sample = load_sample("rfc/rfc7643-8.4-group.json")
+    sample["members"][0]["value"] = babs["id"]
+    sample["members"][1]["value"] = mandy["id"]
+    response = scim.post("/Groups", sample)
+    assert response.status_code == 201
+    created = response.json()
+    assert created["id"].startswith("grp_") and created["displayName"] == "Tour Guides"
+    assert response.headers["location"] == created["meta"]["location"]
+    members = sorted(created["members"], key=lambda m: m["value"] == mandy["id"])
+    assert members == [
+        {"value": babs["id"], "$ref": f"{BASE_URL}{scim.base}/Users/{babs['id']}", "type": "User",
+         "display": "Babs Jensen"},
+        {"value": mandy["id"], "$ref": f"{BASE_URL}{scim.base}/Users/{mandy['id']}", "type": "User",
+         "display": "mandy@example.com"},
+    ]
+    assert scim.get(f"/Groups/{created['id']}").json() == created
+
+
+def test_user_groups_is_derived_from_membership(scim: Scim) -> None:
+    """A member's User.groups lists the group, read-only, with its display name."""
+    user = scim.create_user("member@example.com")
+    group = scim.create_group("Engineering", [user["id"]])
+    groups = scim.get(f"/Users/{user['id']}").json()["groups"]
+    assert groups == [{"value": group["id"], "$ref": f"{BASE_URL}{scim.base}/Groups/{group['id']}",
+                       "display": "Engineering", "type": "direct"}]
+
+
+def test_excluded_members_are_not_returned(scim: Scim) -> None:
+    """excludedAttributes=members removes members from reads and lists (Entra's group reads always ask this)."""
+    user = scim.create_user("m@example.com")
+    group = scim.create_group("Sales", [user["id"]])
+    read = scim.get(f"/Groups/{group['id']}?excludedAttributes=members").json()
+    assert "members" not in read and read["displayName"] == "Sales"
+    listed = scim.get('/Groups?excludedAttributes=members&filter=displayName eq "Sales"').json()
+    assert listed["totalResults"] == 1 and "members" not in listed["Resources"][0]
+
+
+def test_unknown_member_fails_the_whole_create(scim: Scim) -> None:
+    """A member id that is not a user or group of this directory is 400 invalidValue, and no group is created."""
+    user = scim.create_user("real@example.com")
+    response = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Mixed",
+                                     "members": [{"value": user["id"]}, {"value": "usr_nope"}]})
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidValue"
+    assert scim.get('/Groups?filter=displayName eq "Mixed"').json()["totalResults"] == 0
+
+
+def test_member_of_another_directory_is_refused_like_an_unknown_one(scim: Scim, other_scim: Scim) -> None:
+    """Another directory's user id cannot be added; the error is the same as for an id that never existed."""
+    foreign = other_scim.create_user("foreign@example.com")
+    response = scim.post("/Groups", {"schemas": [GROUP], "displayName": "G", "members": [{"value": foreign["id"]}]})
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
+    assert "not users or groups of this directory" in response.json()["detail"]
+
+
+def test_nested_group_member(scim: Scim) -> None:
+    """A group can be a member of another group, typed Group."""
+    child = scim.create_group("Child")
+    parent = scim.create_group("Parent", [child["id"]])
+    assert parent["members"][0]["type"] == "Group" and parent["members"][0]["display"] == "Child"
+
+
+def test_put_replaces_members_by_difference(scim: Scim) -> None:
+    """PUT with members sets exactly those members; without members it leaves membership alone."""
+    a, b, c = (scim.create_user(f"{n}@example.com")["id"] for n in "abc")
+    group = scim.create_group("Team", [a, b])
+    replaced = scim.put(f"/Groups/{group['id']}", {"schemas": [GROUP], "displayName": "Team",
+                                                   "members": [{"value": b}, {"value": c}]}).json()
+    assert sorted(m["value"] for m in replaced["members"]) == sorted([b, c])
+    renamed = scim.put(f"/Groups/{group['id']}", {"schemas": [GROUP], "displayName": "Team 2"}).json()
+    assert renamed["displayName"] == "Team 2"
+    assert sorted(m["value"] for m in renamed["members"]) == sorted([b, c])
+    emptied = scim.put(f"/Groups/{group['id']}", {"schemas": [GROUP], "displayName": "Team 2", "members": []}).json()
+    assert "members" not in emptied
+
+
+def test_group_cannot_contain_itself(scim: Scim) -> None:
+    """PUT listing the group as its own member is refused."""
+    group = scim.create_group("Loop")
+    response = scim.put(f"/Groups/{group['id']}", {"schemas": [GROUP], "displayName": "Loop",
+                                                   "members": [{"value": group["id"]}]})
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
+
+
+def test_deleting_a_user_removes_its_memberships(scim: Scim) -> None:
+    """No membership points at a deleted user; the group's version moves."""
+    a = scim.create_user("stay@example.com")["id"]
+    b = scim.create_user("leave@example.com")["id"]
+    group = scim.create_group("Ops", [a, b])
+    scim.delete(f"/Users/{b}")
+    after = scim.get(f"/Groups/{group['id']}").json()
+    assert [m["value"] for m in after["members"]] == [a]
+    assert after["meta"]["version"] != group["meta"]["version"]
+
+
+def test_deleting_a_group_removes_it_from_users(scim: Scim) -> None:
+    """After DELETE /Groups/{id}: 404 on the group, and the user's groups no longer list it."""
+    user = scim.create_user("u@example.com")
+    group = scim.create_group("Temp", [user["id"]])
+    assert scim.delete(f"/Groups/{group['id']}").status_code == 204
+    assert scim.get(f"/Groups/{group['id']}").status_code == 404
+    assert "groups" not in scim.get(f"/Users/{user['id']}").json()
+
+
+def test_group_display_name_is_required(scim: Scim) -> None:
+    """A group without displayName is 400 invalidValue."""
+    response = scim.post("/Groups", {"schemas": [GROUP], "externalId": "x"})
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
+
+
+def test_group_paging(scim: Scim) -> None:
+    """Groups page like users."""
+    for i in range(5):
+        scim.create_group(f"Group {i}")
+    body: dict[str, Any] = scim.get("/Groups?startIndex=4&count=10").json()
+    assert (body["totalResults"], body["startIndex"], body["itemsPerPage"]) == (5, 4, 2)
+    assert [g["displayName"] for g in body["Resources"]] == ["Group 3", "Group 4"]
