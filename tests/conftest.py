@@ -129,8 +129,11 @@ class Scim:
         return result
 
     def create_group(self, display_name: str, members: list[str] | None = None, **attrs: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                                "displayName": display_name, **attrs}
+        body: dict[str, Any] = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": display_name,
+            **attrs,
+        }
         if members is not None:
             body["members"] = [{"value": member} for member in members]
         response = self.post("/Groups", body)

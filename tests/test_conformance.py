@@ -16,14 +16,18 @@ ACCEPTED_SKIPS = {
     ("check_add_attribute", "PATCH operations not supported by server"),
     ("check_remove_attribute", "PATCH operations not supported by server"),
     ("check_replace_attribute", "PATCH operations not supported by server"),
-    ("search_with_attributes", "POST /.search: searching several resource types at once is not supported by the server"),
+    (
+        "search_with_attributes",
+        "POST /.search: searching several resource types at once is not supported by the server",
+    ),
 }
 
 
 def run_checks(scim: Scim) -> list[Any]:
     # Starlette's TestClient is an httpx2 client; its base URL is the directory's SCIM URL.
-    http = TestClient(scim.client.app, base_url=BASE_URL + scim.base + "/",
-                      headers={"Authorization": f"Bearer {scim.token}"})
+    http = TestClient(
+        scim.client.app, base_url=BASE_URL + scim.base + "/", headers={"Authorization": f"Bearer {scim.token}"}
+    )
     return list(check_server(SyncSCIMClient(http), raise_exceptions=False))
 
 

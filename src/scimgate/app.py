@@ -57,9 +57,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error.headers.update(exc.headers or {})
         return error_response(error)
     if exc.status_code == 404:
-        return error_response(NotFound(
-            "No such endpoint. SCIM URLs look like {public_url}/scim/v2/{directory_id}/Users."
-        ))
+        return error_response(
+            NotFound("No such endpoint. SCIM URLs look like {public_url}/scim/v2/{directory_id}/Users.")
+        )
     return error_response(ScimError(str(exc.detail)), status=exc.status_code)
 
 

@@ -14,7 +14,7 @@ from scimgate.directories.service import create_directory, issue_token, list_dir
 from scimgate.store import migrate
 from scimgate.store.database import Database
 
-_CLICK_TYPES: dict[Any, click.ParamType] = {int: click.INT, Path: click.Path(path_type=Path)}
+_CLICK_TYPES: dict[Any, Any] = {int: click.INT, Path: click.Path(path_type=Path)}
 
 
 def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:

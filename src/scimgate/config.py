@@ -32,7 +32,9 @@ class Settings(BaseSettings):
         1_048_576, ge=1024, description="Largest request body accepted; larger bodies get 413 before parsing."
     )
     default_page_size: int = Field(100, ge=1, description="Resources per page when a list request gives no count.")
-    max_page_size: int = Field(1000, ge=1, description="Largest page a list request can ask for; larger counts are clamped.")
+    max_page_size: int = Field(
+        1000, ge=1, description="Largest page a list request can ask for; larger counts are clamped."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

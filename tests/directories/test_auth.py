@@ -9,8 +9,16 @@ from scimgate.store.database import Database
 from tests.conftest import Scim, new_directory
 from tests.scim.test_errors import assert_scim_error
 
-PATHS = ["/Users", "/Users/usr_x", "/Groups", "/Groups/grp_x", "/ServiceProviderConfig", "/Schemas", "/ResourceTypes",
-         "/Nope"]
+PATHS = [
+    "/Users",
+    "/Users/usr_x",
+    "/Groups",
+    "/Groups/grp_x",
+    "/ServiceProviderConfig",
+    "/Schemas",
+    "/ResourceTypes",
+    "/Nope",
+]
 
 
 def assert_refused(response: object) -> None:
@@ -68,8 +76,11 @@ def test_token_in_query_string_is_not_accepted(scim: Scim) -> None:
 
 def test_token_in_form_body_is_not_accepted(scim: Scim) -> None:
     """A token in a form body instead of the header is refused."""
-    response = scim.client.post(scim.base + "/Users", content=f"access_token={scim.token}",
-                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = scim.client.post(
+        scim.base + "/Users",
+        content=f"access_token={scim.token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert_refused(response)
 
 
@@ -107,8 +118,14 @@ def test_revoked_token_is_refused(database: Database, scim: Scim) -> None:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("Bearer abc", "abc"), ("BEARER abc", "abc"), ("Bearer  abc", "abc"), ("Bearer abc\n", None), ("Bearer a b", None),
-     (None, None)],
+    [
+        ("Bearer abc", "abc"),
+        ("BEARER abc", "abc"),
+        ("Bearer  abc", "abc"),
+        ("Bearer abc\n", None),
+        ("Bearer a b", None),
+        (None, None),
+    ],
 )
 def test_bearer_token_parsing(header: str | None, expected: str | None) -> None:
     """The header parser takes exactly one token after a case-insensitive Bearer scheme."""

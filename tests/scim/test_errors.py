@@ -36,8 +36,10 @@ def assert_scim_error(response: Any, status: int, scim_type: str | None = None) 
         ('{"userName": "x", "emails": "a@b.c"}', "invalidValue"),
         ('{"userName": "x", "name": ["a"]}', "invalidValue"),
         ('{"userName": "x", "active": "maybe"}', "invalidValue"),
-        ('{"userName": "x", "emails": [{"value": "a@b", "primary": true}, {"value": "c@d", "primary": true}]}',
-         "invalidValue"),
+        (
+            '{"userName": "x", "emails": [{"value": "a@b", "primary": true}, {"value": "c@d", "primary": true}]}',
+            "invalidValue",
+        ),
         ('{"userName": "x", "UserName": "y"}', "invalidSyntax"),
         ('{"userName": "x", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": "nope"}', "invalidValue"),
     ],
@@ -83,15 +85,21 @@ def test_chunked_body_over_the_limit_is_413(scim: Scim, settings: Any) -> None:
 @pytest.mark.parametrize("content_type", ["application/json", "application/scim+json; charset=utf-8"])
 def test_json_content_types_are_accepted(scim: Scim, content_type: str) -> None:
     """Bodies are accepted as application/scim+json or application/json (with parameters)."""
-    response = scim.client.post(scim.base + "/Users", content=json.dumps({"userName": f"ct-{content_type}"}),
-                                headers=scim.headers({"Content-Type": content_type}))
+    response = scim.client.post(
+        scim.base + "/Users",
+        content=json.dumps({"userName": f"ct-{content_type}"}),
+        headers=scim.headers({"Content-Type": content_type}),
+    )
     assert response.status_code == 201
 
 
 def test_other_content_types_are_415(scim: Scim) -> None:
     """A form or text body is not a SCIM request."""
-    response = scim.client.post(scim.base + "/Users", content="userName=x",
-                                headers=scim.headers({"Content-Type": "application/x-www-form-urlencoded"}))
+    response = scim.client.post(
+        scim.base + "/Users",
+        content="userName=x",
+        headers=scim.headers({"Content-Type": "application/x-www-form-urlencoded"}),
+    )
     assert_scim_error(response, 415)
 
 

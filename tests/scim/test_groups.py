@@ -21,10 +21,18 @@ def test_rfc_group_with_members_round_trips(scim: Scim) -> None:
     assert response.headers["location"] == created["meta"]["location"]
     members = sorted(created["members"], key=lambda m: m["value"] == mandy["id"])
     assert members == [
-        {"value": babs["id"], "$ref": f"{BASE_URL}{scim.base}/Users/{babs['id']}", "type": "User",
-         "display": "Babs Jensen"},
-        {"value": mandy["id"], "$ref": f"{BASE_URL}{scim.base}/Users/{mandy['id']}", "type": "User",
-         "display": "mandy@example.com"},
+        {
+            "value": babs["id"],
+            "$ref": f"{BASE_URL}{scim.base}/Users/{babs['id']}",
+            "type": "User",
+            "display": "Babs Jensen",
+        },
+        {
+            "value": mandy["id"],
+            "$ref": f"{BASE_URL}{scim.base}/Users/{mandy['id']}",
+            "type": "User",
+            "display": "mandy@example.com",
+        },
     ]
     assert scim.get(f"/Groups/{created['id']}").json() == created
 
@@ -34,8 +42,14 @@ def test_user_groups_is_derived_from_membership(scim: Scim) -> None:
     user = scim.create_user("member@example.com")
     group = scim.create_group("Engineering", [user["id"]])
     groups = scim.get(f"/Users/{user['id']}").json()["groups"]
-    assert groups == [{"value": group["id"], "$ref": f"{BASE_URL}{scim.base}/Groups/{group['id']}",
-                       "display": "Engineering", "type": "direct"}]
+    assert groups == [
+        {
+            "value": group["id"],
+            "$ref": f"{BASE_URL}{scim.base}/Groups/{group['id']}",
+            "display": "Engineering",
+            "type": "direct",
+        }
+    ]
 
 
 def test_excluded_members_are_not_returned(scim: Scim) -> None:
@@ -51,8 +65,10 @@ def test_excluded_members_are_not_returned(scim: Scim) -> None:
 def test_unknown_member_fails_the_whole_create(scim: Scim) -> None:
     """A member id that is not a user or group of this directory is 400 invalidValue, and no group is created."""
     user = scim.create_user("real@example.com")
-    response = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Mixed",
-                                     "members": [{"value": user["id"]}, {"value": "usr_nope"}]})
+    response = scim.post(
+        "/Groups",
+        {"schemas": [GROUP], "displayName": "Mixed", "members": [{"value": user["id"]}, {"value": "usr_nope"}]},
+    )
     assert response.status_code == 400
     assert response.json()["scimType"] == "invalidValue"
     assert scim.get('/Groups?filter=displayName eq "Mixed"').json()["totalResults"] == 0
@@ -77,8 +93,9 @@ def test_put_replaces_members_by_difference(scim: Scim) -> None:
     """PUT with members sets exactly those members; without members it leaves membership alone."""
     a, b, c = (scim.create_user(f"{n}@example.com")["id"] for n in "abc")
     group = scim.create_group("Team", [a, b])
-    replaced = scim.put(f"/Groups/{group['id']}", {"schemas": [GROUP], "displayName": "Team",
-                                                   "members": [{"value": b}, {"value": c}]}).json()
+    replaced = scim.put(
+        f"/Groups/{group['id']}", {"schemas": [GROUP], "displayName": "Team", "members": [{"value": b}, {"value": c}]}
+    ).json()
     assert sorted(m["value"] for m in replaced["members"]) == sorted([b, c])
     renamed = scim.put(f"/Groups/{group['id']}", {"schemas": [GROUP], "displayName": "Team 2"}).json()
     assert renamed["displayName"] == "Team 2"
@@ -90,8 +107,9 @@ def test_put_replaces_members_by_difference(scim: Scim) -> None:
 def test_group_cannot_contain_itself(scim: Scim) -> None:
     """PUT listing the group as its own member is refused."""
     group = scim.create_group("Loop")
-    response = scim.put(f"/Groups/{group['id']}", {"schemas": [GROUP], "displayName": "Loop",
-                                                   "members": [{"value": group["id"]}]})
+    response = scim.put(
+        f"/Groups/{group['id']}", {"schemas": [GROUP], "displayName": "Loop", "members": [{"value": group["id"]}]}
+    )
     assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
 
 

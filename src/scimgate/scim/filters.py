@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from scim2_models import ScimFilter
 from scim2_models import SCIMException as _LibraryScimError
+from scim2_models import ScimFilter
 from scim2_models.path import (
     AttrPath,
     CompareOperator,
@@ -67,7 +67,7 @@ FILTERABLE: dict[str, dict[str, Column]] = {
 
 def compile_filter(rtype: ResourceType, text: str) -> Clause:
     if not text.strip():
-        raise InvalidFilter("The filter is empty. Send a filter such as userName eq \"alice@example.com\", or none.")
+        raise InvalidFilter('The filter is empty. Send a filter such as userName eq "alice@example.com", or none.')
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidFilter(f"The filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}.")
     try:
@@ -120,12 +120,16 @@ class _Compiler(FilterVisitor[Clause]):
         name = path.attr.lower() + (f".{path.sub_attr.lower()}" if path.sub_attr else "")
         column = self.columns.get(name)
         if column is None:
-            raise InvalidFilter(f"{excerpt(str(path))} is not a filterable {self.rtype.name} attribute. {self._supported()}")
+            raise InvalidFilter(
+                f"{excerpt(str(path))} is not a filterable {self.rtype.name} attribute. {self._supported()}"
+            )
         return column
 
     def _supported(self) -> str:
-        names = {"User": "id, userName, externalId, displayName, active, meta.created, meta.lastModified",
-                 "Group": "id, displayName, externalId, members, meta.created, meta.lastModified"}
+        names = {
+            "User": "id, userName, externalId, displayName, active, meta.created, meta.lastModified",
+            "Group": "id, displayName, externalId, members, meta.created, meta.lastModified",
+        }
         return f"Filterable attributes: {names[self.rtype.name]}."
 
 
@@ -145,7 +149,7 @@ class _MemberCompiler(FilterVisitor[Clause]):
         return _member_value(node.op, node.value, "members.value")
 
     def visit_present(self, node: Present) -> Clause:
-        raise InvalidFilter("Inside members[…] only value comparisons such as value eq \"<id>\" are supported.")
+        raise InvalidFilter('Inside members[…] only value comparisons such as value eq "<id>" are supported.')
 
     def visit_value_path(self, node: ValuePath) -> Clause:
         raise InvalidFilter("A value path cannot be nested inside members[…].")
@@ -197,7 +201,7 @@ def _operand(column: Column, op: CompareOperator, value: Any, path: str) -> Any:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise InvalidFilter(f"{path} must be compared with a dateTime such as \"2026-01-31T12:00:00Z\".") from None
+            raise InvalidFilter(f'{path} must be compared with a dateTime such as "2026-01-31T12:00:00Z".') from None
         # Timestamps are stored in UTC; a time without an offset is read as UTC.
         return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return comparison_key(value) if column.folded else value

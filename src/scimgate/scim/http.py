@@ -19,9 +19,7 @@ from scimgate.scim.errors import (
 _JSON_TYPES = ("application/scim+json", "application/json")
 
 
-def scim_response(
-    body: dict[str, Any] | None, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
+def scim_response(body: dict[str, Any] | None, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     content = json.dumps(body, ensure_ascii=False) if body is not None else None
     return Response(content, status_code=status, headers=headers, media_type=SCIM_MEDIA_TYPE)
 

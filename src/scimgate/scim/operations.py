@@ -77,8 +77,9 @@ class Operations:
                 # (or an active one off). Omitted means unchanged.
                 parsed.document["active"] = current.attributes.get("active", True)
             try:
-                stored = store.replace(conn, table, directory_id, resource_id, _columns(rtype, parsed.document),
-                                       parsed.document, now)
+                stored = store.replace(
+                    conn, table, directory_id, resource_id, _columns(rtype, parsed.document), parsed.document, now
+                )
             except IntegrityError:
                 raise _conflict(rtype, parsed.document) from None
             assert stored is not None
@@ -116,8 +117,9 @@ class Operations:
     ) -> StoredResource:
         resource_id = new_id(rtype.id_prefix)
         try:
-            return store.insert(conn, _table(rtype), directory_id, resource_id, _columns(rtype, parsed.document),
-                                parsed.document, now)
+            return store.insert(
+                conn, _table(rtype), directory_id, resource_id, _columns(rtype, parsed.document), parsed.document, now
+            )
         except IntegrityError:
             raise _conflict(rtype, parsed.document) from None
 
@@ -156,7 +158,11 @@ class Operations:
         return self._render_many(conn, rtype, directory_id, [stored], projection)[0]
 
     def _render_many(
-        self, conn: Connection, rtype: ResourceType, directory_id: str, rows: list[StoredResource],
+        self,
+        conn: Connection,
+        rtype: ResourceType,
+        directory_id: str,
+        rows: list[StoredResource],
         projection: Projection,
     ) -> list[dict[str, Any]]:
         """Render a page, loading memberships and managers in one query each, and only when they are returned."""
@@ -173,7 +179,9 @@ class Operations:
         return [
             projection.apply(
                 render(
-                    rtype, row, base,
+                    rtype,
+                    row,
+                    base,
                     groups=groups_by_user.get(row.id) if groups_by_user is not None else None,
                     members=members_by_group.get(row.id) if members_by_group is not None else None,
                     manager_names=names,

@@ -75,7 +75,7 @@ def _put(target: dict[str, Any], name: str, value: Any) -> None:
 
 
 def _resolve_key(rtype: ResourceType, key: str) -> tuple[Attribute | None, Schema]:
-    """Find the attribute a top-level key names: ``userName``, ``UserName``, or URN-qualified ``urn:…:User:userName``."""
+    """The attribute a top-level key names: ``userName``, ``UserName`` or ``urn:…:User:userName``."""
     for schema in rtype.schemas:
         if key.lower().startswith(schema.id.lower() + ":"):
             return schema.attribute(key[len(schema.id) + 1 :]), schema
@@ -153,7 +153,9 @@ def _check_datetime(value: str, path: str) -> None:
     try:
         datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidValue(f"{path} must be an xsd:dateTime such as 2026-01-31T12:00:00Z, not {excerpt(value)}.") from None
+        raise InvalidValue(
+            f"{path} must be an xsd:dateTime such as 2026-01-31T12:00:00Z, not {excerpt(value)}."
+        ) from None
 
 
 def _check_single_primary(attr: Attribute, items: list[Any], path: str) -> None:
@@ -184,7 +186,9 @@ def _parse_members(value: Any) -> list[MemberRef]:
         if not isinstance(member_id, str) or not member_id:
             raise InvalidValue(f"Each member needs a 'value' holding the member's id; got {excerpt(item)}.")
         member_type = lowered.get("type")
-        if member_type is not None and (not isinstance(member_type, str) or member_type.lower() not in ("user", "group")):
+        if member_type is not None and (
+            not isinstance(member_type, str) or member_type.lower() not in ("user", "group")
+        ):
             raise InvalidValue(f"A member's type must be 'User' or 'Group', not {excerpt(member_type)}.")
         # The same id twice in one request is one membership, not an error (Entra retries batches).
         members[member_id] = MemberRef(member_id, member_type.capitalize() if member_type else None)

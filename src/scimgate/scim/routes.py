@@ -50,7 +50,11 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
                 )
                 return one(created, 201)
             result = await run_in_threadpool(
-                ops.search, rtype, directory(request), request.query_params.get("filter"), page(request),
+                ops.search,
+                rtype,
+                directory(request),
+                request.query_params.get("filter"),
+                page(request),
                 projection(request, rtype),
             )
             return scim_response(result)
@@ -60,7 +64,11 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
             body = await read_json(request, settings.max_body_bytes)
             query = parse_search_request(body)
             result = await run_in_threadpool(
-                ops.search, rtype, directory(request), query.filter, page_of(query.start_index, query.count),
+                ops.search,
+                rtype,
+                directory(request),
+                query.filter,
+                page_of(query.start_index, query.count),
                 Projection.parse(rtype, query.attributes, query.excluded_attributes),
             )
             return scim_response(result)
@@ -91,7 +99,9 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
         )
 
     async def spc(request: Request) -> Response:
-        return scim_response(discovery.service_provider_config(ops.base_url(directory(request)), settings.max_page_size))
+        return scim_response(
+            discovery.service_provider_config(ops.base_url(directory(request)), settings.max_page_size)
+        )
 
     async def resource_types(request: Request) -> Response:
         return scim_response(discovery.resource_types(ops.base_url(directory(request))))
@@ -117,5 +127,3 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
             Route("/Schemas/{schema_id}", schema, methods=["GET"]),
         ]
     )
-
-

@@ -264,8 +264,14 @@ GROUP = Schema(
 )
 
 # Attributes every resource has (RFC 7643 §3.1). They are not listed in /Schemas, as in the RFC's own examples.
-ID = _s("id", "Unique identifier assigned by the service provider.", case_exact=True, mutability="readOnly",
-        returned="always", uniqueness="server")
+ID = _s(
+    "id",
+    "Unique identifier assigned by the service provider.",
+    case_exact=True,
+    mutability="readOnly",
+    returned="always",
+    uniqueness="server",
+)
 EXTERNAL_ID = _s("externalId", "Identifier assigned by the provisioning client.", case_exact=True)
 META = Attribute(
     name="meta",

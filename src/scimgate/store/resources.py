@@ -58,22 +58,37 @@ def _columns(table: Table) -> list[sa.ColumnElement[Any]]:
 
 
 def insert(
-    conn: Connection, table: Table, directory_id: str, resource_id: str, columns: dict[str, Any],
-    attributes: dict[str, Any], now: datetime,
+    conn: Connection,
+    table: Table,
+    directory_id: str,
+    resource_id: str,
+    columns: dict[str, Any],
+    attributes: dict[str, Any],
+    now: datetime,
 ) -> StoredResource:
     """Insert a resource. A taken unique key raises ``sqlalchemy.exc.IntegrityError``."""
     conn.execute(
         table.insert().values(
-            directory_id=directory_id, id=resource_id, attributes=attributes, created=now, last_modified=now,
-            version=1, **columns,
+            directory_id=directory_id,
+            id=resource_id,
+            attributes=attributes,
+            created=now,
+            last_modified=now,
+            version=1,
+            **columns,
         )
     )
     return StoredResource(id=resource_id, attributes=attributes, created=now, last_modified=now, version=1)
 
 
 def replace(
-    conn: Connection, table: Table, directory_id: str, resource_id: str, columns: dict[str, Any],
-    attributes: dict[str, Any], now: datetime,
+    conn: Connection,
+    table: Table,
+    directory_id: str,
+    resource_id: str,
+    columns: dict[str, Any],
+    attributes: dict[str, Any],
+    now: datetime,
 ) -> StoredResource | None:
     row = conn.execute(
         table.update()
@@ -115,9 +130,7 @@ def search(
     total = conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one()
     if limit == 0 or offset >= total:
         return total, []
-    rows = conn.execute(
-        sa.select(*_columns(table)).where(condition).order_by(table.c.id).offset(offset).limit(limit)
-    )
+    rows = conn.execute(sa.select(*_columns(table)).where(condition).order_by(table.c.id).offset(offset).limit(limit))
     return total, [_stored(row) for row in rows]
 
 
@@ -199,12 +212,16 @@ def members_of(conn: Connection, directory_id: str, group_ids: Sequence[str]) ->
         .select_from(
             group_members.outerjoin(
                 member_user,
-                sa.and_(member_user.c.directory_id == group_members.c.directory_id,
-                        member_user.c.id == group_members.c.user_id),
+                sa.and_(
+                    member_user.c.directory_id == group_members.c.directory_id,
+                    member_user.c.id == group_members.c.user_id,
+                ),
             ).outerjoin(
                 member_group,
-                sa.and_(member_group.c.directory_id == group_members.c.directory_id,
-                        member_group.c.id == group_members.c.child_group_id),
+                sa.and_(
+                    member_group.c.directory_id == group_members.c.directory_id,
+                    member_group.c.id == group_members.c.child_group_id,
+                ),
             )
         )
         .where(group_members.c.directory_id == directory_id, group_members.c.group_id.in_(list(group_ids)))

@@ -1,0 +1,114 @@
+"""Filters on the attributes this release indexes, compiled to SQL; anything unknown is 400 invalidFilter."""
+
+import pytest
+
+from tests.conftest import Scim
+from tests.scim.test_errors import assert_scim_error
+
+
+def _ids(scim: Scim, endpoint: str, filter_: str) -> set[str]:
+    response = scim.get(f"{endpoint}?filter={filter_}")
+    assert response.status_code == 200, response.text
+    return {r["id"] for r in response.json()["Resources"]}
+
+
+def test_user_filters_on_indexed_attributes(scim: Scim) -> None:
+    """eq on userName, externalId, displayName and id; and/or/not; each returns exactly the matching users."""
+    alice = scim.create_user("alice@example.com", externalId="A-1", displayName="Alice Example")["id"]
+    bob = scim.create_user("bob@example.com", externalId="b-2", displayName="Bob", active=False)["id"]
+    assert _ids(scim, "/Users", 'userName eq "ALICE@example.com"') == {alice}
+    assert _ids(scim, "/Users", 'externalId eq "A-1"') == {alice}
+    assert _ids(scim, "/Users", 'externalId eq "a-1"') == set()  # externalId is caseExact
+    assert _ids(scim, "/Users", 'displayName eq "alice example"') == {alice}
+    assert _ids(scim, "/Users", f'id eq "{bob}"') == {bob}
+    assert _ids(scim, "/Users", 'UserName EQ "bob@example.com"') == {bob}
+    assert _ids(scim, "/Users", 'userName eq "alice@example.com" or externalId eq "b-2"') == {alice, bob}
+    assert _ids(scim, "/Users", 'userName eq "alice@example.com" and externalId eq "b-2"') == set()
+    assert _ids(scim, "/Users", 'not (userName eq "alice@example.com")') == {bob}
+    assert _ids(scim, "/Users", "active eq false") == {bob}
+    assert _ids(scim, "/Users", 'userName sw "ali"') == {alice}
+    assert _ids(scim, "/Users", "externalId pr") == {alice, bob}
+
+
+def test_url_encoded_filter_with_plus_for_spaces(scim: Scim) -> None:
+    """Entra encodes spaces as +: ?filter=externalId+eq+%22jwong%22."""
+    created = scim.create_user("jwong@example.com", externalId="jwong")["id"]
+    response = scim.get("/Users?filter=externalId+eq+%22jwong%22")
+    assert [r["id"] for r in response.json()["Resources"]] == [created]
+
+
+def test_like_wildcards_are_literal(scim: Scim) -> None:
+    """% and _ in a value match only themselves."""
+    percent = scim.create_user("a%b@example.com")["id"]
+    scim.create_user("axb@example.com")
+    under = scim.create_user("a_c@example.com")["id"]
+    scim.create_user("abc@example.com")
+    assert _ids(scim, "/Users", 'userName co "%"') == {percent}
+    assert _ids(scim, "/Users", 'userName co "_"') == {under}
+
+
+def test_injection_attempts_match_nothing(scim: Scim) -> None:
+    """Quotes and SQL in values are bound parameters: no match, no error, tables intact."""
+    scim.create_user("x@example.com")
+    for value in ['x\\" or \\"1\\"=\\"1', "'; DROP TABLE users;--", "\\\\"]:
+        assert _ids(scim, "/Users", f'userName eq "{value}"') == set()
+    assert scim.get("/Users").json()["totalResults"] == 1
+
+
+def test_group_filters(scim: Scim) -> None:
+    """displayName eq, members eq, members[value eq], and Entra's old id-and-members reference check."""
+    user = scim.create_user("m@example.com")["id"]
+    eng = scim.create_group("Engineering", [user])["id"]
+    scim.create_group("Sales")
+    assert _ids(scim, "/Groups", 'displayName eq "engineering"') == {eng}
+    assert _ids(scim, "/Groups", f'members eq "{user}"') == {eng}
+    assert _ids(scim, "/Groups", f'members[value eq "{user}"]') == {eng}
+    assert _ids(scim, "/Groups", f'id eq "{eng}" and members eq "{user}"') == {eng}
+    assert _ids(scim, "/Groups", 'members eq "usr_nobody"') == set()
+
+
+def test_members_filter_does_not_cross_directories(scim: Scim, other_scim: Scim) -> None:
+    """Another directory's user id never matches this directory's groups."""
+    theirs = other_scim.create_user("t@example.com")["id"]
+    other_scim.create_group("Theirs", [theirs])
+    scim.create_group("Ours")
+    assert _ids(scim, "/Groups", f'members[value eq "{theirs}"]') == set()
+
+
+def test_meta_last_modified_compares_as_a_date_time(scim: Scim) -> None:
+    """meta.lastModified gt/lt take xsd:dateTime values."""
+    created = scim.create_user("t@example.com")
+    assert _ids(scim, "/Users", 'meta.lastModified gt "2000-01-01T00:00:00Z"') == {created["id"]}
+    assert _ids(scim, "/Users", 'meta.lastModified lt "2000-01-01T00:00:00Z"') == set()
+
+
+def test_a_filter_matching_nothing_is_200_and_empty(scim: Scim) -> None:
+    """Entra's Test Connection: a random userName gives 200 with an empty ListResponse, never 404."""
+    response = scim.get('/Users?filter=userName eq "e2b5e2a1-4f4b-4b8e-9d8e-0c2d2e0f3a11"')
+    assert response.status_code == 200
+    assert response.json()["totalResults"] == 0 and response.json()["Resources"] == []
+
+
+@pytest.mark.parametrize(
+    "filter_",
+    [
+        "",
+        "userName eq",
+        'userName xx "a"',
+        'userName eq "unbalanced',
+        'emails[type eq "work"',
+        'userName eq "x" or 1=1 --',
+        'nosuchAttr eq "x"',
+        'userName eq "alice" and nosuchAttr eq "x"',
+        "not (nosuchAttr pr)",
+        'password eq "Winter2025!"',
+        'active eq "yes"',
+        'meta.lastModified gt "not-a-date"',
+        "userName gt 5",
+        "(" * 5000 + 'userName eq "a"' + ")" * 5000,
+    ],
+)
+def test_bad_filters_are_400_invalid_filter(scim: Scim, filter_: str) -> None:
+    """Broken syntax, unknown or unfilterable attributes and wrong value types are 400 invalidFilter, never 500."""
+    scim.create_user("alice")
+    assert_scim_error(scim.get("/Users", params={"filter": filter_}), 400, "invalidFilter")
