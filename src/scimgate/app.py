@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
 
+from scimgate.access_log import AccessLog
 from scimgate.config import Settings
 from scimgate.directories.auth import BearerAuth
 from scimgate.scim.errors import InternalError, MethodNotAllowed, NotFound, ScimError, error_response
@@ -39,6 +40,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         },
         lifespan=lifespan,
     )
+    app.add_middleware(AccessLog)
     app.state.database = database
     return app
 

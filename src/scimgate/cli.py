@@ -57,9 +57,27 @@ def serve(**flags: Any) -> None:
     migrate.upgrade(db)
     _announce(db, settings)
     try:
-        uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port, log_level="info")
+        # access_log=False: scimgate.access_log writes one line per request without query strings.
+        uvicorn.run(
+            create_app(settings, db),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=False,
+            log_config=_LOG_CONFIG,
+        )
     finally:
         db.dispose()
+
+
+# uvicorn's default logging, plus our access logger at INFO on stderr.
+_LOG_CONFIG: dict[str, Any] = {
+    **uvicorn.config.LOGGING_CONFIG,
+    "loggers": {
+        **uvicorn.config.LOGGING_CONFIG["loggers"],
+        "scimgate": {"handlers": ["default"], "level": "INFO", "propagate": False},
+    },
+}
 
 
 def _announce(db: Database, settings: Settings) -> None:

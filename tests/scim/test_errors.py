@@ -126,3 +126,30 @@ def test_unknown_attributes_and_schemas_are_ignored(scim: Scim) -> None:
     )
     assert "favouriteColour" not in created
     assert created["schemas"] == [USER]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"userName": "a\\u0000b"}',
+        '{"userName": "a\\ud800b"}',
+        '{"userName": "ok", "title": "\\udfff"}',
+        '{"userName": "ok", "\\ud800": "x"}',
+        '{"userName": "ok", "emails": [{"value": "x\\u0000@example.com"}]}',
+    ],
+)
+def test_strings_no_database_can_store_are_400(scim: Scim, body: str) -> None:
+    """NUL (refused by PostgreSQL) and unpaired surrogates (not UTF-8) are 400 invalidValue, never a 500."""
+    response = scim.client.post(
+        scim.base + "/Users", content=body, headers=scim.headers({"Content-Type": "application/scim+json"})
+    )
+    assert_scim_error(response, 400, "invalidValue")
+    assert scim.get("/Users").json()["totalResults"] == 0
+
+
+@pytest.mark.parametrize("resource_id", ["a%00b", "x" * 5000, "%ED%A0%80"])
+def test_ids_no_resource_can_have_are_404(scim: Scim, resource_id: str) -> None:
+    """GET, PUT and DELETE with an impossible id answer 404 like any unknown id."""
+    assert_scim_error(scim.get(f"/Users/{resource_id}"), 404)
+    assert_scim_error(scim.put(f"/Groups/{resource_id}", {"displayName": "x"}), 404)
+    assert_scim_error(scim.delete(f"/Users/{resource_id}"), 404)

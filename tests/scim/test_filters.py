@@ -106,6 +106,9 @@ def test_a_filter_matching_nothing_is_200_and_empty(scim: Scim) -> None:
         'meta.lastModified gt "not-a-date"',
         "userName gt 5",
         "(" * 5000 + 'userName eq "a"' + ")" * 5000,
+        'userName eq "a\x00"',
+        'userName eq "\\ud800"',
+        'members eq "x"',
     ],
 )
 def test_bad_filters_are_400_invalid_filter(scim: Scim, filter_: str) -> None:

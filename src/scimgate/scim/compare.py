@@ -7,8 +7,17 @@ case the same way). The key is computed here, in Python, for both SQLite and Pos
 ``lower()`` folds only ASCII and the two backends must agree.
 """
 
+import re
 import unicodedata
+
+# NUL is refused by PostgreSQL text columns; an unpaired surrogate cannot be encoded as UTF-8 by either database.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def comparison_key(value: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+
+
+def storable(value: str) -> bool:
+    """Whether a string can be stored and compared: no NUL character, no unpaired surrogate."""
+    return _UNSTORABLE.search(value) is None

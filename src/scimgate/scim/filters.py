@@ -27,7 +27,7 @@ from scim2_models.path import (
     ValuePath,
 )
 
-from scimgate.scim.compare import comparison_key
+from scimgate.scim.compare import comparison_key, storable
 from scimgate.scim.errors import InvalidFilter, excerpt
 from scimgate.scim.resource_types import GROUPS, ResourceType
 from scimgate.store.tables import group_members, groups, users
@@ -68,6 +68,8 @@ FILTERABLE: dict[str, dict[str, Column]] = {
 def compile_filter(rtype: ResourceType, text: str) -> Clause:
     if not text.strip():
         raise InvalidFilter('The filter is empty. Send a filter such as userName eq "alice@example.com", or none.')
+    if not storable(text):
+        raise InvalidFilter("The filter contains a NUL character or an unpaired surrogate.")
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidFilter(f"The filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}.")
     try:
@@ -165,7 +167,7 @@ def _members_exist(condition: Clause | None) -> Clause:
 
 
 def _member_value(op: CompareOperator, value: Any, path: str) -> Clause:
-    if op not in (CompareOperator.eq, CompareOperator.ne) or not isinstance(value, str):
+    if op not in (CompareOperator.eq, CompareOperator.ne) or not isinstance(value, str) or not storable(value):
         raise InvalidFilter(f"{path} can only be compared with eq or ne and a quoted id.")
     return group_members.c.member_id == value if op == CompareOperator.eq else group_members.c.member_id != value
 
@@ -195,6 +197,8 @@ def _operand(column: Column, op: CompareOperator, value: Any, path: str) -> Any:
         return value
     if not isinstance(value, str):
         raise InvalidFilter(f"{path} is a {column.kind}: compare it with a quoted string, not {excerpt(value)}.")
+    if not storable(value):
+        raise InvalidFilter(f"The value compared with {path} contains a NUL character or an unpaired surrogate.")
     if column.kind == "dateTime":
         if op in _LIKE:
             raise InvalidFilter(f"{path} is a dateTime: use eq, ne, gt, ge, lt or le.")

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scimgate.scim.compare import storable
 from scimgate.scim.errors import (
     SCIM_MEDIA_TYPE,
     InvalidSyntax,
@@ -45,11 +46,27 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if not body:
         raise InvalidSyntax("The request body is empty; send the resource as a JSON object.")
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        parsed = json.loads(body, parse_constant=_reject_constant)
+        _check_strings(parsed)
     except RecursionError:
         raise InvalidSyntax("The request body nests JSON too deeply.") from None
     except ValueError as error:
         raise InvalidSyntax(f"The request body is not valid JSON: {error}.") from None
+    return parsed
+
+
+def _check_strings(value: Any) -> None:
+    """Refuse strings no database can store (``\\u0000``, unpaired surrogates) before anything is written."""
+    if isinstance(value, str):
+        if not storable(value):
+            raise InvalidValue("The request body contains a NUL character or an unpaired UTF-16 surrogate escape.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key)
+            _check_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(item)
 
 
 def _reject_constant(name: str) -> Any:

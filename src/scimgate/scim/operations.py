@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from scimgate.ids import new_id
-from scimgate.scim.compare import comparison_key
+from scimgate.scim.compare import comparison_key, storable
 from scimgate.scim.errors import InvalidValue, NotFound, Uniqueness, excerpt
 from scimgate.scim.filters import compile_filter
 from scimgate.scim.projection import Projection
@@ -26,6 +26,7 @@ from scimgate.store.resources import StoredResource
 from scimgate.store.tables import groups, users
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+MAX_ID_LENGTH = 40  # the width of the id columns
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Operations:
             return self._render_one(conn, rtype, directory_id, stored, projection)
 
     def get(self, rtype: ResourceType, directory_id: str, resource_id: str, projection: Projection) -> dict[str, Any]:
+        _check_id(rtype, resource_id)
         with self.db.read() as conn:
             stored = store.get(conn, _table(rtype), directory_id, resource_id)
             if stored is None:
@@ -65,6 +67,7 @@ class Operations:
         self, rtype: ResourceType, directory_id: str, resource_id: str, payload: Any, projection: Projection
     ) -> dict[str, Any]:
         """PUT (RFC 7644 §3.5.1): the sent attributes replace the stored ones; read-only ones are kept."""
+        _check_id(rtype, resource_id)
         parsed = parse_resource(rtype, payload)
         now = datetime.now(UTC)
         table = _table(rtype)
@@ -89,11 +92,12 @@ class Operations:
             return self._render_one(conn, rtype, directory_id, stored, projection)
 
     def delete(self, rtype: ResourceType, directory_id: str, resource_id: str) -> None:
+        _check_id(rtype, resource_id)
         now = datetime.now(UTC)
         with self.db.write() as conn:
             # Groups that lose a member change too: their lastModified and version move.
-            for group_id in store.groups_of(conn, directory_id, [resource_id]).get(resource_id, []):
-                store.touch(conn, groups, directory_id, group_id.group_id, now)
+            for membership in store.groups_of(conn, directory_id, [resource_id]).get(resource_id, []):
+                store.touch(conn, groups, directory_id, membership.group_id, now)
             if not store.delete(conn, _table(rtype), directory_id, resource_id):
                 raise _not_found(rtype, resource_id)
 
@@ -208,6 +212,12 @@ def _columns(rtype: ResourceType, document: dict[str, Any]) -> dict[str, Any]:
         columns["user_name_key"] = comparison_key(document["userName"])
         columns["active"] = document["active"]
     return columns
+
+
+def _check_id(rtype: ResourceType, resource_id: str) -> None:
+    """An id no resource can have is simply not found (and never reaches the database as an unstorable string)."""
+    if len(resource_id) > MAX_ID_LENGTH or not storable(resource_id):
+        raise _not_found(rtype, resource_id)
 
 
 def _not_found(rtype: ResourceType, resource_id: str) -> NotFound:

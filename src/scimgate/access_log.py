@@ -1,0 +1,36 @@
+"""One log line per request: method, path, status, duration. Never the query string, never a header.
+
+uvicorn's own access log is switched off because it logs query strings: SCIM filters carry personal data
+(``userName eq "alice@…"``, RFC 7644 §7.5.2) and a misconfigured client may put its token there.
+"""
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("scimgate.access")
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            logger.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed_ms)
