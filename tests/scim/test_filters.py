@@ -115,3 +115,44 @@ def test_bad_filters_are_400_invalid_filter(scim: Scim, filter_: str) -> None:
     """Broken syntax, unknown or unfilterable attributes and wrong value types are 400 invalidFilter, never 500."""
     scim.create_user("alice")
     assert_scim_error(scim.get("/Users", params={"filter": filter_}), 400, "invalidFilter")
+
+
+def test_search_request_in_the_body(scim: Scim) -> None:
+    """POST /Users/.search takes filter, paging and attributes in a SearchRequest body."""
+    created = scim.create_user("searched@example.com", title="T")
+    scim.create_user("other@example.com")
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": 'userName eq "searched@example.com"',
+        "attributes": ["userName"],
+        "startIndex": 1,
+        "count": 5,
+    }
+    result = scim.post("/Users/.search", body).json()
+    assert result["totalResults"] == 1
+    assert result["Resources"] == [
+        {"schemas": created["schemas"], "id": created["id"], "userName": "searched@example.com"}
+    ]
+    bad = scim.post("/Users/.search", {"count": "ten"})
+    assert_scim_error(bad, 400, "invalidValue")
+
+
+def test_root_search_spans_users_and_groups(scim: Scim) -> None:
+    """POST /.search pages over Users then Groups; an attribute only one type has is false for the other."""
+    users = [scim.create_user(f"r{i}@example.com", displayName=f"Shared {i}")["id"] for i in range(3)]
+    groups = [scim.create_group(f"Shared group {i}")["id"] for i in range(2)]
+
+    def search(body: dict[str, object]) -> dict[str, object]:
+        response = scim.post("/.search", body)
+        assert response.status_code == 200, response.text
+        result: dict[str, object] = response.json()
+        return result
+
+    everything = search({"filter": 'displayName sw "shared"'})
+    assert everything["totalResults"] == 5
+    assert [r["id"] for r in everything["Resources"]] == users + groups  # type: ignore[attr-defined]
+    middle = search({"filter": 'displayName sw "shared"', "startIndex": 3, "count": 2})
+    assert [r["id"] for r in middle["Resources"]] == [users[2], groups[0]]  # type: ignore[attr-defined]
+    only_users = search({"filter": 'userName eq "r1@example.com"'})
+    assert [r["id"] for r in only_users["Resources"]] == [users[1]]  # type: ignore[attr-defined]
+    assert_scim_error(scim.post("/.search", {"filter": 'nosuch eq "x"'}), 400, "invalidFilter")

@@ -20,7 +20,6 @@ HTTP (RFC 7644 §3.12). The hierarchy::
     ├── PayloadTooLarge             413
     ├── UnsupportedMediaType        415
     ├── InternalError               500                 a bug; the transaction was rolled back
-    ├── NotImplementedByServer      501                 an optional RFC feature this server does not offer
     └── ServiceUnavailable          503                 with ``Retry-After``
 
 Microsoft Entra shows ``detail`` to the IT admin in its provisioning logs, so each one says what was wrong and, where
@@ -114,10 +113,6 @@ class UnsupportedMediaType(ScimError):
 
 class InternalError(ScimError):
     status = 500
-
-
-class NotImplementedByServer(ScimError):
-    status = 501
 
 
 class ServiceUnavailable(ScimError):

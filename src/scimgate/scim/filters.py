@@ -19,6 +19,7 @@ from scim2_models.path import (
     AttrPath,
     CompareOperator,
     Comparison,
+    FilterNode,
     FilterVisitor,
     LogicalExpr,
     LogicalOperator,
@@ -33,6 +34,7 @@ from scimgate.scim.resource_types import GROUPS, ResourceType
 from scimgate.store.tables import group_members, groups, users
 
 MAX_FILTER_LENGTH = 4096
+_COMMON = {"id", "externalid", "meta"}
 Clause = sa.ColumnElement[bool]
 
 
@@ -66,6 +68,26 @@ FILTERABLE: dict[str, dict[str, Column]] = {
 
 
 def compile_filter(rtype: ResourceType, text: str) -> Clause:
+    return _Compiler(rtype).visit(_parse(text))
+
+
+def compile_filter_across(rtypes: tuple[ResourceType, ...], text: str) -> dict[str, Clause]:
+    """One clause per resource type, for a search at the server root (RFC 7644 §3.4.2.1, §3.4.3).
+
+    An attribute one type does not have makes its comparison false for that type; an attribute no type has is
+    still a 400, since it would select nothing anywhere and is almost certainly a mistake.
+    """
+    tree = _parse(text)
+    compilers = [_Compiler(rtype, unknown_is_false=True) for rtype in rtypes]
+    clauses = {compiler.rtype.name: compiler.visit(tree) for compiler in compilers}
+    unknown_everywhere = set.intersection(*(compiler.unknown for compiler in compilers))
+    if unknown_everywhere:
+        names = ", ".join(sorted(excerpt(name) for name in unknown_everywhere))
+        raise InvalidFilter(f"No resource type has the attribute(s) {names}.")
+    return clauses
+
+
+def _parse(text: str) -> FilterNode:
     if not text.strip():
         raise InvalidFilter('The filter is empty. Send a filter such as userName eq "alice@example.com", or none.')
     if not storable(text):
@@ -76,13 +98,31 @@ def compile_filter(rtype: ResourceType, text: str) -> Clause:
         tree = ScimFilter(text).ast
     except (_LibraryScimError, ValueError, RecursionError) as error:
         raise InvalidFilter(f"The filter {excerpt(text)} is not valid SCIM filter syntax: {error}.") from None
-    return _Compiler(rtype).visit(tree)
+    return tree
 
 
 class _Compiler(FilterVisitor[Clause]):
-    def __init__(self, rtype: ResourceType) -> None:
+    def __init__(self, rtype: ResourceType, unknown_is_false: bool = False) -> None:
         self.rtype = rtype
         self.columns = FILTERABLE[rtype.name]
+        self.unknown_is_false = unknown_is_false
+        self.unknown: set[str] = set()
+
+    def visit(self, node: FilterNode) -> Clause:
+        path = getattr(node, "attr_path", None)
+        if self.unknown_is_false and path is not None and not self._is_known(path):
+            self.unknown.add(str(path))
+            return sa.false()
+        return super().visit(node)
+
+    def _is_known(self, path: AttrPath) -> bool:
+        """Whether this resource type has the attribute at all (filterable or not)."""
+        if path.uri is not None:
+            if path.uri.lower() == self.rtype.schema.id.lower():
+                return self.rtype.schema.attribute(path.attr) is not None
+            extension = self.rtype.extension(path.uri)
+            return extension is not None and extension.attribute(path.attr) is not None
+        return path.attr.lower() in _COMMON or self.rtype.schema.attribute(path.attr) is not None
 
     def visit_logical_expr(self, node: LogicalExpr) -> Clause:
         terms = [self.visit(term) for term in node.terms]

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from scimgate.ids import new_id
 from scimgate.scim.compare import comparison_key, storable
 from scimgate.scim.errors import InvalidValue, NotFound, Uniqueness, excerpt
-from scimgate.scim.filters import compile_filter
+from scimgate.scim.filters import compile_filter, compile_filter_across
 from scimgate.scim.projection import Projection
 from scimgate.scim.render import manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
@@ -108,13 +108,26 @@ class Operations:
         with self.db.read() as conn:
             total, rows = store.search(conn, _table(rtype), directory_id, where, page.start_index - 1, page.count)
             resources = self._render_many(conn, rtype, directory_id, rows, projection)
-        return {
-            "schemas": [LIST_RESPONSE],
-            "totalResults": total,
-            "startIndex": page.start_index,
-            "itemsPerPage": len(resources),
-            "Resources": resources,
-        }
+        return _list_response(total, page.start_index, resources)
+
+    def search_across(
+        self, directory_id: str, filter_text: str | None, page: Page, attributes: str | None, excluded: str | None
+    ) -> dict[str, Any]:
+        """POST /.search at the root (RFC 7644 §3.4.3): Users, then Groups, paged as one list."""
+        rtypes = (USERS, GROUPS)
+        where = compile_filter_across(rtypes, filter_text) if filter_text is not None else {}
+        offset, remaining = page.start_index - 1, page.count
+        total, resources = 0, []
+        with self.db.read() as conn:
+            for rtype in rtypes:
+                count, rows = store.search(
+                    conn, _table(rtype), directory_id, where.get(rtype.name), max(offset - total, 0), remaining
+                )
+                total += count
+                remaining -= len(rows)
+                projection = Projection.parse(rtype, attributes, excluded)
+                resources += self._render_many(conn, rtype, directory_id, rows, projection)
+        return _list_response(total, page.start_index, resources)
 
     def _insert(
         self, conn: Connection, rtype: ResourceType, directory_id: str, parsed: ParsedResource, now: datetime
@@ -193,6 +206,16 @@ class Operations:
             )
             for row in rows
         ]
+
+
+def _list_response(total: int, start_index: int, resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
 
 
 def _table(rtype: ResourceType) -> Any:

@@ -12,7 +12,6 @@ from starlette.routing import Route, Router
 
 from scimgate.config import Settings
 from scimgate.scim import discovery
-from scimgate.scim.errors import NotImplementedByServer
 from scimgate.scim.http import parse_search_request, query_int, read_json, scim_response
 from scimgate.scim.operations import Operations, Page
 from scimgate.scim.projection import Projection
@@ -93,10 +92,17 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
             Route(rtype.endpoint + "/{resource_id}", by_id, methods=["GET", "PUT", "DELETE"]),
         ]
 
-    async def root_search(_request: Request) -> Response:
-        raise NotImplementedByServer(
-            "Searching Users and Groups at once is not supported; POST /Users/.search or /Groups/.search instead."
+    async def root_search(request: Request) -> Response:
+        query = parse_search_request(await read_json(request, settings.max_body_bytes))
+        result = await run_in_threadpool(
+            ops.search_across,
+            directory(request),
+            query.filter,
+            page_of(query.start_index, query.count),
+            query.attributes,
+            query.excluded_attributes,
         )
+        return scim_response(result)
 
     async def spc(request: Request) -> Response:
         return scim_response(
