@@ -271,3 +271,19 @@ def test_attributes_and_excluded_attributes(scim: Scim) -> None:
     assert "title" not in excluded and excluded["name"] == {"givenName": "G"} and excluded["id"] == created["id"]
     listed = scim.get("/Users?attributes=userName").json()["Resources"][0]
     assert set(listed) == {"schemas", "id", "userName"}
+
+
+def test_trailing_slash_is_served_not_redirected(scim: Scim) -> None:
+    """GET /Users/ answers like /Users (no 307 redirect an IdP would have to follow)."""
+    created = scim.create_user("slash@example.com")
+    response = scim.get("/Users/", follow_redirects=False)
+    assert response.status_code == 200 and response.json()["totalResults"] == 1
+    assert scim.get(f"/Users/{created['id']}/", follow_redirects=False).json()["id"] == created["id"]
+
+
+def test_default_page_size_never_exceeds_max_page_size(scim: Scim, settings: Any) -> None:
+    """Without count, a page holds default_page_size resources, but never more than max_page_size."""
+    settings.default_page_size, settings.max_page_size = 5, 2
+    for i in range(3):
+        scim.create_user(f"dps{i}@example.com")
+    assert scim.get("/Users").json()["itemsPerPage"] == 2

@@ -51,6 +51,10 @@ class BearerAuth:
         opened = await run_in_threadpool(self._directory_for, token)
         if opened != directory_id:
             raise Unauthorized(_REFUSED)
+        path = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            # Some IdP consoles keep a trailing slash on the tenant URL's paths: /Users/ is /Users.
+            scope = {**scope, "path": path.rstrip("/") or "/"}
         await self.app(scope, receive, send)
 
     def _directory_for(self, token: str) -> str | None:

@@ -28,7 +28,8 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
 
     def page_of(start_index: int | None, count: int | None) -> Page:
         # RFC 7644 §3.4.2.4: startIndex below 1 means 1, a negative count means 0; we cap count at maxResults.
-        count = settings.default_page_size if count is None else min(max(count, 0), settings.max_page_size)
+        count = settings.default_page_size if count is None else max(count, 0)
+        count = min(count, settings.max_page_size)
         return Page(max(start_index or 1, 1), count)
 
     def page(request: Request) -> Page:
@@ -121,7 +122,9 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
     async def schema(request: Request) -> Response:
         return scim_response(discovery.schema(ops.base_url(directory(request)), request.path_params["schema_id"]))
 
+    # No redirect for a trailing slash: an IdP gets the resource (BearerAuth strips the slash), not a 307.
     return Router(
+        redirect_slashes=False,
         routes=[
             *endpoints(USERS),
             *endpoints(GROUPS),
@@ -131,5 +134,5 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
             Route("/ResourceTypes/{name}", resource_type, methods=["GET"]),
             Route("/Schemas", schemas, methods=["GET"]),
             Route("/Schemas/{schema_id}", schema, methods=["GET"]),
-        ]
+        ],
     )
