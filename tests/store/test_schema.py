@@ -42,3 +42,13 @@ def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: object) -> None:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+psycopg"])
+def test_plain_postgresql_urls_use_psycopg_3(scheme: str) -> None:
+    """--database-url postgresql://… works with the psycopg 3 driver the postgres extra installs."""
+    db = Database(f"{scheme}://postgres@127.0.0.1:5432/postgres")
+    try:
+        assert db.engine.dialect.driver == "psycopg"
+    finally:
+        db.dispose()

@@ -21,6 +21,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 class Database:
     def __init__(self, url: str) -> None:
         self.url = sa.make_url(url)
+        if self.url.drivername in ("postgresql", "postgres"):
+            # A plain postgresql:// URL means psycopg 3 here (SQLAlchemy's own default would be psycopg2).
+            self.url = self.url.set(drivername="postgresql+psycopg")
         self.engine = _create_engine(self.url)
 
     @property
