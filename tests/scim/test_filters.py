@@ -156,3 +156,18 @@ def test_root_search_spans_users_and_groups(scim: Scim) -> None:
     only_users = search({"filter": 'userName eq "r1@example.com"'})
     assert [r["id"] for r in only_users["Resources"]] == [users[1]]  # type: ignore[attr-defined]
     assert_scim_error(scim.post("/.search", {"filter": 'nosuch eq "x"'}), 400, "invalidFilter")
+
+
+def test_substring_operators_respect_case_exact_attributes(scim: Scim) -> None:
+    """externalId is caseExact: sw/co/ew match its case exactly, on SQLite as on PostgreSQL."""
+    created = scim.create_user("ce@example.com", externalId="ABCdef")["id"]
+    assert _ids(scim, "/Users", 'externalId sw "ABC"') == {created}
+    assert _ids(scim, "/Users", 'externalId sw "abc"') == set()
+    assert _ids(scim, "/Users", 'externalId ew "DEF"') == set()
+    assert _ids(scim, "/Users", 'userName sw "CE@"') == {created}  # userName is not caseExact
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_date_times_without_a_utc_equivalent_are_400(scim: Scim, value: str) -> None:
+    """A dateTime that overflows when moved to UTC is an invalid filter, not a 500."""
+    assert_scim_error(scim.get("/Users", params={"filter": f'meta.created gt "{value}"'}), 400, "invalidFilter")

@@ -146,3 +146,21 @@ def test_group_paging(scim: Scim) -> None:
     body: dict[str, Any] = scim.get("/Groups?startIndex=4&count=10").json()
     assert (body["totalResults"], body["startIndex"], body["itemsPerPage"]) == (5, 4, 2)
     assert [g["displayName"] for g in body["Resources"]] == ["Group 3", "Group 4"]
+
+
+def test_urn_qualified_members_are_checked_like_members(scim: Scim, other_scim: Scim) -> None:
+    """urn:…:Group:members is members: an unknown or foreign id is refused, a real one becomes a membership."""
+    foreign = other_scim.create_user("f@example.com")["id"]
+    refused = scim.post("/Groups", {"displayName": "Q", f"{GROUP}:members": [{"value": foreign}]})
+    assert refused.status_code == 400 and refused.json()["scimType"] == "invalidValue"
+    user = scim.create_user("q@example.com")["id"]
+    created = scim.post("/Groups", {"displayName": "Q", f"{GROUP}:members": [{"value": user}]}).json()
+    assert [m["value"] for m in created["members"]] == [user]
+    assert scim.get(f'/Groups?filter=members eq "{user}"').json()["totalResults"] == 1
+
+
+def test_member_keys_differing_only_in_case_are_refused(scim: Scim) -> None:
+    """{"value": A, "Value": B} is ambiguous: 400, not a guess."""
+    a, b = scim.create_user("ka@example.com")["id"], scim.create_user("kb@example.com")["id"]
+    response = scim.post("/Groups", {"displayName": "K", "members": [{"value": a, "Value": b}]})
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidSyntax"

@@ -287,3 +287,57 @@ def test_default_page_size_never_exceeds_max_page_size(scim: Scim, settings: Any
     for i in range(3):
         scim.create_user(f"dps{i}@example.com")
     assert scim.get("/Users").json()["itemsPerPage"] == 2
+
+
+def test_location_and_etag_survive_a_projection_without_meta(scim: Scim) -> None:
+    """POST ?attributes=userName still answers 201 with Location and ETag (and the user exists once)."""
+    response = scim.post("/Users?attributes=userName", {"userName": "proj-meta@example.com"})
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"schemas", "id", "userName"}
+    assert response.headers["location"] == f"{BASE_URL}{scim.base}/Users/{body['id']}"
+    assert response.headers["etag"] == 'W/"1"'
+    read = scim.get(f"/Users/{body['id']}?excludedAttributes=meta")
+    assert "meta" not in read.json() and read.headers["etag"] == 'W/"1"'
+
+
+def test_core_schema_urn_names_every_core_attribute(scim: Scim) -> None:
+    """attributes=<core URN> returns the core attributes; excludedAttributes=<core URN> leaves the extension."""
+    created = scim.create_user("urn@example.com", title="T", **{ENTERPRISE: {"department": "D"}})
+    only_core = scim.get(f"/Users/{created['id']}?attributes={USER}").json()
+    assert only_core["title"] == "T" and ENTERPRISE not in only_core
+    only_ext = scim.get(f"/Users/{created['id']}?excludedAttributes={USER}").json()
+    assert set(only_ext) == {"schemas", "id", ENTERPRISE}
+
+
+def test_urn_qualified_keys_are_read_like_plain_ones(scim: Scim) -> None:
+    """urn:…:User:title, urn:…:enterprise:…:department and a bare-id manager work in any order."""
+    manager = scim.create_user("mgr@example.com")
+    created = scim.create_user(
+        "qualified@example.com",
+        **{
+            f"{USER}:title": "Lead",
+            f"{ENTERPRISE}:costCenter": "42",
+            ENTERPRISE: {"department": "Ops"},
+            f"{ENTERPRISE}:manager": manager["id"],
+        },
+    )
+    assert created["title"] == "Lead"
+    assert created[ENTERPRISE]["costCenter"] == "42" and created[ENTERPRISE]["department"] == "Ops"
+    assert created[ENTERPRISE]["manager"]["value"] == manager["id"]
+
+
+def test_whitespace_user_name_is_missing(scim: Scim) -> None:
+    """A userName of spaces is no userName."""
+    response = scim.post("/Users", {"userName": "   "})
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
+
+
+@pytest.mark.parametrize("attribute", ["userName", "externalId", "displayName"])
+def test_indexed_values_over_the_limit_are_400_on_every_backend(scim: Scim, attribute: str) -> None:
+    """Values too long to index are refused with the same 400 on SQLite and PostgreSQL, never a 500."""
+    body: dict[str, Any] = {"userName": "long@example.com", attribute: "界" * 1000}
+    response = scim.post("/Users", body)
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
+    assert "bytes" in response.json()["detail"]
+    assert scim.create_user("界" * 600)["userName"] == "界" * 600  # 1,800 bytes: fine

@@ -244,10 +244,10 @@ def _operand(column: Column, op: CompareOperator, value: Any, path: str) -> Any:
             raise InvalidFilter(f"{path} is a dateTime: use eq, ne, gt, ge, lt or le.")
         try:
             parsed = datetime.fromisoformat(value)
-        except ValueError:
+            # Timestamps are stored in UTC; a time without an offset is read as UTC.
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except (ValueError, OverflowError):  # OverflowError: "0001-01-01T00:00:00+01:00" has no UTC time
             raise InvalidFilter(f'{path} must be compared with a dateTime such as "2026-01-31T12:00:00Z".') from None
-        # Timestamps are stored in UTC; a time without an offset is read as UTC.
-        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return comparison_key(value) if column.folded else value
 
 

@@ -16,6 +16,7 @@ from scimgate.scim.errors import (
     UnsupportedMediaType,
     excerpt,
 )
+from scimgate.scim.resources import casefold_keys
 
 _JSON_TYPES = ("application/scim+json", "application/json")
 
@@ -103,7 +104,7 @@ def parse_search_request(body: Any) -> SearchQuery:
     """A SearchRequest body (RFC 7644 §3.4.3); keys are matched case-insensitively like attribute names."""
     if not isinstance(body, dict):
         raise InvalidSyntax(f"A search is a JSON object with the schema {SEARCH_REQUEST}.")
-    fields = {str(key).lower(): value for key, value in body.items()}
+    fields = casefold_keys(body, "The SearchRequest")
     return SearchQuery(
         filter=_optional(fields, "filter", str),
         start_index=_optional(fields, "startindex", int),

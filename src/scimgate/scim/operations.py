@@ -4,6 +4,8 @@ HTTP lives in ``routes.py``; this module is the protocol logic: validate, write,
 fails raises a ``ScimError`` before its transaction commits, so it changes nothing.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +18,7 @@ from scimgate.scim.compare import comparison_key, storable
 from scimgate.scim.errors import InvalidValue, NotFound, Uniqueness, excerpt
 from scimgate.scim.filters import compile_filter, compile_filter_across
 from scimgate.scim.projection import Projection
-from scimgate.scim.render import manager_ids, render
+from scimgate.scim.render import etag, manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.scim.resources import MemberRef, ParsedResource, parse_resource
 from scimgate.scim.schema import ENTERPRISE_SCHEMA
@@ -27,6 +29,17 @@ from scimgate.store.tables import groups, users
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 MAX_ID_LENGTH = 40  # the width of the id columns
+MAX_INDEXED_BYTES = 2000  # userName, displayName and externalId, which are indexed
+
+
+@dataclass(frozen=True)
+class Single:
+    """One rendered resource, with its location and version taken before projection (a client's ``attributes``
+    may drop ``meta``; the ``Location`` and ``ETag`` headers must not depend on that)."""
+
+    resource: dict[str, Any]
+    location: str
+    version: str
 
 
 @dataclass(frozen=True)
@@ -43,7 +56,7 @@ class Operations:
     def base_url(self, directory_id: str) -> str:
         return f"{self.public_url}/scim/v2/{directory_id}"
 
-    def create(self, rtype: ResourceType, directory_id: str, payload: Any, projection: Projection) -> dict[str, Any]:
+    def create(self, rtype: ResourceType, directory_id: str, payload: Any, projection: Projection) -> Single:
         parsed = parse_resource(rtype, payload)
         if rtype is USERS:
             # A user the IdP creates without saying otherwise is active (Okta and Entra always send it anyway).
@@ -52,10 +65,11 @@ class Operations:
         with self.db.write() as conn:
             stored = self._insert(conn, rtype, directory_id, parsed, now)
             if rtype is GROUPS and parsed.members:
-                store.add_members(conn, directory_id, stored.id, self._checked_members(conn, directory_id, parsed))
+                with _member_vanished():
+                    store.add_members(conn, directory_id, stored.id, self._checked_members(conn, directory_id, parsed))
             return self._render_one(conn, rtype, directory_id, stored, projection)
 
-    def get(self, rtype: ResourceType, directory_id: str, resource_id: str, projection: Projection) -> dict[str, Any]:
+    def get(self, rtype: ResourceType, directory_id: str, resource_id: str, projection: Projection) -> Single:
         _check_id(rtype, resource_id)
         with self.db.read() as conn:
             stored = store.get(conn, _table(rtype), directory_id, resource_id)
@@ -65,7 +79,7 @@ class Operations:
 
     def replace(
         self, rtype: ResourceType, directory_id: str, resource_id: str, payload: Any, projection: Projection
-    ) -> dict[str, Any]:
+    ) -> Single:
         """PUT (RFC 7644 §3.5.1): the sent attributes replace the stored ones; read-only ones are kept."""
         _check_id(rtype, resource_id)
         parsed = parse_resource(rtype, payload)
@@ -88,7 +102,8 @@ class Operations:
             assert stored is not None
             if rtype is GROUPS and parsed.members is not None:
                 # Omitted `members` leaves membership as it is; `members: []` empties the group.
-                self._replace_members(conn, directory_id, resource_id, parsed)
+                with _member_vanished():
+                    self._replace_members(conn, directory_id, resource_id, parsed)
             return self._render_one(conn, rtype, directory_id, stored, projection)
 
     def delete(self, rtype: ResourceType, directory_id: str, resource_id: str) -> None:
@@ -171,8 +186,10 @@ class Operations:
 
     def _render_one(
         self, conn: Connection, rtype: ResourceType, directory_id: str, stored: StoredResource, projection: Projection
-    ) -> dict[str, Any]:
-        return self._render_many(conn, rtype, directory_id, [stored], projection)[0]
+    ) -> Single:
+        resource = self._render_many(conn, rtype, directory_id, [stored], projection)[0]
+        location = f"{self.base_url(directory_id)}{rtype.endpoint}/{stored.id}"
+        return Single(resource, location, etag(stored.version))
 
     def _render_many(
         self,
@@ -222,19 +239,35 @@ def _table(rtype: ResourceType) -> Any:
     return users if rtype is USERS else groups
 
 
+@contextmanager
+def _member_vanished() -> Iterator[None]:
+    """A member deleted by a concurrent request between our check and our insert trips its foreign key."""
+    try:
+        yield
+    except IntegrityError:
+        raise InvalidValue("A member was deleted while this request ran; send the request again.") from None
+
+
 def _columns(rtype: ResourceType, document: dict[str, Any]) -> dict[str, Any]:
     """The indexed columns derived from a document: what filters and uniqueness run on."""
     display_name = document.get("displayName")
     columns: dict[str, Any] = {
-        "external_id": document.get("externalId"),
+        "external_id": _indexable("externalId", document.get("externalId")),
         "display_name": display_name,
-        "display_name_key": comparison_key(display_name) if display_name is not None else None,
+        "display_name_key": _indexable("displayName", comparison_key(display_name) if display_name else None),
     }
     if rtype is USERS:
         columns["user_name"] = document["userName"]
-        columns["user_name_key"] = comparison_key(document["userName"])
+        columns["user_name_key"] = _indexable("userName", comparison_key(document["userName"]))
         columns["active"] = document["active"]
     return columns
+
+
+def _indexable(name: str, value: str | None) -> str | None:
+    # PostgreSQL refuses index rows over 2704 bytes; the same limit applies on SQLite so the backends agree.
+    if value is not None and len(value.encode()) > MAX_INDEXED_BYTES:
+        raise InvalidValue(f"{name} is longer than {MAX_INDEXED_BYTES} bytes (UTF-8), the limit of this server.")
+    return value
 
 
 def _check_id(rtype: ResourceType, resource_id: str) -> None:

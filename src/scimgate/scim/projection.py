@@ -18,24 +18,35 @@ Path = tuple[str, ...]
 class Projection:
     attributes: tuple[Path, ...] = ()
     excluded: tuple[Path, ...] = ()
+    core: str = ""
+    """The lower-cased core schema URN: naming it alone means every core attribute."""
 
     @classmethod
     def parse(cls, rtype: ResourceType, attributes: str | None, excluded: str | None) -> "Projection":
-        return cls(_parse_list(rtype, attributes), _parse_list(rtype, excluded))
+        return cls(_parse_list(rtype, attributes), _parse_list(rtype, excluded), rtype.schema.id.lower())
 
     def includes(self, top_level: str) -> bool:
         """Whether the response will carry this top-level attribute, e.g. ``members`` (so we can skip loading it)."""
         key = top_level.lower()
         if self.attributes:
-            return any(path[0] == key for path in self.attributes)
-        return (key,) not in self.excluded
+            return any(path[0] == key or self._all_core(path, key) for path in self.attributes)
+        return not any(path == (key,) or self._all_core(path, key) for path in self.excluded)
 
     def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
         if self.attributes:
-            return _keep(resource, self.attributes, top=True)
+            return _keep(resource, self._expand(resource, self.attributes), top=True)
         if self.excluded:
-            return _drop(resource, self.excluded)
+            return _drop(resource, self._expand(resource, self.excluded))
         return resource
+
+    def _all_core(self, path: Path, key: str) -> bool:
+        return path == (self.core,) and not key.startswith("urn:")
+
+    def _expand(self, resource: dict[str, Any], paths: tuple[Path, ...]) -> tuple[Path, ...]:
+        if (self.core,) not in paths:
+            return paths
+        core_keys = tuple((key.lower(),) for key in resource if not key.lower().startswith("urn:"))
+        return tuple(path for path in paths if path != (self.core,)) + core_keys
 
 
 def _parse_list(rtype: ResourceType, value: str | None) -> tuple[Path, ...]:

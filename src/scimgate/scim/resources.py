@@ -44,27 +44,42 @@ def parse_resource(rtype: ResourceType, payload: Any) -> ParsedResource:
     document: dict[str, Any] = {}
     members: list[MemberRef] | None = None
     for key, value in payload.items():
-        lowered = key.lower()
-        if lowered in _IGNORED_KEYS or value is None:
-            continue
-        if lowered == "externalid":
-            _put(document, EXTERNAL_ID.name, _check_value(EXTERNAL_ID, value, EXTERNAL_ID.name))
-            continue
-        if rtype is GROUPS and lowered == "members":
-            members = _parse_members(value)
+        if key.lower() in _IGNORED_KEYS or value is None:
             continue
         extension = rtype.extension(key)
         if extension is not None:
-            _put(document, extension.id, _check_extension(extension, value))
+            # Merged key by key, so {"urn:…:User:department": …} and {"urn:…:User": {…}} combine in any order.
+            for name, checked in _check_extension(extension, value).items():
+                _put(document.setdefault(extension.id, {}), name, checked)
             continue
         attr, schema = _resolve_key(rtype, key)
         if attr is None or attr.mutability == "readOnly":
             continue
-        checked = _check_attribute(attr, value, attr.name)
+        if rtype is GROUPS and attr.name == "members":
+            if members is not None:
+                raise InvalidSyntax("The attribute 'members' appears more than once.")
+            members = _parse_members(value)
+            continue
+        path = attr.name if schema is rtype.schema else f"{schema.id}:{attr.name}"
+        checked = _check_attribute(attr, value, path)
         if checked is not None:
             _put(document if schema is rtype.schema else document.setdefault(schema.id, {}), attr.name, checked)
+    for extension in rtype.extensions:
+        if document.get(extension.id) == {}:
+            del document[extension.id]
     _check_required(rtype.schema, document)
     return ParsedResource(document=document, members=members)
+
+
+def casefold_keys(obj: dict[str, Any], what: str) -> dict[str, Any]:
+    """The object with lower-cased keys; a key given twice in different case is refused rather than guessed."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        lowered = key.lower()
+        if lowered in out:
+            raise InvalidSyntax(f"{what} has the key {key!r} more than once (keys are case-insensitive).")
+        out[lowered] = value
+    return out
 
 
 def _put(target: dict[str, Any], name: str, value: Any) -> None:
@@ -78,8 +93,13 @@ def _resolve_key(rtype: ResourceType, key: str) -> tuple[Attribute | None, Schem
     """The attribute a top-level key names: ``userName``, ``UserName`` or ``urn:…:User:userName``."""
     for schema in rtype.schemas:
         if key.lower().startswith(schema.id.lower() + ":"):
-            return schema.attribute(key[len(schema.id) + 1 :]), schema
-    return rtype.schema.attribute(key), rtype.schema
+            key = key[len(schema.id) + 1 :]
+            return (EXTERNAL_ID if _is_external_id(schema, rtype, key) else schema.attribute(key)), schema
+    return (EXTERNAL_ID if key.lower() == "externalid" else rtype.schema.attribute(key)), rtype.schema
+
+
+def _is_external_id(schema: Schema, rtype: ResourceType, name: str) -> bool:
+    return schema is rtype.schema and name.lower() == "externalid"
 
 
 def _check_extension(extension: Schema, value: Any) -> dict[str, Any]:
@@ -168,7 +188,8 @@ def _check_single_primary(attr: Attribute, items: list[Any], path: str) -> None:
 
 def _check_required(schema: Schema, document: dict[str, Any]) -> None:
     for attr in schema.attributes:
-        if attr.required and document.get(attr.name) in (None, ""):
+        value = document.get(attr.name)
+        if attr.required and (value is None or (isinstance(value, str) and not value.strip())):
             raise InvalidValue(f"{attr.name} is required: send a non-empty {attr.name} for every {schema.name}.")
 
 
@@ -181,7 +202,7 @@ def _parse_members(value: Any) -> list[MemberRef]:
             continue
         if not isinstance(item, dict):
             raise InvalidValue(f"Each member must be an object such as {{'value': '<user id>'}}, not {excerpt(item)}.")
-        lowered = {str(k).lower(): v for k, v in item.items()}
+        lowered = casefold_keys(item, "A member")
         member_id = lowered.get("value")
         if not isinstance(member_id, str) or not member_id:
             raise InvalidValue(f"Each member needs a 'value' holding the member's id; got {excerpt(item)}.")

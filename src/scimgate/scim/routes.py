@@ -3,8 +3,6 @@
 Every route below the prefix is behind ``BearerAuth`` (``scimgate.directories.auth``), which runs before routing.
 """
 
-from typing import Any
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,7 +11,7 @@ from starlette.routing import Route, Router
 from scimgate.config import Settings
 from scimgate.scim import discovery
 from scimgate.scim.http import parse_search_request, query_int, read_json, scim_response
-from scimgate.scim.operations import Operations, Page
+from scimgate.scim.operations import Operations, Page, Single
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 
@@ -35,11 +33,11 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
     def page(request: Request) -> Page:
         return page_of(query_int(request, "startIndex"), query_int(request, "count"))
 
-    def one(resource: dict[str, Any], status: int = 200) -> Response:
-        headers = {"ETag": resource["meta"]["version"]} if "version" in resource.get("meta", {}) else {}
+    def one(single: Single, status: int = 200) -> Response:
+        headers = {"ETag": single.version}
         if status == 201:
-            headers["Location"] = resource["meta"]["location"]
-        return scim_response(resource, status, headers)
+            headers["Location"] = single.location
+        return scim_response(single.resource, status, headers)
 
     def endpoints(rtype: ResourceType) -> list[Route]:
         async def list_or_create(request: Request) -> Response:

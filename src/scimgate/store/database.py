@@ -62,6 +62,9 @@ def _create_engine(url: sa.URL) -> Engine:
             "synchronous=FULL",
             "foreign_keys=ON",
             f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            # LIKE must respect case as on PostgreSQL: co/sw/ew on id and externalId are case-exact, and the
+            # case-insensitive attributes are compared on their already-folded key columns.
+            "case_sensitive_like=ON",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
