@@ -98,6 +98,8 @@ class SearchQuery:
     count: int | None
     attributes: str | None
     excluded_attributes: str | None
+    sort_by: str | None = None
+    sort_order: str | None = None
 
 
 def parse_search_request(body: Any) -> SearchQuery:
@@ -111,6 +113,8 @@ def parse_search_request(body: Any) -> SearchQuery:
         count=_optional(fields, "count", int),
         attributes=_names(fields, "attributes"),
         excluded_attributes=_names(fields, "excludedattributes"),
+        sort_by=_optional(fields, "sortby", str),
+        sort_order=_optional(fields, "sortorder", str),
     )
 
 

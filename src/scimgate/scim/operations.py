@@ -22,6 +22,7 @@ from scimgate.scim.render import etag, manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.scim.resources import MemberRef, ParsedResource, parse_resource
 from scimgate.scim.schema import ENTERPRISE_SCHEMA
+from scimgate.scim.sorting import SortKey, order_by
 from scimgate.store import resources as store
 from scimgate.store.database import Database
 from scimgate.store.resources import StoredResource
@@ -46,6 +47,7 @@ class Single:
 class Page:
     start_index: int
     count: int
+    sort: SortKey | None = None
 
 
 class Operations:
@@ -121,14 +123,25 @@ class Operations:
     ) -> dict[str, Any]:
         where = compile_filter(rtype, filter_text) if filter_text is not None else None
         with self.db.read() as conn:
-            total, rows = store.search(conn, _table(rtype), directory_id, where, page.start_index - 1, page.count)
+            table = _table(rtype)
+            total, rows = store.search(
+                conn, table, directory_id, where, page.start_index - 1, page.count, order_by(table, page.sort)
+            )
             resources = self._render_many(conn, rtype, directory_id, rows, projection)
         return _list_response(total, page.start_index, resources)
 
     def search_across(
-        self, directory_id: str, filter_text: str | None, page: Page, attributes: str | None, excluded: str | None
+        self,
+        directory_id: str,
+        filter_text: str | None,
+        page: Page,
+        attributes: str | None,
+        excluded: str | None,
+        sort_by: str | None = None,
     ) -> dict[str, Any]:
         """POST /.search at the root (RFC 7644 §3.4.3): Users, then Groups, paged as one list."""
+        if sort_by:
+            raise InvalidValue("sortBy is not supported when searching Users and Groups together; search one type.")
         rtypes = (USERS, GROUPS)
         where = compile_filter_across(rtypes, filter_text) if filter_text is not None else {}
         offset, remaining = page.start_index - 1, page.count

@@ -14,6 +14,7 @@ from scimgate.scim.http import parse_search_request, query_int, read_json, scim_
 from scimgate.scim.operations import Operations, Page, Single
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
+from scimgate.scim.sorting import SortKey, parse_sort
 
 
 def scim_router(ops: Operations, settings: Settings) -> Router:
@@ -24,14 +25,16 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
         params = request.query_params
         return Projection.parse(rtype, params.get("attributes"), params.get("excludedAttributes"))
 
-    def page_of(start_index: int | None, count: int | None) -> Page:
+    def page_of(start_index: int | None, count: int | None, sort: SortKey | None = None) -> Page:
         # RFC 7644 §3.4.2.4: startIndex below 1 means 1, a negative count means 0; we cap count at maxResults.
         count = settings.default_page_size if count is None else max(count, 0)
         count = min(count, settings.max_page_size)
-        return Page(max(start_index or 1, 1), count)
+        return Page(max(start_index or 1, 1), count, sort)
 
-    def page(request: Request) -> Page:
-        return page_of(query_int(request, "startIndex"), query_int(request, "count"))
+    def page(request: Request, rtype: ResourceType) -> Page:
+        params = request.query_params
+        sort = parse_sort(rtype, params.get("sortBy"), params.get("sortOrder"))
+        return page_of(query_int(request, "startIndex"), query_int(request, "count"), sort)
 
     def one(single: Single, status: int = 200) -> Response:
         headers = {"ETag": single.version}
@@ -52,7 +55,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
                 rtype,
                 directory(request),
                 request.query_params.get("filter"),
-                page(request),
+                page(request, rtype),
                 projection(request, rtype),
             )
             return scim_response(result)
@@ -66,7 +69,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
                 rtype,
                 directory(request),
                 query.filter,
-                page_of(query.start_index, query.count),
+                page_of(query.start_index, query.count, parse_sort(rtype, query.sort_by, query.sort_order)),
                 Projection.parse(rtype, query.attributes, query.excluded_attributes),
             )
             return scim_response(result)
@@ -100,6 +103,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
             page_of(query.start_index, query.count),
             query.attributes,
             query.excluded_attributes,
+            query.sort_by,
         )
         return scim_response(result)
 

@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from scimgate.scim.compare import comparison_key
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -68,9 +70,15 @@ def _create_engine(url: sa.URL) -> Engine:
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
+        # fold() in scimgate.store.sql: the same comparison key as the indexed *_key columns.
+        dbapi_conn.create_function("scimgate_fold", 1, _fold, deterministic=True)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("scimgate_write") else "BEGIN")
 
     return engine
+
+
+def _fold(value: object) -> str | None:
+    return comparison_key(value) if isinstance(value, str) else None

@@ -121,16 +121,24 @@ def delete(conn: Connection, table: Table, directory_id: str, resource_id: str) 
 
 
 def search(
-    conn: Connection, table: Table, directory_id: str, where: sa.ColumnElement[bool] | None, offset: int, limit: int
+    conn: Connection,
+    table: Table,
+    directory_id: str,
+    where: sa.ColumnElement[bool] | None,
+    offset: int,
+    limit: int,
+    order_by: Sequence[Any] | None = None,
 ) -> tuple[int, list[StoredResource]]:
-    """One page of resources ordered by id (ids are time-ordered, so pages are stable), and the total count."""
+    """One page of resources and the total count. The default order is by id (time-ordered, so pages are stable);
+    a given order should end with id for the same reason."""
     condition = table.c.directory_id == directory_id
     if where is not None:
         condition = sa.and_(condition, where)
     total = conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one()
     if limit == 0 or offset >= total:
         return total, []
-    rows = conn.execute(sa.select(*_columns(table)).where(condition).order_by(table.c.id).offset(offset).limit(limit))
+    query = sa.select(*_columns(table)).where(condition).order_by(*(order_by or [table.c.id]))
+    rows = conn.execute(query.offset(offset).limit(limit))
     return total, [_stored(row) for row in rows]
 
 
