@@ -1,0 +1,109 @@
+"""The lookups Entra makes on every object use an index, on both backends (asserted on the query plan)."""
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from scimgate.scim.operations import Operations, Page
+from scimgate.scim.projection import Projection
+from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
+from scimgate.store.database import Database
+from scimgate.store.tables import groups, users
+from tests.conftest import BASE_URL, new_directory
+
+
+def captured_selects(database: Database, rtype: ResourceType, filter_text: str) -> list[tuple[str, Any]]:
+    """Run a real search and return the SELECT statements it sent, with their parameters."""
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    directory_id, _ = new_directory(database, "Plans")
+    populate(database, directory_id, 2000)
+    sa.event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        Operations(database, BASE_URL).search(rtype, directory_id, filter_text, Page(1, 10), Projection())
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", record)
+    return statements
+
+
+def populate(database: Database, directory_id: str, n: int) -> None:
+    """A directory of realistic size with fresh statistics, so each planner picks what it would pick in production."""
+    now = datetime.now(UTC)
+    common = {"directory_id": directory_id, "created": now, "last_modified": now, "version": 1}
+    with database.write() as conn:
+        conn.execute(
+            users.insert(),
+            [
+                {
+                    **common,
+                    "id": f"usr_{i:026d}",
+                    "user_name": f"user{i}@example.com",
+                    "user_name_key": f"user{i}@example.com",
+                    "external_id": f"ext-{i}",
+                    "display_name": f"User {i}",
+                    "display_name_key": f"user {i}",
+                    "active": True,
+                    "attributes": {"userName": f"user{i}@example.com"},
+                }
+                for i in range(n)
+            ],
+        )
+        conn.execute(
+            groups.insert(),
+            [
+                {
+                    **common,
+                    "id": f"grp_{i:026d}",
+                    "display_name": f"Group {i}",
+                    "display_name_key": f"group {i}",
+                    "external_id": f"g-{i}",
+                    "attributes": {"displayName": f"Group {i}"},
+                }
+                for i in range(n)
+            ],
+        )
+    with database.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+
+
+def plan(database: Database, statement: str, parameters: Any) -> str:
+    with database.read() as conn:
+        if database.is_sqlite:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            return "\n".join(str(row[-1]) for row in rows)
+        return "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+
+
+@pytest.mark.parametrize(
+    ("rtype", "filter_text", "column", "index"),
+    [
+        (USERS, 'userName eq "USER7@example.com"', "user_name_key", "uq_users_directory_id_user_name_key"),
+        (USERS, 'externalId eq "ext-7"', "external_id", "ix_users_directory_id_external_id"),
+        (USERS, 'displayName eq "user 7"', "display_name_key", "ix_users_directory_id_display_name_key"),
+        (GROUPS, 'displayName eq "Group 7"', "display_name_key", "uq_groups_directory_id_display_name_key"),
+        (GROUPS, 'externalId eq "g-7"', "external_id", "ix_groups_directory_id_external_id"),
+    ],
+)
+def test_equality_lookups_use_an_index(
+    database: Database, rtype: ResourceType, filter_text: str, column: str, index: str
+) -> None:
+    """Every SELECT of the search (the count and the page) is served by the attribute's (directory, key) index."""
+    table = "users" if rtype is USERS else "groups"
+    # The count and the page query; the membership query for the found group is not what this test is about.
+    statements = [(sql, p) for sql, p in captured_selects(database, rtype, filter_text) if f"{table}.{column} =" in sql]
+    assert len(statements) == 2
+    for statement, parameters in statements:
+        text = plan(database, statement, parameters)
+        if database.is_sqlite:
+            # SQLite names the index of a UNIQUE constraint sqlite_autoindex_…; the searched columns identify it.
+            assert "INDEX" in text and f"(directory_id=? AND {column}=?)" in text, text
+        else:
+            assert re.search(rf"(Index (Only )?Scan using|Bitmap Index Scan on) {index}\b", text), text
