@@ -54,6 +54,7 @@ class Operations:
     def __init__(self, db: Database, public_url: str) -> None:
         self.db = db
         self.public_url = public_url
+        self.dialect = db.url.get_backend_name()
 
     def base_url(self, directory_id: str) -> str:
         return f"{self.public_url}/scim/v2/{directory_id}"
@@ -121,7 +122,7 @@ class Operations:
     def search(
         self, rtype: ResourceType, directory_id: str, filter_text: str | None, page: Page, projection: Projection
     ) -> dict[str, Any]:
-        where = compile_filter(rtype, filter_text) if filter_text is not None else None
+        where = compile_filter(rtype, filter_text, self.dialect) if filter_text is not None else None
         with self.db.read() as conn:
             table = _table(rtype)
             total, rows = store.search(
@@ -143,7 +144,7 @@ class Operations:
         if sort_by:
             raise InvalidValue("sortBy is not supported when searching Users and Groups together; search one type.")
         rtypes = (USERS, GROUPS)
-        where = compile_filter_across(rtypes, filter_text) if filter_text is not None else {}
+        where = compile_filter_across(rtypes, filter_text, self.dialect) if filter_text is not None else {}
         offset, remaining = page.start_index - 1, page.count
         total, resources = 0, []
         with self.db.read() as conn:

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from scimgate.scim.errors import InvalidValue, excerpt
-from scimgate.scim.filters import FILTERABLE
+from scimgate.scim.filter_targets import INDEXED
 from scimgate.scim.resource_types import ResourceType
 from scimgate.scim.schema import Attribute
 from scimgate.store.sql import codepoint_order, fold
@@ -46,7 +46,7 @@ def order_by(table: sa.Table, key: SortKey | None) -> list[sa.UnaryExpression[An
 
 def _expression(rtype: ResourceType, sort_by: str) -> sa.ColumnElement[Any]:
     schema_id, path = _split(rtype, sort_by)
-    indexed = FILTERABLE[rtype.name].get(path.lower()) if schema_id == rtype.schema.id else None
+    indexed = INDEXED[rtype.name].get(path.lower()) if schema_id == rtype.schema.id else None
     if indexed is not None:
         return codepoint_order(indexed.column) if indexed.kind == "string" else indexed.column
     attr, json_path = _resolve(rtype, schema_id, path, sort_by)
