@@ -118,6 +118,12 @@ class _Compiler(_Logic):
         return super().visit(node)
 
     def visit_comparison(self, node: Comparison) -> Clause:
+        if node.value is None:
+            # RFC 7644 allows null as a comparison value: "eq null" is absence (of any value), "ne null" is "pr".
+            if node.op not in (CompareOperator.eq, CompareOperator.ne):
+                raise InvalidFilter(f"{node.attr_path} can only be compared with null using eq or ne.")
+            present = self.visit_present(Present(node.attr_path))
+            return sa.not_(present) if node.op == CompareOperator.eq else present
         target = resolve(self.rtype, node.attr_path, self.dialect)
         text = str(node.attr_path)
         if isinstance(target, Field):
