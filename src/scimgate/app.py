@@ -23,7 +23,7 @@ logger = logging.getLogger("scimgate")
 
 def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     database = db or Database(settings.resolved_database_url())
-    ops = Operations(database, settings.resolved_public_url())
+    ops = Operations(database, settings.resolved_public_url(), settings.cursor_timeout)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

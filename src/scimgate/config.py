@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(
         1000, ge=1, description="Largest page a list request can ask for; larger counts are clamped."
     )
+    cursor_timeout: int = Field(
+        3600, ge=60, description="Seconds a paging cursor (RFC 9865) stays valid between two page requests."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -6,6 +6,7 @@ They advertise exactly what this server does and nothing more: Microsoft's SCIM 
 
 from typing import Any
 
+from scimgate.config import Settings
 from scimgate.scim.errors import NotFound, excerpt
 from scimgate.scim.operations import LIST_RESPONSE
 from scimgate.scim.resource_types import RESOURCE_TYPES
@@ -14,15 +15,24 @@ from scimgate.scim.schema import ALL_SCHEMAS
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 
 
-def service_provider_config(base_url: str, max_results: int) -> dict[str, Any]:
+def service_provider_config(base_url: str, settings: Settings) -> dict[str, Any]:
     return {
         "schemas": [SPC_SCHEMA],
         "patch": {"supported": False},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": True, "maxResults": max_results},
+        "filter": {"supported": True, "maxResults": settings.max_page_size},
         "changePassword": {"supported": False},
         "sort": {"supported": True},
         "etag": {"supported": False},
+        # RFC 9865 §5: both methods; index paging stays the default, which every IdP expects.
+        "pagination": {
+            "cursor": True,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": min(settings.default_page_size, settings.max_page_size),
+            "maxPageSize": settings.max_page_size,
+            "cursorTimeout": settings.cursor_timeout,
+        },
         "authenticationSchemes": [
             {
                 "type": "oauthbearertoken",

@@ -12,6 +12,9 @@ HTTP (RFC 7644 §3.12). The hierarchy::
     ├── InvalidPath                 400 invalidPath
     ├── NoTarget                    400 noTarget
     ├── InvalidValue                400 invalidValue    a wrong type, a missing required attribute, a bad reference
+    ├── InvalidCursor               400 invalidCursor   a paging cursor that is forged, foreign or for another query
+    ├── ExpiredCursor               400 expiredCursor   RFC 9865
+    ├── InvalidCount                400 invalidCount    RFC 9865: a cursor page needs a count of at least 1
     ├── InvalidVersion              400 invalidVers
     ├── Sensitive                   403 sensitive
     ├── Unauthorized                401                 with ``WWW-Authenticate: Bearer``
@@ -76,6 +79,18 @@ class NoTarget(ScimError):
 
 class InvalidValue(ScimError):
     scim_type = "invalidValue"
+
+
+class InvalidCursor(ScimError):
+    scim_type = "invalidCursor"
+
+
+class ExpiredCursor(ScimError):
+    scim_type = "expiredCursor"
+
+
+class InvalidCount(ScimError):
+    scim_type = "invalidCount"
 
 
 class InvalidVersion(ScimError):

@@ -100,6 +100,7 @@ class SearchQuery:
     excluded_attributes: str | None
     sort_by: str | None = None
     sort_order: str | None = None
+    cursor: str | None = None
 
 
 def parse_search_request(body: Any) -> SearchQuery:
@@ -115,6 +116,7 @@ def parse_search_request(body: Any) -> SearchQuery:
         excluded_attributes=_names(fields, "excludedattributes"),
         sort_by=_optional(fields, "sortby", str),
         sort_order=_optional(fields, "sortorder", str),
+        cursor=_optional(fields, "cursor", str),
     )
 
 

@@ -10,6 +10,7 @@ from starlette.routing import Route, Router
 
 from scimgate.config import Settings
 from scimgate.scim import discovery
+from scimgate.scim.errors import InvalidCount, InvalidValue
 from scimgate.scim.http import parse_search_request, query_int, read_json, scim_response
 from scimgate.scim.operations import Operations, Page, Single
 from scimgate.scim.projection import Projection
@@ -25,16 +26,28 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
         params = request.query_params
         return Projection.parse(rtype, params.get("attributes"), params.get("excludedAttributes"))
 
-    def page_of(start_index: int | None, count: int | None, sort: SortKey | None = None) -> Page:
+    def page_of(
+        start_index: int | None, count: int | None, sort: SortKey | None = None, cursor: str | None = None
+    ) -> Page:
+        if cursor is not None:
+            return cursor_page(start_index, count, sort, cursor)
         # RFC 7644 §3.4.2.4: startIndex below 1 means 1, a negative count means 0; we cap count at maxResults.
         count = settings.default_page_size if count is None else max(count, 0)
         count = min(count, settings.max_page_size)
         return Page(max(start_index or 1, 1), count, sort)
 
+    def cursor_page(start_index: int | None, count: int | None, sort: SortKey | None, cursor: str) -> Page:
+        if start_index is not None:
+            raise InvalidValue("Send startIndex (index paging) or cursor (cursor paging), not both.")
+        if count is not None and count < 1:
+            raise InvalidCount(f"With a cursor, count must be between 1 and {settings.max_page_size}.")
+        size = min(settings.default_page_size if count is None else count, settings.max_page_size)
+        return Page(1, size, sort, cursor)
+
     def page(request: Request, rtype: ResourceType) -> Page:
         params = request.query_params
         sort = parse_sort(rtype, params.get("sortBy"), params.get("sortOrder"))
-        return page_of(query_int(request, "startIndex"), query_int(request, "count"), sort)
+        return page_of(query_int(request, "startIndex"), query_int(request, "count"), sort, params.get("cursor"))
 
     def one(single: Single, status: int = 200) -> Response:
         headers = {"ETag": single.version}
@@ -69,7 +82,12 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
                 rtype,
                 directory(request),
                 query.filter,
-                page_of(query.start_index, query.count, parse_sort(rtype, query.sort_by, query.sort_order)),
+                page_of(
+                    query.start_index,
+                    query.count,
+                    parse_sort(rtype, query.sort_by, query.sort_order),
+                    query.cursor,
+                ),
                 Projection.parse(rtype, query.attributes, query.excluded_attributes),
             )
             return scim_response(result)
@@ -100,7 +118,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
             ops.search_across,
             directory(request),
             query.filter,
-            page_of(query.start_index, query.count),
+            page_of(query.start_index, query.count, None, query.cursor),
             query.attributes,
             query.excluded_attributes,
             query.sort_by,
@@ -108,9 +126,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
         return scim_response(result)
 
     async def spc(request: Request) -> Response:
-        return scim_response(
-            discovery.service_provider_config(ops.base_url(directory(request)), settings.max_page_size)
-        )
+        return scim_response(discovery.service_provider_config(ops.base_url(directory(request)), settings))
 
     async def resource_types(request: Request) -> Response:
         return scim_response(discovery.resource_types(ops.base_url(directory(request))))

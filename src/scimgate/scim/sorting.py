@@ -25,6 +25,8 @@ _ORDERS = {"ascending": True, "descending": False}
 class SortKey:
     expression: sa.ColumnElement[Any]
     ascending: bool
+    kind: str  # string, boolean, number or dateTime: how a cursor carries the value
+    request: str  # the sortBy and sortOrder as asked, which a cursor is bound to
 
 
 def parse_sort(rtype: ResourceType, sort_by: str | None, sort_order: str | None) -> SortKey | None:
@@ -33,7 +35,8 @@ def parse_sort(rtype: ResourceType, sort_by: str | None, sort_order: str | None)
     if not sort_by:
         return None
     ascending = _ORDERS[sort_order.lower()] if sort_order else True
-    return SortKey(_expression(rtype, sort_by), ascending)
+    expression, kind = _expression(rtype, sort_by)
+    return SortKey(expression, ascending, kind, f"{sort_by.lower()} {'asc' if ascending else 'desc'}")
 
 
 def order_by(table: sa.Table, key: SortKey | None) -> list[sa.UnaryExpression[Any] | sa.ColumnElement[Any]]:
@@ -44,22 +47,24 @@ def order_by(table: sa.Table, key: SortKey | None) -> list[sa.UnaryExpression[An
     return [ordered, table.c.id]
 
 
-def _expression(rtype: ResourceType, sort_by: str) -> sa.ColumnElement[Any]:
+def _expression(rtype: ResourceType, sort_by: str) -> tuple[sa.ColumnElement[Any], str]:
     schema_id, path = _split(rtype, sort_by)
     indexed = INDEXED[rtype.name].get(path.lower()) if schema_id == rtype.schema.id else None
     if indexed is not None:
-        return codepoint_order(indexed.column) if indexed.kind == "string" else indexed.column
+        if indexed.kind == "string":
+            return codepoint_order(indexed.column), "string"
+        return indexed.column, indexed.kind
     attr, json_path = _resolve(rtype, schema_id, path, sort_by)
     table = users if rtype.name == "User" else groups
     value = table.c.attributes[json_path]
     if attr.type == "boolean":
         boolean: sa.ColumnElement[Any] = value.as_boolean()
-        return boolean
+        return boolean, "boolean"
     if attr.type in ("integer", "decimal"):
         number: sa.ColumnElement[Any] = value.as_float()
-        return number
+        return number, "number"
     text = value.as_string()
-    return codepoint_order(text if attr.case_exact else fold(text))
+    return codepoint_order(text if attr.case_exact else fold(text)), "string"
 
 
 def _split(rtype: ResourceType, sort_by: str) -> tuple[str, str]:

@@ -4,6 +4,7 @@ These functions take an open connection and never commit: the caller's transacti
 SCIM request all-or-nothing.
 """
 
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from scimgate.store.tables import group_members, groups, users
+from scimgate.store.tables import group_members, groups, instance_secrets, users
 
 Table = sa.Table
 
@@ -134,12 +135,39 @@ def search(
     condition = table.c.directory_id == directory_id
     if where is not None:
         condition = sa.and_(condition, where)
-    total = conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one()
+    total = count(conn, table, directory_id, where)
     if limit == 0 or offset >= total:
         return total, []
     query = sa.select(*_columns(table)).where(condition).order_by(*(order_by or [table.c.id]))
     rows = conn.execute(query.offset(offset).limit(limit))
     return total, [_stored(row) for row in rows]
+
+
+def count(conn: Connection, table: Table, directory_id: str, where: sa.ColumnElement[bool] | None) -> int:
+    condition = table.c.directory_id == directory_id
+    if where is not None:
+        condition = sa.and_(condition, where)
+    total: int = conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one()
+    return total
+
+
+def keyset_page(
+    conn: Connection,
+    table: Table,
+    directory_id: str,
+    where: sa.ColumnElement[bool] | None,
+    limit: int,
+    order_by: Sequence[Any],
+    sort_value: sa.ColumnElement[Any] | None,
+) -> list[tuple[StoredResource, Any]]:
+    """Up to ``limit`` resources in ``order_by`` order (``where`` holds the keyset condition), each with the value
+    of its sort key, which the next cursor starts after."""
+    columns = [*_columns(table), (sort_value if sort_value is not None else sa.null()).label("sort_value")]
+    condition = table.c.directory_id == directory_id
+    if where is not None:
+        condition = sa.and_(condition, where)
+    rows = conn.execute(sa.select(*columns).where(condition).order_by(*order_by).limit(limit))
+    return [(_stored(row), row.sort_value) for row in rows]
 
 
 def existing_ids(conn: Connection, table: Table, directory_id: str, ids: Iterable[str]) -> set[str]:
@@ -258,3 +286,20 @@ def groups_of(conn: Connection, directory_id: str, member_ids_: Sequence[str]) -
     for row in conn.execute(query):
         out[row.member_id].append(Membership(row.id, row.display_name))
     return out
+
+
+def instance_secret(conn: Connection, name: str) -> str | None:
+    """A random key shared by every worker on this database (migration 0002 creates the first)."""
+    query = sa.select(instance_secrets.c.value).where(instance_secrets.c.name == name)
+    value: str | None = conn.execute(query).scalar_one_or_none()
+    return value
+
+
+def create_instance_secret(conn: Connection, name: str) -> str:
+    """Create the key if no worker has yet (run in a write transaction), and return the one that exists."""
+    existing = instance_secret(conn, name)
+    if existing is not None:
+        return existing
+    value = secrets.token_urlsafe(32)
+    conn.execute(instance_secrets.insert().values(name=name, value=value))
+    return value

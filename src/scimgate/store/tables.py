@@ -108,3 +108,11 @@ group_members = sa.Table(
     # User.groups and "which groups is this user in" read by member.
     sa.Index(None, "directory_id", "member_id"),
 )
+
+instance_secrets = sa.Table(
+    "instance_secrets",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    # Random keys created by migration 0002; "cursor" seals paging cursors (scimgate.scim.cursors).
+    sa.Column("value", sa.String(128), nullable=False),
+)

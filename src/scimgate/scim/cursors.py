@@ -1,0 +1,102 @@
+"""Cursor paging (RFC 9865): opaque cursors, sealed, bound to the directory and the query, served by keyset.
+
+A cursor holds the position after the last resource of a page: the value of the sort key there and its id. The
+next page is the resources ordered after that position (``WHERE (key, id) > (…)``), never an OFFSET, so a page deep
+into a large directory costs what the first page costs, and resources added or removed during a walk do not shift
+the others: every resource present for the whole walk is returned exactly once.
+
+A cursor is ``base64url(JSON).base64url(HMAC-SHA256)`` (only RFC 3986 unreserved characters). The MAC key is the
+database's own random ``cursor`` instance secret, so every worker accepts every other's cursors and nothing can
+forge one. It carries the directory, a hash of the filter and sort, and an expiry; a cursor replayed on another
+directory or with another query is ``invalidCursor``, an old one ``expiredCursor``.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from scimgate.scim.errors import ExpiredCursor, InvalidCursor
+from scimgate.scim.sorting import SortKey
+
+Clause = sa.ColumnElement[bool]
+_INVALID = "The cursor is not one this server issued for this query; start again with an empty cursor."
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the previous page ended."""
+
+    resource_id: str
+    sort_value: Any
+
+
+def query_fingerprint(resource_type: str, filter_text: str | None, sort: SortKey | None) -> str:
+    canonical = json.dumps([resource_type, filter_text, sort.request if sort else None])
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def seal(
+    secret: str, directory_id: str, fingerprint: str, position: Position, sort: SortKey | None, lifetime: int
+) -> str:
+    value = position.sort_value
+    payload = {
+        "d": directory_id,
+        "q": fingerprint,
+        "i": position.resource_id,
+        "v": value.isoformat() if isinstance(value, datetime) else value,
+        "x": int(time.time()) + lifetime,
+    }
+    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+    return f"{body}.{_b64(_mac(secret, body))}"
+
+
+def open_cursor(secret: str, cursor: str, directory_id: str, fingerprint: str, sort: SortKey | None) -> Position:
+    body, _, mac = cursor.partition(".")
+    try:
+        valid = hmac.compare_digest(_unb64(mac), _mac(secret, body))
+        payload = json.loads(_unb64(body)) if valid else None
+    except ValueError:
+        payload = None
+    # Another directory's cursor reads exactly like a forged one (RFC 9865 §Security: identical errors).
+    if not isinstance(payload, dict) or payload.get("d") != directory_id or payload.get("q") != fingerprint:
+        raise InvalidCursor(_INVALID)
+    if not isinstance(payload.get("x"), int) or payload["x"] < time.time():
+        raise ExpiredCursor("The cursor has expired; start the listing again with an empty cursor.")
+    value = payload.get("v")
+    if sort is not None and sort.kind == "dateTime" and isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return Position(str(payload.get("i")), value)
+
+
+def after(table: sa.Table, sort: SortKey | None, position: Position) -> Clause:
+    """Resources ordered after ``position`` under ORDER BY (key NULLS LAST|FIRST, id)."""
+    after_id = table.c.id > position.resource_id
+    if sort is None:
+        return after_id
+    key, value = sort.expression, position.sort_value
+    if sort.ascending:  # nulls last
+        if value is None:
+            return sa.and_(key.is_(None), after_id)
+        return sa.or_(key > value, sa.and_(key == value, after_id), key.is_(None))
+    if value is None:  # descending: nulls first
+        return sa.or_(sa.and_(key.is_(None), after_id), key.is_not(None))
+    return sa.or_(key < value, sa.and_(key == value, after_id))
+
+
+def _mac(secret: str, body: str) -> bytes:
+    return hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

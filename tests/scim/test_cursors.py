@@ -1,0 +1,147 @@
+"""Cursor paging (RFC 9865): sealed cursors bound to directory and query, keyset pages, stable under changes."""
+
+import time
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from scimgate.store.database import Database
+from tests.conftest import Scim
+from tests.scim.test_errors import assert_scim_error
+
+
+def walk(scim: Scim, query: str, between: Any = None) -> list[dict[str, Any]]:
+    """Follow nextCursor from an empty cursor to the last page; call ``between(page_number)`` between pages."""
+    seen: list[dict[str, Any]] = []
+    cursor = ""
+    for number in range(100):
+        response = scim.get(f"/Users?{query}&cursor={cursor}")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "startIndex" not in body
+        seen += body["Resources"]
+        if "nextCursor" not in body:
+            return seen
+        cursor = body["nextCursor"]
+        assert all(c.isalnum() or c in "-._~" for c in cursor)  # RFC 3986 unreserved characters only
+        if between:
+            between(number)
+    raise AssertionError("the walk did not end")
+
+
+def test_walk_returns_every_user_once(scim: Scim) -> None:
+    """count=3 pages over 10 users: every user once, in id order, totalResults on each page, no cursor at the end."""
+    created = [scim.create_user(f"walk{i}@example.com")["id"] for i in range(10)]
+    first = scim.get("/Users?cursor&count=3").json()
+    assert first["totalResults"] == 10 and first["itemsPerPage"] == 3 and "nextCursor" in first
+    assert [r["id"] for r in walk(scim, "count=3")] == created
+    assert "nextCursor" not in scim.get("/Users?cursor=&count=10").json()
+
+
+def test_walk_with_filter_and_sort(scim: Scim) -> None:
+    """A sorted, filtered walk returns the sorted list, missing values placed as in index paging."""
+    for i, title in enumerate(["b", None, "a", "C", None, "b", "d"]):
+        scim.create_user(f"s{i}", **({"title": title} if title else {}))
+    scim.create_user("other", title="a")
+    query = 'filter=userName sw "s"&sortBy=title&sortOrder=descending'
+    expected = [r["id"] for r in scim.get(f"/Users?{query}&count=100").json()["Resources"]]
+    assert [r["id"] for r in walk(scim, f"{query}&count=2")] == expected
+    assert len(expected) == 7
+
+
+def test_walk_is_stable_while_users_come_and_go(scim: Scim) -> None:
+    """Users created and deleted during a walk never shift the others: each user present throughout appears once."""
+    ids = [scim.create_user(f"live{i:02d}@example.com")["id"] for i in range(20)]
+    deleted: set[str] = set()
+    added: set[str] = set()
+
+    def churn(page: int) -> None:
+        for victim in (ids[page], ids[-1 - page]):  # one already seen, one not yet seen
+            if victim not in deleted:
+                scim.delete(f"/Users/{victim}")
+                deleted.add(victim)
+        added.add(scim.create_user(f"new{page}@example.com")["id"])
+
+    seen = [r["id"] for r in walk(scim, "count=4", churn)]
+    assert len(seen) == len(set(seen)), "a user was returned twice"
+    throughout = set(ids) - deleted
+    assert throughout <= set(seen)
+    assert set(seen) <= set(ids) | added
+
+
+def test_search_request_with_cursor(scim: Scim) -> None:
+    """POST /Users/.search takes cursor and count in the body."""
+    for i in range(3):
+        scim.create_user(f"body{i}@example.com")
+    first = scim.post("/Users/.search", {"cursor": "", "count": 2}).json()
+    second = scim.post("/Users/.search", {"cursor": first["nextCursor"], "count": 2}).json()
+    assert len(first["Resources"]) == 2 and len(second["Resources"]) == 1 and "nextCursor" not in second
+
+
+def test_cursor_of_another_directory_or_query_is_invalid(scim: Scim, other_scim: Scim) -> None:
+    """A cursor replayed with another token, another filter or altered is invalidCursor, with no data."""
+    for i in range(3):
+        scim.create_user(f"c{i}@example.com")
+        other_scim.create_user(f"c{i}@example.com")
+    cursor = scim.get("/Users?cursor&count=1").json()["nextCursor"]
+    assert_scim_error(other_scim.get(f"/Users?cursor={cursor}&count=1"), 400, "invalidCursor")
+    assert_scim_error(scim.get(f"/Users?cursor={cursor}&count=1&filter=userName pr"), 400, "invalidCursor")
+    assert_scim_error(scim.get(f"/Users?cursor={cursor}&count=1&sortBy=userName"), 400, "invalidCursor")
+    body, mac = cursor.split(".")
+    assert_scim_error(scim.get(f"/Users?cursor={body[:-2]}xx.{mac}&count=1"), 400, "invalidCursor")
+    for junk in ("garbage", ".", "é", "a" * 3000):
+        assert_scim_error(scim.get("/Users", params={"cursor": junk}), 400, "invalidCursor")
+
+
+def test_expired_cursor(scim: Scim, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cursor older than cursorTimeout is expiredCursor."""
+    for i in range(2):
+        scim.create_user(f"old{i}@example.com")
+    cursor = scim.get("/Users?cursor&count=1").json()["nextCursor"]
+    later = time.time() + 3601
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert_scim_error(scim.get(f"/Users?cursor={cursor}&count=1"), 400, "expiredCursor")
+
+
+@pytest.mark.parametrize(
+    ("query", "scim_type"), [("cursor&count=0", "invalidCount"), ("cursor&startIndex=2", "invalidValue")]
+)
+def test_bad_cursor_requests(scim: Scim, query: str, scim_type: str) -> None:
+    """count below 1 with a cursor is invalidCount; startIndex and cursor together are refused."""
+    assert_scim_error(scim.get(f"/Users?{query}"), 400, scim_type)
+
+
+def test_service_provider_config_advertises_cursor_paging(scim: Scim) -> None:
+    """RFC 9865 §5 pagination block."""
+    pagination = scim.get("/ServiceProviderConfig").json()["pagination"]
+    assert pagination == {
+        "cursor": True,
+        "index": True,
+        "defaultPaginationMethod": "index",
+        "defaultPageSize": 100,
+        "maxPageSize": 1000,
+        "cursorTimeout": 3600,
+    }
+
+
+def test_cursor_pages_use_keyset_not_offset(scim: Scim, database: Database) -> None:
+    """The page query of a later cursor page has no OFFSET: deep pages cost what the first costs."""
+    for i in range(3):
+        scim.create_user(f"k{i}@example.com")
+    cursor = scim.get("/Users?cursor&count=1&sortBy=userName").json()["nextCursor"]
+    statements: list[tuple[str, Any]] = []
+
+    def record(_c: Any, _cu: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        statements.append((statement, parameters))
+
+    sa.event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        assert scim.get(f"/Users?cursor={cursor}&count=1&sortBy=userName").status_code == 200
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", record)
+    pages = [(s, p) for s, p in statements if "ORDER BY" in s and "FROM users" in s]
+    assert pages
+    for statement, parameters in pages:
+        # SQLite's dialect always writes "LIMIT ? OFFSET ?"; the offset it binds must then be 0.
+        assert "OFFSET" not in statement or (isinstance(parameters, tuple) and parameters[-1] == 0), statement
