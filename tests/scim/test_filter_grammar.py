@@ -130,3 +130,16 @@ def test_too_many_predicates_is_too_many(scim: Scim) -> None:
     assert_scim_error(scim.get("/Users", params={"filter": filter_}), 400, "tooMany")
     filter_ = " or ".join(f'userName eq "u{i}"' for i in range(50))
     assert scim.get("/Users", params={"filter": filter_}).status_code == 200
+
+
+def test_nesting_deeper_than_the_limit_is_400(scim: Scim) -> None:
+    """40 levels of parentheses (well under the length limit) is a 400 invalidFilter, not a RecursionError."""
+    deep = "(" * 40 + 'userName eq "a"' + ")" * 40
+    assert_scim_error(scim.get("/Users", params={"filter": deep}), 400, "invalidFilter")
+    shallow = "(" * 10 + 'userName eq "a"' + ")" * 10
+    assert scim.get("/Users", params={"filter": shallow}).status_code == 200
+
+
+def test_bytes_that_are_not_utf8_are_400(scim: Scim) -> None:
+    """%FF%FE in a filter value cannot be read back as the client meant it: 400, not a silent mismatch."""
+    assert_scim_error(scim.get("/Users?filter=userName%20eq%20%22%FF%FE%22"), 400, "invalidFilter")

@@ -164,3 +164,24 @@ def test_member_keys_differing_only_in_case_are_refused(scim: Scim) -> None:
     a, b = scim.create_user("ka@example.com")["id"], scim.create_user("kb@example.com")["id"]
     response = scim.post("/Groups", {"displayName": "K", "members": [{"value": a, "Value": b}]})
     assert response.status_code == 400 and response.json()["scimType"] == "invalidSyntax"
+
+
+def test_excluded_members_never_reads_the_membership_table(scim: Scim, database: Any) -> None:
+    """GET /Groups/{id}?excludedAttributes=members and the Entra list query send no SQL to group_members."""
+    import sqlalchemy as sa
+
+    user = scim.create_user("ex@example.com")["id"]
+    group = scim.create_group("Big", [user])["id"]
+    statements: list[str] = []
+
+    def record(_c: Any, _cu: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        scim.get(f"/Groups/{group}?excludedAttributes=members")
+        scim.get('/Groups?excludedAttributes=members&filter=displayName eq "Big"')
+        scim.get(f"/Groups/{group}?attributes=displayName")
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", record)
+    assert statements and not any("group_members" in s for s in statements)

@@ -341,3 +341,12 @@ def test_indexed_values_over_the_limit_are_400_on_every_backend(scim: Scim, attr
     assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
     assert "bytes" in response.json()["detail"]
     assert scim.create_user("界" * 600)["userName"] == "界" * 600  # 1,800 bytes: fine
+
+
+def test_internal_names_in_attributes_select_nothing(scim: Scim) -> None:
+    """attributes=password, __class__ or _sa_instance_state return no such field (security plan C11)."""
+    created = scim.create_user("c11@example.com", password="Canary-c11-secret")
+    for names in ("password", "meta,password", "__class__", "_sa_instance_state", "__dict__"):
+        body = scim.get(f"/Users/{created['id']}?attributes={names}").json()
+        assert set(body) <= {"schemas", "id", "meta"}, names
+        assert "Canary-c11" not in str(body)

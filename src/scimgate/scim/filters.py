@@ -44,6 +44,7 @@ from scimgate.store.sql import codepoint_order, fold
 
 MAX_FILTER_LENGTH = 4096
 MAX_PREDICATES = 50
+MAX_DEPTH = 32
 Clause = sa.ColumnElement[bool]
 
 
@@ -72,8 +73,14 @@ def parse_filter(text: str) -> FilterNode:
         raise InvalidFilter('The filter is empty. Send a filter such as userName eq "alice@example.com", or none.')
     if not storable(text):
         raise InvalidFilter("The filter contains a NUL character or an unpaired surrogate.")
+    if "\ufffd" in text:
+        # What the URL decoder puts in place of bytes that are not UTF-8 (e.g. %FF%FE): the value is lost.
+        raise InvalidFilter("The filter is not valid UTF-8 once URL-decoded; percent-encode its UTF-8 bytes.")
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidFilter(f"The filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}.")
+    depth = _nesting(text)
+    if depth > MAX_DEPTH:
+        raise InvalidFilter(f"The filter nests parentheses {depth} deep; the limit is {MAX_DEPTH}.")
     try:
         tree = ScimFilter(text).ast
     except (_LibraryScimError, ValueError, RecursionError) as error:
@@ -82,6 +89,28 @@ def parse_filter(text: str) -> FilterNode:
     if predicates > MAX_PREDICATES:
         raise TooMany(f"The filter has {predicates} comparisons; this server evaluates at most {MAX_PREDICATES}.")
     return tree
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of ( and [ outside string literals (a cheap bound before the parser recurses)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]":
+            depth -= 1
+    return deepest
 
 
 def _count_predicates(node: FilterNode) -> int:
