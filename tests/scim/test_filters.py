@@ -171,3 +171,26 @@ def test_substring_operators_respect_case_exact_attributes(scim: Scim) -> None:
 def test_date_times_without_a_utc_equivalent_are_400(scim: Scim, value: str) -> None:
     """A dateTime that overflows when moved to UTC is an invalid filter, not a 500."""
     assert_scim_error(scim.get("/Users", params={"filter": f'meta.created gt "{value}"'}), 400, "invalidFilter")
+
+
+def test_filter_values_travel_as_bound_parameters(scim: Scim, database: object) -> None:
+    """No filter value is ever part of the SQL text (security plan C2): they are bound parameters."""
+    import sqlalchemy as sa
+
+    from scimgate.store.database import Database
+
+    assert isinstance(database, Database)
+    statements: list[str] = []
+
+    def record(_c: object, _cu: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        for value in ("'; DROP TABLE users;--", "canary-7d1e", 'x\\" or \\"1\\"=\\"1'):
+            filter_ = f'userName eq "{value}" or emails[value co "{value}"] or title sw "{value}"'
+            assert scim.get("/Users", params={"filter": filter_}).status_code == 200
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", record)
+    text = "\n".join(statements)
+    assert "canary-7d1e" not in text and "DROP TABLE" not in text
