@@ -145,3 +145,34 @@ def test_cursor_pages_use_keyset_not_offset(scim: Scim, database: Database) -> N
     for statement, parameters in pages:
         # SQLite's dialect always writes "LIMIT ? OFFSET ?"; the offset it binds must then be 0.
         assert "OFFSET" not in statement or (isinstance(parameters, tuple) and parameters[-1] == 0), statement
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+def test_walk_sorted_by_a_boolean(scim: Scim, order: str) -> None:
+    """sortBy=active with a cursor continues past the first page (a boolean key in the keyset condition)."""
+    for i in range(5):
+        scim.create_user(f"b{i}", active=i % 2 == 0)
+    query = f"sortBy=active&sortOrder={order}"
+    expected = [r["id"] for r in scim.get(f"/Users?{query}&count=100").json()["Resources"]]
+    assert [r["id"] for r in walk(scim, f"{query}&count=2")] == expected
+
+
+def test_cursor_stays_short_when_the_sort_value_is_long(scim: Scim) -> None:
+    """A 20,000-character title is not carried in the cursor; the walk still visits every user once in order."""
+    for i, title in enumerate(["a", "Z" * 20_000, "m", "Z" * 20_000 + "b", "c"]):
+        scim.create_user(f"long{i}", title=title)
+    query = "sortBy=title&sortOrder=descending"
+    first = scim.get(f"/Users?{query}&count=1&cursor=").json()
+    assert len(first["nextCursor"]) < 400
+    expected = [r["id"] for r in scim.get(f"/Users?{query}&count=100").json()["Resources"]]
+    assert [r["id"] for r in walk(scim, f"{query}&count=1")] == expected
+
+
+def test_cursor_after_a_deleted_long_value_asks_to_restart(scim: Scim) -> None:
+    """When the resource a by-reference cursor points at is deleted, the cursor is invalid, not silently wrong."""
+    first = scim.create_user("x1", title="Y" * 1000)["id"]
+    scim.create_user("x2", title="a")
+    cursor = scim.get("/Users?sortBy=title&sortOrder=descending&count=1&cursor=").json()["nextCursor"]
+    scim.delete(f"/Users/{first}")
+    response = scim.get(f"/Users?sortBy=title&sortOrder=descending&count=1&cursor={cursor}")
+    assert_scim_error(response, 400, "invalidCursor")

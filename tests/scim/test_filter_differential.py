@@ -30,7 +30,7 @@ def _user(rng: random.Random, i: int, manager: str | None) -> dict[str, Any]:
     if rng.random() < 0.6:
         user["externalId"] = rng.choice(["ext-1", "EXT-1", "ext-2", f"e{i}"])
     if rng.random() < 0.7:
-        user["displayName"] = _word(rng)
+        user["displayName"] = _word(rng) if rng.random() < 0.85 else ""  # "" is a value, not an absence
     if rng.random() < 0.6:
         user["name"] = {k: _word(rng) for k in ("givenName", "familyName") if rng.random() < 0.7} or {"givenName": "G"}
     emails = [
@@ -99,6 +99,7 @@ USER_STRINGS = [
     "addresses.locality",
     f"{ENTERPRISE}:department",
     "groups.display",
+    f"{ENTERPRISE}:manager.value",
     "meta.resourceType",
 ]
 USER_PRESENT = [*USER_STRINGS, "name", "emails.primary", "active", f"{ENTERPRISE}:manager.value", "groups", "emails"]

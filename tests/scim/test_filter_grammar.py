@@ -143,3 +143,26 @@ def test_nesting_deeper_than_the_limit_is_400(scim: Scim) -> None:
 def test_bytes_that_are_not_utf8_are_400(scim: Scim) -> None:
     """%FF%FE in a filter value cannot be read back as the client meant it: 400, not a silent mismatch."""
     assert_scim_error(scim.get("/Users?filter=userName%20eq%20%22%FF%FE%22"), 400, "invalidFilter")
+
+
+def test_empty_display_name_is_a_value(scim: Scim) -> None:
+    """displayName "" is stored and compares like title "" (it is not "no value")."""
+    empty = scim.create_user("empty-dn", displayName="", title="")["id"]
+    assert ids(scim, "/Users", 'displayName eq ""') == {empty}
+    assert ids(scim, "/Users", 'displayName ne "a"') == ids(scim, "/Users", 'title ne "a"') == {empty}
+
+
+def test_ids_compare_exactly(scim: Scim) -> None:
+    """manager.value, members.value and groups.value are ids: caseExact, as /Schemas says."""
+    boss = scim.create_user("boss2")["id"]
+    worker = scim.create_user("worker2", **{ENTERPRISE: {"manager": boss}})["id"]
+    assert ids(scim, "/Users", f'{ENTERPRISE}:manager.value eq "{boss}"') == {worker}
+    assert ids(scim, "/Users", f'{ENTERPRISE}:manager.value eq "{boss.upper()}"') == set()
+    schema = scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group").json()
+    members = next(a for a in schema["attributes"] if a["name"] == "members")
+    assert next(s for s in members["subAttributes"] if s["name"] == "value")["caseExact"] is True
+
+
+def test_resource_type_compares_only_with_strings(scim: Scim) -> None:
+    """meta.resourceType eq 1 is a wrong value type: 400, not an empty list."""
+    assert_scim_error(scim.get("/Users", params={"filter": "meta.resourceType eq 1"}), 400, "invalidFilter")

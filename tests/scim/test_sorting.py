@@ -88,3 +88,9 @@ def test_unsortable_requests_are_400(scim: Scim, query: str) -> None:
 def test_root_search_refuses_sort_by(scim: Scim) -> None:
     """Users and Groups share no schema to sort by."""
     assert_scim_error(scim.post("/.search", {"sortBy": "displayName"}), 400, "invalidValue")
+
+
+@pytest.mark.parametrize("sub", ["displayName", "$ref"])
+def test_computed_values_are_not_sortable(scim: Scim, sub: str) -> None:
+    """The manager's displayName and $ref are computed on output, so they cannot order anything."""
+    assert_scim_error(scim.get(f"/Users?sortBy={ENTERPRISE}:manager.{sub}"), 400, "invalidValue")

@@ -26,6 +26,7 @@ from scimgate.scim.errors import ExpiredCursor, InvalidCursor
 from scimgate.scim.sorting import SortKey
 
 Clause = sa.ColumnElement[bool]
+MAX_CARRIED_VALUE = 256
 _INVALID = "The cursor is not one this server issued for this query; start again with an empty cursor."
 
 
@@ -35,6 +36,8 @@ class Position:
 
     resource_id: str
     sort_value: Any
+    by_reference: bool = False
+    """The sort value was too long to carry: read it from the resource ``resource_id``."""
 
 
 def query_fingerprint(resource_type: str, filter_text: str | None, sort: SortKey | None) -> str:
@@ -46,13 +49,13 @@ def seal(
     secret: str, directory_id: str, fingerprint: str, position: Position, sort: SortKey | None, lifetime: int
 ) -> str:
     value = position.sort_value
-    payload = {
-        "d": directory_id,
-        "q": fingerprint,
-        "i": position.resource_id,
-        "v": value.isoformat() if isinstance(value, datetime) else value,
-        "x": int(time.time()) + lifetime,
-    }
+    payload: dict[str, Any] = {"d": directory_id, "q": fingerprint, "i": position.resource_id}
+    if isinstance(value, str) and len(value) > MAX_CARRIED_VALUE:
+        # A cursor must fit in a URL: a long sort value is read back from the resource instead of carried.
+        payload["r"] = 1
+    else:
+        payload["v"] = value.isoformat() if isinstance(value, datetime) else value
+    payload["x"] = int(time.time()) + lifetime
     body = _b64(json.dumps(payload, separators=(",", ":")).encode())
     return f"{body}.{_b64(_mac(secret, body))}"
 
@@ -72,7 +75,7 @@ def open_cursor(secret: str, cursor: str, directory_id: str, fingerprint: str, s
     value = payload.get("v")
     if sort is not None and sort.kind == "dateTime" and isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return Position(str(payload.get("i")), value)
+    return Position(str(payload.get("i")), value, by_reference=payload.get("r") == 1)
 
 
 def after(table: sa.Table, sort: SortKey | None, position: Position) -> Clause:
@@ -80,7 +83,9 @@ def after(table: sa.Table, sort: SortKey | None, position: Position) -> Clause:
     after_id = table.c.id > position.resource_id
     if sort is None:
         return after_id
-    key, value = sort.expression, position.sort_value
+    key = sort.expression
+    # Typed, so that SQLAlchemy renders "key > :value" for a boolean key too (it refuses a bare Python bool).
+    value = None if position.sort_value is None else sa.bindparam(None, position.sort_value, type_=key.type)
     if sort.ascending:  # nulls last
         if value is None:
             return sa.and_(key.is_(None), after_id)

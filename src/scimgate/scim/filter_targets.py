@@ -84,7 +84,7 @@ INDEXED: dict[str, dict[str, Column]] = {
 }
 
 # Sub-attributes the server computes when it renders a resource: they are not stored, so they cannot be filtered.
-_COMPUTED = {("manager", "displayname"), ("manager", "$ref")}
+COMPUTED = {("manager", "displayname"), ("manager", "$ref")}
 
 
 def table_of(rtype: ResourceType) -> sa.Table:
@@ -114,7 +114,7 @@ def resolve(rtype: ResourceType, path: AttrPath, dialect: str) -> Target:
     sub = attr.sub(sub_name) if sub_name else None
     if sub_name and sub is None:
         raise _unknown(rtype, path)
-    if sub is not None and (attr.name.lower(), sub.name.lower()) in _COMPUTED:
+    if sub is not None and (attr.name.lower(), sub.name.lower()) in COMPUTED:
         raise _not_filterable(rtype, path)
     leaf = sub or attr
     json_path = (attr.name,) + ((sub.name,) if sub else ())

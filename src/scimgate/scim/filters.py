@@ -160,6 +160,8 @@ class _Compiler(_Logic):
         if isinstance(target, Elements):
             return target.exists(_compare(target.field("value"), node.op, node.value, text))
         if isinstance(target, Constant):
+            if not isinstance(node.value, str):
+                raise InvalidFilter(f"{text} is a string: compare it with a quoted string, not {excerpt(node.value)}.")
             return sa.true() if _constant_matches(target.value, node.op, node.value) else sa.false()
         return _compare(target, node.op, node.value, text)
 
@@ -264,9 +266,7 @@ def _datetime(value: str, path: str) -> datetime:
         raise InvalidFilter(f'{path} must be compared with a dateTime such as "2026-01-31T12:00:00Z".') from None
 
 
-def _constant_matches(constant: str, op: CompareOperator, value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
+def _constant_matches(constant: str, op: CompareOperator, value: str) -> bool:
     left, right = comparison_key(constant), comparison_key(value)
     checks: dict[CompareOperator, Callable[[str, str], bool]] = {
         CompareOperator.eq: lambda a, b: a == b,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from scimgate.ids import new_id
 from scimgate.scim.compare import comparison_key, storable
 from scimgate.scim.cursors import Position, after, open_cursor, query_fingerprint, seal
-from scimgate.scim.errors import InvalidValue, NotFound, Uniqueness, excerpt
+from scimgate.scim.errors import InvalidCursor, InvalidValue, NotFound, Uniqueness, excerpt
 from scimgate.scim.filters import compile_filter, compile_filter_across
 from scimgate.scim.projection import Projection
 from scimgate.scim.render import etag, manager_ids, render
@@ -155,6 +155,8 @@ class Operations:
             condition = where
             if page.cursor:
                 position = open_cursor(secret, page.cursor, directory_id, fingerprint, page.sort)
+                if position.by_reference and page.sort is not None:
+                    position = self._reread_position(conn, table, directory_id, position, page.sort)
                 keyset = after(table, page.sort, position)
                 condition = keyset if where is None else sa.and_(where, keyset)
             total = store.count(conn, table, directory_id, where)
@@ -176,6 +178,16 @@ class Operations:
             position = Position(last.id, last_value)
             result["nextCursor"] = seal(secret, directory_id, fingerprint, position, page.sort, self.cursor_timeout)
         return result
+
+    def _reread_position(
+        self, conn: Connection, table: sa.Table, directory_id: str, position: Position, sort: SortKey
+    ) -> Position:
+        value = store.sort_value_of(conn, table, directory_id, position.resource_id, sort.expression)
+        if value is None:
+            raise InvalidCursor(
+                "The resource this cursor continues after was deleted; start the listing again with an empty cursor."
+            )
+        return Position(position.resource_id, value)
 
     def _secret(self, conn: Connection) -> str:
         if self._cursor_secret is None:
@@ -325,7 +337,9 @@ def _columns(rtype: ResourceType, document: dict[str, Any]) -> dict[str, Any]:
     columns: dict[str, Any] = {
         "external_id": _indexable("externalId", document.get("externalId")),
         "display_name": display_name,
-        "display_name_key": _indexable("displayName", comparison_key(display_name) if display_name else None),
+        "display_name_key": _indexable(
+            "displayName", comparison_key(display_name) if display_name is not None else None
+        ),
     }
     if rtype is USERS:
         columns["user_name"] = document["userName"]

@@ -131,7 +131,7 @@ _ADDRESS_SUBS = (
 )
 
 _GROUP_REF = (
-    _s("value", "The identifier of the group.", mutability="readOnly"),
+    _s("value", "The identifier of the group.", case_exact=True, mutability="readOnly"),
     _s("$ref", "The URI of the group.", type="reference", reference_types=("User", "Group"), mutability="readOnly"),
     _s("display", "The group's displayName.", mutability="readOnly"),
     _s("type", "'direct' membership.", canonical_values=("direct", "indirect"), mutability="readOnly"),
@@ -229,7 +229,7 @@ ENTERPRISE_USER = Schema(
             type="complex",
             description="The user's manager. Accepted as an object or as the manager's id alone (as Entra sends it).",
             sub_attributes=(
-                _s("value", "The id of the manager's User resource."),
+                _s("value", "The id of the manager's User resource.", case_exact=True),
                 _s("$ref", "The URI of the manager's User resource.", type="reference", reference_types=("User",)),
                 _s("displayName", "The displayName of the manager.", mutability="readOnly"),
             ),
@@ -254,7 +254,7 @@ GROUP = Schema(
             multi_valued=True,
             description="The members of the Group: users or groups of the same directory.",
             sub_attributes=(
-                _s("value", "The id of a member.", mutability="immutable"),
+                _s("value", "The id of a member.", case_exact=True, mutability="immutable"),
                 _s("$ref", "The URI of the member.", type="reference", reference_types=("User", "Group")),
                 _s("display", "The member's display name.", mutability="readOnly"),
                 _s("type", "The type of the member.", canonical_values=("User", "Group"), mutability="immutable"),

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from scimgate.scim.errors import InvalidValue, excerpt
-from scimgate.scim.filter_targets import INDEXED
+from scimgate.scim.filter_targets import COMPUTED, INDEXED
 from scimgate.scim.resource_types import ResourceType
 from scimgate.scim.schema import Attribute
 from scimgate.store.sql import codepoint_order, fold
@@ -81,6 +81,8 @@ def _resolve(rtype: ResourceType, schema_id: str, path: str, sort_by: str) -> tu
     sub = attr.sub(names[1]) if attr is not None and len(names) == 2 else attr
     if attr is None or sub is None or sub.type == "complex" or attr.returned == "never":
         raise InvalidValue(f"sortBy {excerpt(sort_by)} is not a sortable {rtype.name} attribute.")
+    if sub is not attr and (attr.name.lower(), sub.name.lower()) in COMPUTED:
+        raise InvalidValue(f"sortBy {excerpt(sort_by)}: the server computes this value when rendering; not sortable.")
     if attr.multi_valued:
         raise InvalidValue(f"sortBy {excerpt(sort_by)}: only singular attributes can be sorted on.")
     json_path = (attr.name,) if sub is attr else (attr.name, sub.name)

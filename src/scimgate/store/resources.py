@@ -170,6 +170,14 @@ def keyset_page(
     return [(_stored(row), row.sort_value) for row in rows]
 
 
+def sort_value_of(
+    conn: Connection, table: Table, directory_id: str, resource_id: str, sort_value: sa.ColumnElement[Any]
+) -> Any:
+    """The sort key of one resource, or None when it no longer exists."""
+    query = sa.select(sort_value).where(table.c.directory_id == directory_id, table.c.id == resource_id)
+    return conn.execute(query).scalar_one_or_none()
+
+
 def existing_ids(conn: Connection, table: Table, directory_id: str, ids: Iterable[str]) -> set[str]:
     wanted = list(ids)
     if not wanted:
