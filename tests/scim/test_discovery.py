@@ -11,11 +11,11 @@ LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 def test_service_provider_config_states_what_is_supported(scim: Scim) -> None:
-    """PATCH, bulk, etag and changePassword are announced unsupported until they are; filter and sort are supported."""
+    """Bulk and changePassword are announced unsupported; PATCH, filter, sort and ETags are supported."""
     response = scim.get("/ServiceProviderConfig")
     assert response.status_code == 200 and response.headers["content-type"] == "application/scim+json"
     spc = response.json()
-    assert spc["patch"] == {"supported": False}
+    assert spc["patch"] == {"supported": True} and spc["etag"] == {"supported": True}
     assert spc["bulk"]["supported"] is False and spc["sort"] == {"supported": True}
     assert spc["filter"] == {"supported": True, "maxResults": 1000}
     assert spc["authenticationSchemes"][0]["type"] == "oauthbearertoken"

@@ -18,12 +18,12 @@ SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 def service_provider_config(base_url: str, settings: Settings) -> dict[str, Any]:
     return {
         "schemas": [SPC_SCHEMA],
-        "patch": {"supported": False},
+        "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": True, "maxResults": settings.max_page_size},
         "changePassword": {"supported": False},
         "sort": {"supported": True},
-        "etag": {"supported": False},
+        "etag": {"supported": True},
         # RFC 9865 §5: both methods; index paging stays the default, which every IdP expects.
         "pagination": {
             "cursor": True,

@@ -20,6 +20,8 @@ HTTP (RFC 7644 §3.12). The hierarchy::
     ├── Unauthorized                401                 with ``WWW-Authenticate: Bearer``
     ├── NotFound                    404
     ├── MethodNotAllowed            405
+    ├── PreconditionFailed          412                 If-Match names another version (RFC 7644 §3.14)
+    ├── NotModified                 304                 (not an error) If-None-Match names the current version
     ├── PayloadTooLarge             413
     ├── UnsupportedMediaType        415
     ├── InternalError               500                 a bug; the transaction was rolled back
@@ -118,6 +120,16 @@ class MethodNotAllowed(ScimError):
     status = 405
 
 
+class PreconditionFailed(ScimError):
+    status = 412
+
+
+class NotModified(ScimError):
+    """Not an error: GET with a matching If-None-Match. Rendered as an empty 304."""
+
+    status = 304
+
+
 class PayloadTooLarge(ScimError):
     status = 413
 
@@ -153,5 +165,7 @@ def error_body(status: int, detail: str, scim_type: str | None = None) -> dict[s
 
 def error_response(error: ScimError, status: int | None = None) -> Response:
     code = status or error.status
+    if code == 304:
+        return Response(status_code=304, headers=error.headers)
     body = error_body(code, error.detail, error.scim_type)
     return Response(json.dumps(body), status_code=code, headers=error.headers, media_type=SCIM_MEDIA_TYPE)

@@ -18,7 +18,9 @@ from scimgate.ids import new_id
 from scimgate.scim.compare import comparison_key, storable
 from scimgate.scim.cursors import Position, after, open_cursor, query_fingerprint, seal
 from scimgate.scim.errors import InvalidCursor, InvalidValue, NotFound, Uniqueness, excerpt
+from scimgate.scim.etags import Preconditions
 from scimgate.scim.filters import compile_filter, compile_filter_across
+from scimgate.scim.patch import MemberChanges, apply_patch
 from scimgate.scim.projection import Projection
 from scimgate.scim.render import etag, manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
@@ -31,6 +33,7 @@ from scimgate.store.resources import StoredResource
 from scimgate.store.tables import groups, users
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+_NO_CONDITIONS = Preconditions()
 MAX_ID_LENGTH = 40  # the width of the id columns
 MAX_INDEXED_BYTES = 2000  # userName, displayName and externalId, which are indexed
 
@@ -78,16 +81,30 @@ class Operations:
                     store.add_members(conn, directory_id, stored.id, self._checked_members(conn, directory_id, parsed))
             return self._render_one(conn, rtype, directory_id, stored, projection)
 
-    def get(self, rtype: ResourceType, directory_id: str, resource_id: str, projection: Projection) -> Single:
+    def get(
+        self,
+        rtype: ResourceType,
+        directory_id: str,
+        resource_id: str,
+        projection: Projection,
+        preconditions: Preconditions = _NO_CONDITIONS,
+    ) -> Single:
         _check_id(rtype, resource_id)
         with self.db.read() as conn:
             stored = store.get(conn, _table(rtype), directory_id, resource_id)
             if stored is None:
                 raise _not_found(rtype, resource_id)
+            preconditions.check(etag(stored.version), reading=True)
             return self._render_one(conn, rtype, directory_id, stored, projection)
 
     def replace(
-        self, rtype: ResourceType, directory_id: str, resource_id: str, payload: Any, projection: Projection
+        self,
+        rtype: ResourceType,
+        directory_id: str,
+        resource_id: str,
+        payload: Any,
+        projection: Projection,
+        preconditions: Preconditions = _NO_CONDITIONS,
     ) -> Single:
         """PUT (RFC 7644 §3.5.1): the sent attributes replace the stored ones; read-only ones are kept."""
         _check_id(rtype, resource_id)
@@ -95,13 +112,14 @@ class Operations:
         now = datetime.now(UTC)
         table = _table(rtype)
         with self.db.write() as conn:
-            current = store.get(conn, table, directory_id, resource_id)
+            current = store.get(conn, table, directory_id, resource_id, for_update=True)
             if current is None:
                 raise _not_found(rtype, resource_id)
-            if rtype is USERS and "active" not in parsed.document:
+            preconditions.check(etag(current.version), reading=False)
+            if rtype is USERS and "active" not in parsed.document and "active" in current.attributes:
                 # Okta and hand-written clients PUT users without `active`; that must not flip a disabled user on
                 # (or an active one off). Omitted means unchanged.
-                parsed.document["active"] = current.attributes.get("active", True)
+                parsed.document["active"] = current.attributes["active"]
             try:
                 stored = store.replace(
                     conn, table, directory_id, resource_id, _columns(rtype, parsed.document), parsed.document, now
@@ -115,10 +133,70 @@ class Operations:
                     self._replace_members(conn, directory_id, resource_id, parsed)
             return self._render_one(conn, rtype, directory_id, stored, projection)
 
-    def delete(self, rtype: ResourceType, directory_id: str, resource_id: str) -> None:
+    def patch(
+        self,
+        rtype: ResourceType,
+        directory_id: str,
+        resource_id: str,
+        body: Any,
+        projection: Projection,
+        preconditions: Preconditions = _NO_CONDITIONS,
+        tolerant: bool = True,
+    ) -> Single:
+        """PATCH (RFC 7644 §3.5.2): every operation applies, or none does."""
+        _check_id(rtype, resource_id)
+        table = _table(rtype)
+        with self.db.write() as conn:
+            current = store.get(conn, table, directory_id, resource_id, for_update=True)
+            if current is None:
+                raise _not_found(rtype, resource_id)
+            preconditions.check(etag(current.version), reading=False)
+            result = apply_patch(rtype, current.attributes, body, tolerant=tolerant)
+            parsed = parse_resource(rtype, result.document)  # the whole result must be a valid resource
+            stored = current
+            now = datetime.now(UTC)
+            if parsed.document != current.attributes:
+                try:
+                    replaced = store.replace(
+                        conn, table, directory_id, resource_id, _columns(rtype, parsed.document), parsed.document, now
+                    )
+                except IntegrityError:
+                    raise _conflict(rtype, parsed.document) from None
+                assert replaced is not None
+                stored = replaced
+            if result.members.any and self._change_members(conn, directory_id, resource_id, result.members):
+                if stored is current:  # membership changed, the document did not: the version still moves
+                    store.touch(conn, table, directory_id, resource_id, now)
+                    stored = store.get(conn, table, directory_id, resource_id) or current
+            return self._render_one(conn, rtype, directory_id, stored, projection)
+
+    def _change_members(self, conn: Connection, directory_id: str, group_id: str, changes: MemberChanges) -> bool:
+        """Apply membership edits touching only the rows that change; True when anything changed."""
+        refs = list(changes.add.values())
+        wanted = dict(self._checked_members(conn, directory_id, ParsedResource({}, refs))) if refs else {}
+        if group_id in wanted:
+            raise InvalidValue("A group cannot be a member of itself.")
+        with _member_vanished():
+            if changes.replace_all:
+                current = store.member_ids(conn, directory_id, group_id)
+                removed = store.remove_members(conn, directory_id, group_id, current - wanted.keys())
+                added = store.add_members(conn, directory_id, group_id, [(i, k) for i, k in wanted.items()])
+            else:
+                removed = store.remove_members(conn, directory_id, group_id, changes.remove)
+                added = store.add_members(conn, directory_id, group_id, list(wanted.items()))
+        return bool(removed or added)
+
+    def delete(
+        self, rtype: ResourceType, directory_id: str, resource_id: str, preconditions: Preconditions = _NO_CONDITIONS
+    ) -> None:
         _check_id(rtype, resource_id)
         now = datetime.now(UTC)
         with self.db.write() as conn:
+            if preconditions != _NO_CONDITIONS:
+                current = store.get(conn, _table(rtype), directory_id, resource_id, for_update=True)
+                if current is None:
+                    raise _not_found(rtype, resource_id)
+                preconditions.check(etag(current.version), reading=False)
             # Groups that lose a member change too: their lastModified and version move.
             for membership in store.groups_of(conn, directory_id, [resource_id]).get(resource_id, []):
                 store.touch(conn, groups, directory_id, membership.group_id, now)
@@ -344,7 +422,7 @@ def _columns(rtype: ResourceType, document: dict[str, Any]) -> dict[str, Any]:
     if rtype is USERS:
         columns["user_name"] = document["userName"]
         columns["user_name_key"] = _indexable("userName", comparison_key(document["userName"]))
-        columns["active"] = document["active"]
+        columns["active"] = document.get("active")
     return columns
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scimgate.scim.resource_types import ResourceType
+from scimgate.scim.schema import walk
 
 _ALWAYS = {"id", "schemas"}
 Path = tuple[str, ...]
@@ -20,10 +21,14 @@ class Projection:
     excluded: tuple[Path, ...] = ()
     core: str = ""
     """The lower-cased core schema URN: naming it alone means every core attribute."""
+    request_only: tuple[Path, ...] = ()
+    """Paths of ``returned: request`` attributes: included only when ``attributes`` names them exactly."""
 
     @classmethod
     def parse(cls, rtype: ResourceType, attributes: str | None, excluded: str | None) -> "Projection":
-        return cls(_parse_list(rtype, attributes), _parse_list(rtype, excluded), rtype.schema.id.lower())
+        return cls(
+            _parse_list(rtype, attributes), _parse_list(rtype, excluded), rtype.schema.id.lower(), _request_only(rtype)
+        )
 
     def includes(self, top_level: str) -> bool:
         """Whether the response will carry this top-level attribute, e.g. ``members`` (so we can skip loading it)."""
@@ -34,10 +39,11 @@ class Projection:
 
     def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
         if self.attributes:
-            return _keep(resource, self._expand(resource, self.attributes), top=True)
-        if self.excluded:
-            return _drop(resource, self._expand(resource, self.excluded))
-        return resource
+            resource = _keep(resource, self._expand(resource, self.attributes), top=True)
+        elif self.excluded:
+            resource = _drop(resource, self._expand(resource, self.excluded))
+        hidden = tuple(path for path in self.request_only if path not in self.attributes)
+        return _drop(resource, hidden) if hidden else resource
 
     def _all_core(self, path: Path, key: str) -> bool:
         return path == (self.core,) and not key.startswith("urn:")
@@ -47,6 +53,16 @@ class Projection:
             return paths
         core_keys = tuple((key.lower(),) for key in resource if not key.lower().startswith("urn:"))
         return tuple(path for path in paths if path != (self.core,)) + core_keys
+
+
+def _request_only(rtype: ResourceType) -> tuple[Path, ...]:
+    paths: list[Path] = []
+    for schema in rtype.schemas:
+        prefix: Path = () if schema is rtype.schema else (schema.id.lower(),)
+        for name, attr in walk(schema.attributes):
+            if attr.returned == "request":
+                paths.append((*prefix, *name.lower().split(".")))
+    return tuple(paths)
 
 
 def _parse_list(rtype: ResourceType, value: str | None) -> tuple[Path, ...]:

@@ -58,10 +58,10 @@ def parse_resource(rtype: ResourceType, payload: Any) -> ParsedResource:
         if rtype is GROUPS and attr.name == "members":
             if members is not None:
                 raise InvalidSyntax("The attribute 'members' appears more than once.")
-            members = _parse_members(value)
+            members = parse_members(value)
             continue
         path = attr.name if schema is rtype.schema else f"{schema.id}:{attr.name}"
-        checked = _check_attribute(attr, value, path)
+        checked = check_attribute(attr, value, path)
         if checked is not None:
             _put(document if schema is rtype.schema else document.setdefault(schema.id, {}), attr.name, checked)
     for extension in rtype.extensions:
@@ -110,28 +110,41 @@ def _check_extension(extension: Schema, value: Any) -> dict[str, Any]:
         attr = extension.attribute(key)
         if attr is None or attr.mutability == "readOnly" or sub_value is None:
             continue
-        checked = _check_attribute(attr, sub_value, f"{extension.id}:{attr.name}")
+        checked = check_attribute(attr, sub_value, f"{extension.id}:{attr.name}")
         if checked is not None:
             _put(out, attr.name, checked)
     return out
 
 
-def _check_attribute(attr: Attribute, value: Any, path: str) -> Any:
+def check_attribute(attr: Attribute, value: Any, path: str) -> Any:
     """Check one attribute's value; return what to store, or None for "no value"."""
     if attr.multi_valued:
         if not isinstance(value, list):
             raise InvalidValue(f"{path} is multi-valued and must be a JSON array, not {excerpt(value)}.")
-        items = [_check_value(attr, item, path) for item in value if item is not None]
+        items = [check_value(attr, item, path) for item in value if item is not None]
         items = [item for item in items if item not in (None, {})]
         _check_single_primary(attr, items, path)
         return items or None
-    if path == f"{ENTERPRISE_SCHEMA}:manager" and isinstance(value, str):
-        # Entra sends the manager as the bare id of the manager's User, not as the RFC's complex value.
-        value = {"value": value}
-    return _check_value(attr, value, path)
+    if path == f"{ENTERPRISE_SCHEMA}:manager":
+        value = _manager(value)
+        if value is None:
+            return None
+    return check_value(attr, value, path)
 
 
-def _check_value(attr: Attribute, value: Any, path: str) -> Any:
+def _manager(value: Any) -> Any:
+    """Entra sends the manager as the manager's bare id, or (older docs) as a one-element array of objects;
+    RFC 7643 §4.3 has an object. Every form becomes the object; "" and [] mean no manager."""
+    if isinstance(value, list):
+        if len(value) > 1:
+            raise InvalidValue("manager takes one value, not a list of several.")
+        value = value[0] if value else None
+    if isinstance(value, str):
+        return {"value": value} if value else None
+    return value
+
+
+def check_value(attr: Attribute, value: Any, path: str) -> Any:
     kind = attr.type
     if kind == "complex":
         if not isinstance(value, dict):
@@ -141,7 +154,7 @@ def _check_value(attr: Attribute, value: Any, path: str) -> Any:
             sub = attr.sub(key)
             if sub is None or sub.mutability == "readOnly" or sub_value is None:
                 continue
-            _put(out, sub.name, _check_value(sub, sub_value, f"{path}.{sub.name}"))
+            _put(out, sub.name, check_value(sub, sub_value, f"{path}.{sub.name}"))
         return out or None
     if kind == "boolean":
         return _boolean(value, path)
@@ -193,7 +206,7 @@ def _check_required(schema: Schema, document: dict[str, Any]) -> None:
             raise InvalidValue(f"{attr.name} is required: send a non-empty {attr.name} for every {schema.name}.")
 
 
-def _parse_members(value: Any) -> list[MemberRef]:
+def parse_members(value: Any) -> list[MemberRef]:
     if not isinstance(value, list):
         raise InvalidValue(f"members must be a JSON array of {{'value': '<id>'}} objects, not {excerpt(value)}.")
     members: dict[str, MemberRef] = {}

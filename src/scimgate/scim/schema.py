@@ -231,7 +231,7 @@ ENTERPRISE_USER = Schema(
             sub_attributes=(
                 _s("value", "The id of the manager's User resource.", case_exact=True),
                 _s("$ref", "The URI of the manager's User resource.", type="reference", reference_types=("User",)),
-                _s("displayName", "The displayName of the manager.", mutability="readOnly"),
+                _s("displayName", "The displayName of the manager.", mutability="readOnly", returned="request"),
             ),
         ),
     ),
@@ -256,7 +256,9 @@ GROUP = Schema(
             sub_attributes=(
                 _s("value", "The id of a member.", case_exact=True, mutability="immutable"),
                 _s("$ref", "The URI of the member.", type="reference", reference_types=("User", "Group")),
-                _s("display", "The member's display name.", mutability="readOnly"),
+                # Computed from the member when rendering, so returned only when asked for (attributes=members.display):
+                # a client comparing what it sent with what it reads back sees its own value.
+                _s("display", "The member's display name.", mutability="readOnly", returned="request"),
                 _s("type", "The type of the member.", canonical_values=("User", "Group"), mutability="immutable"),
             ),
         ),

@@ -109,10 +109,13 @@ def touch(conn: Connection, table: Table, directory_id: str, resource_id: str, n
     )
 
 
-def get(conn: Connection, table: Table, directory_id: str, resource_id: str) -> StoredResource | None:
-    row = conn.execute(
-        sa.select(*_columns(table)).where(table.c.directory_id == directory_id, table.c.id == resource_id)
-    ).first()
+def get(
+    conn: Connection, table: Table, directory_id: str, resource_id: str, for_update: bool = False
+) -> StoredResource | None:
+    """One resource. ``for_update`` locks its row until the transaction ends (PostgreSQL; SQLite's write
+    transactions are already exclusive), so a read-modify-write such as PATCH never loses a concurrent update."""
+    query = sa.select(*_columns(table)).where(table.c.directory_id == directory_id, table.c.id == resource_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     return _stored(row) if row else None
 
 

@@ -61,7 +61,8 @@ users = sa.Table(
     sa.Column("external_id", sa.Text, nullable=True),
     sa.Column("display_name", sa.Text, nullable=True),
     sa.Column("display_name_key", sa.Text, nullable=True),
-    sa.Column("active", sa.Boolean, nullable=False),
+    # NULL when the IdP removed `active` (PATCH remove): absent, as the IdP left it.
+    sa.Column("active", sa.Boolean, nullable=True),
     sa.Column("attributes", JSONDocument, nullable=False),
     sa.Column("created", Timestamp, nullable=False),
     sa.Column("last_modified", Timestamp, nullable=False),

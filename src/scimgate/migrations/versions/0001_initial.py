@@ -53,7 +53,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.Text, nullable=True),
         sa.Column("display_name", sa.Text, nullable=True),
         sa.Column("display_name_key", sa.Text, nullable=True),
-        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("active", sa.Boolean, nullable=True),
         sa.Column("attributes", _JSON, nullable=False),
         sa.Column("created", _TS, nullable=False),
         sa.Column("last_modified", _TS, nullable=False),

@@ -1,0 +1,413 @@
+"""PATCH (RFC 7644 §3.5.2) on a stored document, with every form Microsoft Entra and Okta send.
+
+``apply_patch`` works on a copy of the document and returns the new document plus the membership changes of a
+Group; the caller validates the result as a whole, writes it and the membership rows in one transaction, or
+nothing at all when any operation fails (RFC 7644 §3.5.2: a PATCH is atomic).
+
+Tolerances (on unless the directory is in strict RFC mode), each for an IdP behaviour:
+
+* ``op`` in any case (``Replace``) and ``"True"``/``"False"`` strings for booleans — Entra without
+  ``aadOptscim062020``;
+* no-path ``add``/``replace`` whose value keys are paths (``"name.givenName"``, ``"urn:…:User:department"``) —
+  Entra with the flag, and Okta's ``{"op": "replace", "value": {"active": false}}``;
+* ``add``/``replace`` on ``emails[type eq "work"].value`` with no work email creates it from the filter — Entra and
+  its validator expect creation where the RFC says ``noTarget``; a later op on the same filter merges into it;
+* ``remove`` of ``members`` with a ``value`` array removes only those members (Entra without the flag); the RFC
+  reading would empty the group;
+* ``remove`` of a filtered value that matches nothing succeeds (removing what is absent is already done);
+* ``manager`` as a bare id, a one-element array or an object; roles sent as a JSON string inside ``value``;
+* attributes scimgate does not know are skipped (and reported), never stored.
+"""
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from scim2_models import Path as _Path
+from scim2_models import SCIMException as _LibraryScimError
+from scim2_models.path import AttrPath, ValuePath
+
+from scimgate.scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget, excerpt
+from scimgate.scim.patch_filters import element_matches, template_from
+from scimgate.scim.resource_types import GROUPS, ResourceType
+from scimgate.scim.resources import MemberRef, casefold_keys, check_attribute, check_value, parse_members
+from scimgate.scim.schema import EXTERNAL_ID, Attribute, Schema
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+_OPS = ("add", "replace", "remove")
+_SERVER_OWNED = {"id", "meta", "schemas"}
+
+
+@dataclass
+class MemberChanges:
+    """Membership edits in request order, folded into the final adds and removes (applied in O(changed))."""
+
+    replace_all: bool = False
+    add: dict[str, MemberRef] = field(default_factory=dict)
+    remove: set[str] = field(default_factory=set)
+
+    def added(self, refs: list[MemberRef]) -> None:
+        for ref in refs:
+            self.remove.discard(ref.value)
+            self.add[ref.value] = ref
+
+    def removed(self, ids: set[str]) -> None:
+        for member_id in ids:
+            self.add.pop(member_id, None)
+        self.remove |= ids
+
+    def cleared(self) -> None:
+        self.replace_all, self.add, self.remove = True, {}, set()
+
+    @property
+    def any(self) -> bool:
+        return self.replace_all or bool(self.add) or bool(self.remove)
+
+
+@dataclass
+class PatchResult:
+    document: dict[str, Any]
+    members: MemberChanges
+    ignored: list[str]
+    """Paths of unknown attributes that tolerant mode skipped (for the request log)."""
+
+
+@dataclass(frozen=True)
+class _Target:
+    schema: Schema
+    attr: Attribute | None  # None: the whole extension object
+    sub: Attribute | None = None
+    filter: Any = None  # the value filter of emails[…]
+
+
+def apply_patch(rtype: ResourceType, document: dict[str, Any], body: Any, *, tolerant: bool) -> PatchResult:
+    result = PatchResult(copy.deepcopy(document), MemberChanges(), [])
+    for index, operation in enumerate(_operations(body, tolerant)):
+        op, path, value = operation
+        where = f"Operations[{index}]"
+        if path is None:
+            _apply_without_path(rtype, result, op, value, where, tolerant)
+        else:
+            _apply(rtype, result, op, path, value, where, tolerant)
+    return result
+
+
+def _operations(body: Any, tolerant: bool) -> list[tuple[str, str | None, Any]]:
+    if not isinstance(body, dict):
+        raise InvalidSyntax(f"A PATCH body is a JSON object with the schema {PATCH_OP} and an Operations array.")
+    fields = casefold_keys(body, "The PATCH request")
+    schemas = fields.get("schemas")
+    if not tolerant and (not isinstance(schemas, list) or PATCH_OP not in schemas):
+        raise InvalidSyntax(f"schemas must be [{PATCH_OP!r}].")
+    operations = fields.get("operations")
+    if not isinstance(operations, list) or not operations:
+        raise InvalidSyntax("Operations must be a non-empty array of {op, path, value} objects.")
+    parsed = []
+    for index, raw in enumerate(operations):
+        if not isinstance(raw, dict):
+            raise InvalidSyntax(f"Operations[{index}] must be an object such as {{'op': 'replace', ...}}.")
+        item = casefold_keys(raw, f"Operations[{index}]")
+        op = item.get("op")
+        # Entra sends "Add"/"Replace"/"Remove" unless aadOptscim062020 is set; RFC 7644 says they are lower case.
+        if not isinstance(op, str) or (op.lower() if tolerant else op) not in _OPS:
+            raise InvalidSyntax(f"Operations[{index}].op must be add, replace or remove, not {excerpt(op)}.")
+        path = item.get("path")
+        if path is not None and not isinstance(path, str):
+            raise InvalidPath(f"Operations[{index}].path must be a string, not {excerpt(path)}.")
+        if op.lower() != "remove" and "value" not in item:
+            raise InvalidValue(f"Operations[{index}] ({op}) needs a value.")
+        parsed.append((op.lower(), path or None, item.get("value")))
+    return parsed
+
+
+def _apply_without_path(
+    rtype: ResourceType, result: PatchResult, op: str, value: Any, where: str, tolerant: bool
+) -> None:
+    if op == "remove":
+        raise NoTarget(f"{where}: remove needs a path naming what to remove (RFC 7644 §3.5.2.2).")
+    if not isinstance(value, dict):
+        raise InvalidValue(f"{where}: an {op} without a path takes an object of attributes, not {excerpt(value)}.")
+    for key, item in value.items():
+        if key.lower() == "schemas":
+            continue
+        # Keys are paths: "name.givenName" and "urn:…:enterprise:2.0:User:department" as Entra sends them.
+        _apply(rtype, result, op, key, item, f"{where}.value[{key!r}]", tolerant)
+
+
+def _apply(
+    rtype: ResourceType, result: PatchResult, op: str, path: str, value: Any, where: str, tolerant: bool
+) -> None:
+    if path.lower() in _SERVER_OWNED or path.lower().startswith("meta."):
+        raise Mutability(f"{where}: {path} is set by the server and cannot be changed.")
+    if rtype is GROUPS and _is_members(path):
+        _apply_members(result.members, op, path, value, where)
+        return
+    target = _resolve(rtype, path, where, tolerant)
+    if target is None:
+        result.ignored.append(path)
+        return
+    for attr in (target.attr, target.sub):
+        if attr is not None and attr.mutability == "readOnly":
+            raise Mutability(f"{where}: {path} is read-only{_membership_hint(attr)}.")
+    if op == "remove" and value is not None and target.filter is None and target.attr and target.attr.multi_valued:
+        _remove_values(result.document, target, value, where, tolerant)
+        return
+    Applier(result.document, target, where, tolerant).apply(op, value)
+
+
+def _membership_hint(attr: Attribute) -> str:
+    return "; change membership through the Group's members" if attr.name == "groups" else ""
+
+
+def _is_members(path: str) -> bool:
+    lowered = path.lower()
+    return lowered == "members" or lowered.startswith(
+        ("members[", "urn:ietf:params:scim:schemas:core:2.0:group:members")
+    )
+
+
+def _resolve(rtype: ResourceType, path: str, where: str, tolerant: bool) -> _Target | None:
+    extension = rtype.extension(path)
+    if extension is not None:
+        return _Target(extension, None)
+    try:
+        node = _Path(path).ast
+    except (_LibraryScimError, ValueError):
+        raise InvalidPath(f"{where}: {excerpt(path)} is not a valid attribute path.") from None
+    if not isinstance(node, AttrPath | ValuePath):
+        raise InvalidPath(f"{where}: {excerpt(path)} is not an attribute path.")
+    attr_path = node.attr_path if isinstance(node, ValuePath) else node
+    value_filter = node.val_filter if isinstance(node, ValuePath) else None
+    sub_name = node.sub_attr if isinstance(node, ValuePath) else attr_path.sub_attr
+    schema = rtype.schema if attr_path.uri is None else rtype.extension(attr_path.uri)
+    if attr_path.uri is not None and attr_path.uri.lower() == rtype.schema.id.lower():
+        schema = rtype.schema
+    attr = None
+    if schema is not None:
+        is_external_id = schema is rtype.schema and attr_path.attr.lower() == "externalid"
+        attr = EXTERNAL_ID if is_external_id else schema.attribute(attr_path.attr)
+    sub = attr.sub(sub_name) if attr is not None and sub_name else None
+    if schema is None or attr is None or (sub_name and sub is None):
+        if tolerant:
+            return None
+        raise InvalidPath(f"{where}: {excerpt(path)} is not an attribute of {rtype.name} (see /Schemas).")
+    if value_filter is not None and not attr.multi_valued:
+        raise InvalidPath(f"{where}: {excerpt(path)} filters an attribute that is not multi-valued.")
+    return _Target(schema, attr, sub, value_filter)
+
+
+class Applier:
+    """One add / replace / remove on one target of the document."""
+
+    def __init__(self, document: dict[str, Any], target: _Target, where: str, tolerant: bool) -> None:
+        self.document = document
+        self.target = target
+        self.where = where
+        self.tolerant = tolerant
+
+    def apply(self, op: str, value: Any) -> None:
+        target = self.target
+        holder = self._holder()
+        if target.attr is None:
+            self._extension(op, value)
+        elif target.filter is not None:
+            self._filtered(holder, op, value)
+        elif target.attr.multi_valued:
+            self._multi(holder, op, value)
+        elif target.sub is not None:
+            self._sub(holder, op, value)
+        else:
+            self._singular(holder, op, value)
+        self._prune()
+
+    def _holder(self) -> dict[str, Any]:
+        if self.target.schema.id.startswith("urn:ietf:params:scim:schemas:core:"):
+            return self.document
+        holder: dict[str, Any] = self.document.setdefault(self.target.schema.id, {})
+        return holder
+
+    def _path(self) -> str:
+        attr, sub = self.target.attr, self.target.sub
+        return f"{attr.name}.{sub.name}" if attr and sub else attr.name if attr else self.target.schema.id
+
+    def _extension(self, op: str, value: Any) -> None:
+        holder = self.document.setdefault(self.target.schema.id, {})
+        if op == "remove" or value in (None, "", {}):
+            self.document.pop(self.target.schema.id, None)
+            return
+        if not isinstance(value, dict):
+            raise InvalidValue(f"{self.where}: {self.target.schema.id} takes an object of its attributes.")
+        for key, item in value.items():
+            attr = self.target.schema.attribute(key)
+            if attr is None or attr.mutability == "readOnly":
+                if attr is None and self.tolerant:
+                    continue
+                raise (InvalidPath if attr is None else Mutability)(f"{self.where}: {key!r} cannot be set here.")
+            self._set(holder, attr, item, op)
+
+    def _singular(self, holder: dict[str, Any], op: str, value: Any) -> None:
+        attr = self.target.attr
+        assert attr is not None
+        if op == "remove":
+            holder.pop(attr.name, None)
+            return
+        self._set(holder, attr, value, op)
+
+    def _set(self, holder: dict[str, Any], attr: Attribute, value: Any, op: str) -> None:
+        path = f"{self.where}: {attr.name}"
+        if value is None or value == "" or value == [] or value == {}:
+            holder.pop(attr.name, None)  # "" and null clear an attribute (Entra and its gallery validation)
+            return
+        checked = check_attribute(attr, value, path)
+        if checked is None:
+            holder.pop(attr.name, None)
+        elif attr.type == "complex" and not attr.multi_valued and isinstance(holder.get(attr.name), dict):
+            # RFC 7644 §3.5.2.3: sub-attributes not given are left unchanged, for add and replace alike.
+            holder[attr.name] = {**holder[attr.name], **checked} if attr.name != "manager" else checked
+        else:
+            holder[attr.name] = checked
+
+    def _sub(self, holder: dict[str, Any], op: str, value: Any) -> None:
+        attr, sub = self.target.attr, self.target.sub
+        assert attr is not None and sub is not None
+        parent = holder.setdefault(attr.name, {})
+        if not isinstance(parent, dict):
+            raise InvalidPath(f"{self.where}: {attr.name} holds no sub-attributes.")
+        if op == "remove" or value is None or value == "":
+            parent.pop(sub.name, None)
+            return
+        parent[sub.name] = check_value(sub, value, f"{self.where}: {self._path()}")
+
+    def _multi(self, holder: dict[str, Any], op: str, value: Any) -> None:
+        attr = self.target.attr
+        assert attr is not None
+        if op == "remove" or value is None or value == []:
+            holder.pop(attr.name, None)
+            return
+        items = value if isinstance(value, list) else [value]
+        checked = check_attribute(attr, [_role(item) if attr.name == "roles" else item for item in items], attr.name)
+        new = checked or []
+        if op == "replace":
+            holder[attr.name] = new
+            return
+        current = holder.setdefault(attr.name, [])
+        for item in new:
+            if item not in current:
+                if isinstance(item, dict) and item.get("primary") is True:
+                    for other in current:  # RFC 7643 §2.4: at most one primary value
+                        other.pop("primary", None)
+                current.append(item)
+
+    def _filtered(self, holder: dict[str, Any], op: str, value: Any) -> None:
+        attr, sub = self.target.attr, self.target.sub
+        assert attr is not None
+        elements = holder.get(attr.name) or []
+        matched = [e for e in elements if isinstance(e, dict) and element_matches(attr, e, self.target.filter)]
+        if op == "remove":
+            if not matched and not self.tolerant:
+                raise NoTarget(f"{self.where}: no value of {attr.name} matches the filter.")
+            for element in matched:
+                if sub is None:
+                    elements.remove(element)
+                else:
+                    element.pop(sub.name, None)
+            holder[attr.name] = [e for e in elements if _meaningful(attr, e)]
+            return
+        if not matched:
+            if not self.tolerant:
+                raise NoTarget(f"{self.where}: no value of {attr.name} matches the filter.")
+            # Entra: replace emails[type eq "work"].value on a user without a work email creates it.
+            created = template_from(self.target.filter, attr)
+            elements.append(created)
+            matched = [created]
+        for element in matched:
+            if sub is not None:
+                if value is None or value == "":
+                    element.pop(sub.name, None)
+                else:
+                    element[sub.name] = check_value(sub, value, f"{self.where}: {self._path()}")
+            else:
+                update = check_value(attr, value, f"{self.where}: {attr.name}[…]") if value is not None else {}
+                element.update(update or {})
+        holder[attr.name] = [e for e in elements if _meaningful(attr, e)]
+
+    def _prune(self) -> None:
+        for key in [k for k, v in self.document.items() if v in ({}, [], None)]:
+            del self.document[key]
+        for key, value in list(self.document.items()):
+            if isinstance(value, dict):
+                for sub_key in [k for k, v in value.items() if v in ({}, [], None)]:
+                    del value[sub_key]
+                if not value:
+                    del self.document[key]
+
+
+def _meaningful(attr: Attribute, element: dict[str, Any]) -> bool:
+    """An element left with nothing but type/primary (its value removed) is dropped rather than kept empty."""
+    return any(key not in ("type", "primary") for key in element)
+
+
+def _role(item: Any) -> Any:
+    """Entra's SingleAppRoleAssignment sends each role as a JSON string inside value: {"value": "{\\"id\\": …}"}."""
+    if isinstance(item, dict):
+        raw = casefold_keys(item, "A role").get("value")
+        if isinstance(raw, str) and raw.lstrip().startswith("{"):
+            try:
+                inner = json.loads(raw)
+            except ValueError:
+                return item
+            if isinstance(inner, dict):
+                role = {"value": inner.get("value"), "display": inner.get("displayName") or inner.get("display")}
+                return {k: v for k, v in {**role, "type": inner.get("type")}.items() if v is not None}
+    return item
+
+
+def _remove_values(document: dict[str, Any], target: _Target, value: Any, where: str, tolerant: bool) -> None:
+    """``remove`` of ``emails`` with a value: take out just those values (what Entra means, in tolerant mode)."""
+    if not tolerant:
+        raise InvalidValue(f"{where}: remove takes no value in strict mode; name the values with a filter path.")
+    attr = target.attr
+    assert attr is not None
+    holder = (
+        document
+        if target.schema.id.startswith("urn:ietf:params:scim:schemas:core:")
+        else document.get(target.schema.id, {})
+    )
+    unwanted = check_attribute(attr, value if isinstance(value, list) else [value], attr.name) or []
+    keys = {json.dumps(item, sort_keys=True) for item in unwanted}
+    remaining = [e for e in holder.get(attr.name, []) if json.dumps(e, sort_keys=True) not in keys]
+    if remaining:
+        holder[attr.name] = remaining
+    else:
+        holder.pop(attr.name, None)
+
+
+def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where: str) -> None:
+    node = _Path(path).ast
+    if isinstance(node, ValuePath):
+        if op != "remove":
+            raise InvalidPath(f"{where}: add members with path 'members' and a value array.")
+        changes.removed(_member_ids_in(node.val_filter, where))
+        return
+    if op == "remove":
+        if value is None:
+            changes.cleared()  # RFC 7644 §3.5.2.2: remove without a filter removes every member
+        else:
+            changes.removed({ref.value for ref in parse_members(value if isinstance(value, list) else [value])})
+        return
+    refs = parse_members(value if isinstance(value, list) else [value] if value else [])
+    if op == "replace":
+        changes.cleared()  # Okta empties a group with {"op": "replace", "path": "members", "value": []}
+    changes.added(refs)
+
+
+def _member_ids_in(node: Any, where: str) -> set[str]:
+    """The ids named by members[value eq "a" or value eq "b"] (the forms Entra and Okta send)."""
+    from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator
+
+    if isinstance(node, Comparison) and node.attr_path.attr.lower() == "value" and node.op == CompareOperator.eq:
+        return {str(node.value)}
+    if isinstance(node, LogicalExpr) and node.op == LogicalOperator.or_:
+        return set().union(*(_member_ids_in(term, where) for term in node.terms))
+    raise InvalidPath(f'{where}: remove members with members[value eq "<id>"] (joined by or), or a value array.')

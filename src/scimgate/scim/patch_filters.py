@@ -1,0 +1,86 @@
+"""Value filters inside a PATCH path (``emails[type eq "work"]``), evaluated on the values of one resource.
+
+This runs in memory on a single resource's multi-valued attribute, which the PATCH already holds; queries over
+many resources are compiled to SQL instead (``filters.py``). Semantics match the SQL ones: strings compare by
+comparison key unless the sub-attribute is caseExact.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator, Not, Present
+
+from scimgate.scim.compare import comparison_key
+from scimgate.scim.errors import InvalidFilter, NoTarget, excerpt
+from scimgate.scim.schema import Attribute
+
+_OPS: dict[CompareOperator, Callable[[Any, Any], bool]] = {
+    CompareOperator.eq: lambda a, b: a == b,
+    CompareOperator.ne: lambda a, b: a != b,
+    CompareOperator.co: lambda a, b: isinstance(a, str) and b in a,
+    CompareOperator.sw: lambda a, b: isinstance(a, str) and a.startswith(b),
+    CompareOperator.ew: lambda a, b: isinstance(a, str) and a.endswith(b),
+    CompareOperator.gt: lambda a, b: a > b,
+    CompareOperator.ge: lambda a, b: a >= b,
+    CompareOperator.lt: lambda a, b: a < b,
+    CompareOperator.le: lambda a, b: a <= b,
+}
+
+
+def element_matches(attr: Attribute, element: dict[str, Any], node: FilterNode) -> bool:
+    if isinstance(node, LogicalExpr):
+        results = (element_matches(attr, element, term) for term in node.terms)
+        return all(results) if node.op == LogicalOperator.and_ else any(results)
+    if isinstance(node, Not):
+        return not element_matches(attr, element, node.expr)
+    if isinstance(node, Present):
+        value = _field(attr, element, node.attr_path.attr)[0]
+        return value not in (None, "", [], {})
+    if isinstance(node, Comparison):
+        value, sub = _field(attr, element, node.attr_path.attr)
+        operand = node.value
+        if operand is None:
+            present = value not in (None, "")
+            return not present if node.op == CompareOperator.eq else present
+        if value is None:
+            return False
+        if isinstance(value, str) and isinstance(operand, str):
+            if not sub.case_exact:
+                value, operand = comparison_key(value), comparison_key(operand)
+        elif isinstance(value, bool) != isinstance(operand, bool) or isinstance(value, str) != isinstance(operand, str):
+            # "primary eq \"True\"": Entra's string booleans, compared as booleans.
+            if isinstance(value, bool) and isinstance(operand, str) and operand.lower() in ("true", "false"):
+                operand = operand.lower() == "true"
+            else:
+                return False
+        try:
+            return _OPS[node.op](value, operand)
+        except TypeError:
+            return False
+    raise InvalidFilter("A value path cannot be nested inside another value path.")
+
+
+def template_from(node: FilterNode, attr: Attribute) -> dict[str, Any]:
+    """The value a filter describes: ``type eq "work"`` → ``{"type": "work"}``, for creating it when absent.
+
+    Only ``eq`` comparisons joined by ``and`` describe a value; anything else cannot be created from.
+    """
+    if isinstance(node, Comparison) and node.op == CompareOperator.eq and node.value is not None:
+        sub = attr.sub(node.attr_path.attr)
+        if sub is not None:
+            return {sub.name: node.value}
+    if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_:
+        out: dict[str, Any] = {}
+        for term in node.terms:
+            out.update(template_from(term, attr))
+        return out
+    raise NoTarget(
+        f"No value of {attr.name} matches, and the filter does not describe one to create: {excerpt(str(node))}."
+    )
+
+
+def _field(attr: Attribute, element: dict[str, Any], name: str) -> tuple[Any, Attribute]:
+    sub = attr.sub(name)
+    if sub is None:
+        raise InvalidFilter(f"{attr.name} has no sub-attribute {excerpt(name)}.")
+    return element.get(sub.name), sub
