@@ -187,6 +187,11 @@ def _resolve(rtype: ResourceType, path: str, where: str, tolerant: bool) -> _Tar
     if schema is not None:
         is_external_id = schema is rtype.schema and attr_path.attr.lower() == "externalid"
         attr = EXTERNAL_ID if is_external_id else schema.attribute(attr_path.attr)
+    if attr is None and attr_path.uri is None and tolerant:
+        # Older Entra requests address extension attributes unqualified: {"op": "Add", "path": "manager", ...}.
+        found = [(ext, ext.attribute(attr_path.attr)) for ext in rtype.extensions if ext.attribute(attr_path.attr)]
+        if len(found) == 1:
+            schema, attr = found[0]
     sub = attr.sub(sub_name) if attr is not None and sub_name else None
     if schema is None or attr is None or (sub_name and sub is None):
         if tolerant:

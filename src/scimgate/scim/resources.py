@@ -17,11 +17,12 @@ from typing import Any
 
 from scimgate.scim.errors import InvalidSyntax, InvalidValue, excerpt
 from scimgate.scim.resource_types import GROUPS, ResourceType
-from scimgate.scim.schema import ENTERPRISE_SCHEMA, EXTERNAL_ID, Attribute, Schema
+from scimgate.scim.schema import ENTERPRISE_USER, EXTERNAL_ID, Attribute, Schema
 
 # Keys the server owns or that carry no attribute: ignored on input.
 _IGNORED_KEYS = {"id", "meta", "schemas"}
 _TRUE_FALSE = {"true": True, "false": False}
+_MANAGER = ENTERPRISE_USER.attribute("manager")
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def check_attribute(attr: Attribute, value: Any, path: str) -> Any:
         items = [item for item in items if item not in (None, {})]
         _check_single_primary(attr, items, path)
         return items or None
-    if path == f"{ENTERPRISE_SCHEMA}:manager":
+    if attr is _MANAGER:
         value = _manager(value)
         if value is None:
             return None
