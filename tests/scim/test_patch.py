@@ -251,3 +251,33 @@ def test_if_match_and_if_none_match(scim: Scim) -> None:
     )
     assert scim.delete(f"/Users/{user['id']}", headers={"If-Match": version}).status_code == 412
     assert scim.delete(f"/Users/{user['id']}", headers={"If-Match": "*"}).status_code == 204
+
+
+def test_member_patch_reads_only_the_rows_it_changes(scim: Scim, database: Any) -> None:
+    """Adding or removing a member never selects the group's whole membership (O(changed), not O(members))."""
+    import sqlalchemy as sa
+
+    members = [scim.create_user(f"o{i}@example.com")["id"] for i in range(5)]
+    newcomer = scim.create_user("newcomer@example.com")["id"]
+    group = scim.create_group("Many", members)["id"]
+    statements: list[str] = []
+
+    def record(_c: Any, _cu: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        assert (
+            patch(
+                scim, f"/Groups/{group}", {"op": "Add", "path": "members", "value": [{"value": newcomer}]}
+            ).status_code
+            == 204
+        )
+        assert (
+            patch(scim, f"/Groups/{group}", {"op": "remove", "path": f'members[value eq "{members[0]}"]'}).status_code
+            == 204
+        )
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", record)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "group_members" in s]
+    assert reads and all("member_id IN" in s for s in reads), reads
