@@ -281,3 +281,34 @@ def test_member_patch_reads_only_the_rows_it_changes(scim: Scim, database: Any) 
         sa.event.remove(database.engine, "before_cursor_execute", record)
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "group_members" in s]
     assert reads and all("member_id IN" in s for s in reads), reads
+
+
+def test_strict_directory_refuses_the_idp_dialects(scim: Scim, database: Any) -> None:
+    """In strict RFC mode: capitalised ops, unknown paths, create-on-absent and remove-with-value are refused."""
+    from scimgate.directories.service import set_strict
+
+    user = scim.create_user("strict@example.com")["id"]
+    group = scim.create_group("Strict", [user])["id"]
+    with database.write() as conn:
+        set_strict(conn, scim.directory_id, True)
+    assert_scim_error(
+        patch(scim, f"/Users/{user}", {"op": "Replace", "path": "title", "value": "T"}), 400, "invalidSyntax"
+    )
+    assert_scim_error(
+        patch(scim, f"/Users/{user}", {"op": "replace", "path": "favouriteColour", "value": "x"}), 400, "invalidPath"
+    )
+    assert_scim_error(
+        patch(
+            scim, f"/Users/{user}", {"op": "replace", "path": 'emails[type eq "work"].value', "value": "w@example.com"}
+        ),
+        400,
+        "noTarget",
+    )
+    assert patch(scim, f"/Users/{user}", {"op": "replace", "path": "title", "value": "T"}).status_code == 200
+    # RFC reading of Entra's member removal: a value on remove is not a selector; strict mode refuses it.
+    response = patch(scim, f"/Groups/{group}", {"op": "remove", "path": "members", "value": [{"value": user}]})
+    assert response.status_code == 400
+    assert [m["value"] for m in scim.get(f"/Groups/{group}").json()["members"]] == [user]
+    with database.write() as conn:
+        set_strict(conn, scim.directory_id, False)
+    assert patch(scim, f"/Users/{user}", {"op": "Replace", "path": "title", "value": "U"}).status_code == 200

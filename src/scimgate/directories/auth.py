@@ -10,7 +10,7 @@ import re
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate.directories.service import directory_for_token
+from scimgate.directories.service import Opened, directory_for_token
 from scimgate.scim.errors import Unauthorized
 from scimgate.store.database import Database
 
@@ -49,14 +49,15 @@ class BearerAuth:
         if token is None:
             raise Unauthorized(_REFUSED)
         opened = await run_in_threadpool(self._directory_for, token)
-        if opened != directory_id:
+        if opened is None or opened.directory_id != directory_id:
             raise Unauthorized(_REFUSED)
+        scope.setdefault("state", {})["strict"] = opened.strict
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):
             # Some IdP consoles keep a trailing slash on the tenant URL's paths: /Users/ is /Users.
             scope = {**scope, "path": path.rstrip("/") or "/"}
         await self.app(scope, receive, send)
 
-    def _directory_for(self, token: str) -> str | None:
+    def _directory_for(self, token: str) -> Opened | None:
         with self.db.read() as conn:
             return directory_for_token(conn, token)

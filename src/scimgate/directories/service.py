@@ -52,16 +52,29 @@ def issue_token(conn: Connection, directory_id: str) -> IssuedToken:
     return issued
 
 
-def directory_for_token(conn: Connection, token: str) -> str | None:
-    """The id of the directory this token opens, or None when it opens nothing (unknown or revoked)."""
+@dataclass(frozen=True)
+class Opened:
+    """What a valid token opens."""
+
+    directory_id: str
+    strict: bool
+
+
+def directory_for_token(conn: Connection, token: str) -> Opened | None:
+    """The directory this token opens, or None when it opens nothing (unknown or revoked)."""
     presented = hash_token(token)
     # The lookup is by the token's SHA-256, so its timing says nothing about how close a guess was; the
     # constant-time compare then checks what the index returned.
     row = conn.execute(
-        sa.select(tokens.c.directory_id, tokens.c.secret_hash, tokens.c.revoked_at).where(
-            tokens.c.secret_hash == presented
-        )
+        sa.select(tokens.c.directory_id, tokens.c.secret_hash, tokens.c.revoked_at, directories.c.strict)
+        .join(directories, directories.c.id == tokens.c.directory_id)
+        .where(tokens.c.secret_hash == presented)
     ).first()
     if row is None or row.revoked_at is not None or not hashes_match(row.secret_hash, presented):
         return None
-    return str(row.directory_id)
+    return Opened(str(row.directory_id), bool(row.strict))
+
+
+def set_strict(conn: Connection, directory_id: str, strict: bool) -> None:
+    """Put a directory in strict RFC mode (True) or back to IdP tolerance (False)."""
+    conn.execute(directories.update().where(directories.c.id == directory_id).values(strict=strict))

@@ -141,7 +141,7 @@ def _apply(
     if path.lower() in _SERVER_OWNED or path.lower().startswith("meta."):
         raise Mutability(f"{where}: {path} is set by the server and cannot be changed.")
     if rtype is GROUPS and _is_members(path):
-        _apply_members(result.members, op, path, value, where)
+        _apply_members(result.members, op, path, value, where, tolerant)
         return
     target = _resolve(rtype, path, where, tolerant)
     if target is None:
@@ -388,7 +388,7 @@ def _remove_values(document: dict[str, Any], target: _Target, value: Any, where:
         holder.pop(attr.name, None)
 
 
-def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where: str) -> None:
+def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where: str, tolerant: bool) -> None:
     node = _Path(path).ast
     if isinstance(node, ValuePath):
         if op != "remove":
@@ -398,6 +398,9 @@ def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where
     if op == "remove":
         if value is None:
             changes.cleared()  # RFC 7644 §3.5.2.2: remove without a filter removes every member
+        elif not tolerant:
+            # The RFC gives remove no value; reading Entra's form as "remove all" would empty the group.
+            raise InvalidValue(f'{where}: remove takes no value in strict mode; use members[value eq "<id>"].')
         else:
             changes.removed({ref.value for ref in parse_members(value if isinstance(value, list) else [value])})
         return

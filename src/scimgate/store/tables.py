@@ -34,6 +34,8 @@ directories = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    # Strict RFC 7644 mode: the IdP dialects scimgate tolerates by default (scim/patch.py) are refused.
+    sa.Column("strict", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 tokens = sa.Table(
