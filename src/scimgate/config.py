@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(
         1000, ge=1, description="Largest page a list request can ask for; larger counts are clamped."
     )
+    max_bulk_operations: int = Field(
+        1000, ge=1, description="Most operations one /Bulk request may carry; advertised as bulk.maxOperations."
+    )
     cursor_timeout: int = Field(
         3600, ge=60, description="Seconds a paging cursor (RFC 9865) stays valid between two page requests."
     )

@@ -11,12 +11,14 @@ LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 def test_service_provider_config_states_what_is_supported(scim: Scim) -> None:
-    """Bulk and changePassword are announced unsupported; PATCH, filter, sort and ETags are supported."""
+    """changePassword is announced unsupported (passwords are discarded); PATCH, Bulk, filter, sort and ETags are
+    supported."""
     response = scim.get("/ServiceProviderConfig")
     assert response.status_code == 200 and response.headers["content-type"] == "application/scim+json"
     spc = response.json()
     assert spc["patch"] == {"supported": True} and spc["etag"] == {"supported": True}
-    assert spc["bulk"]["supported"] is False and spc["sort"] == {"supported": True}
+    assert spc["bulk"]["supported"] is True and spc["sort"] == {"supported": True}
+    assert spc["changePassword"] == {"supported": False}
     assert spc["filter"] == {"supported": True, "maxResults": 1000}
     assert spc["authenticationSchemes"][0]["type"] == "oauthbearertoken"
     assert spc["meta"]["location"] == f"{BASE_URL}{scim.base}/ServiceProviderConfig"

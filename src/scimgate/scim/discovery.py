@@ -19,7 +19,11 @@ def service_provider_config(base_url: str, settings: Settings) -> dict[str, Any]
     return {
         "schemas": [SPC_SCHEMA],
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": True,
+            "maxOperations": settings.max_bulk_operations,
+            "maxPayloadSize": settings.max_body_bytes,
+        },
         "filter": {"supported": True, "maxResults": settings.max_page_size},
         "changePassword": {"supported": False},
         "sort": {"supported": True},

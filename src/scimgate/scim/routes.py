@@ -10,6 +10,7 @@ from starlette.routing import Route, Router
 
 from scimgate.config import Settings
 from scimgate.scim import discovery
+from scimgate.scim.bulk import run_bulk
 from scimgate.scim.errors import InvalidCount, InvalidValue
 from scimgate.scim.etags import Preconditions
 from scimgate.scim.http import parse_search_request, query_int, read_json, scim_response
@@ -142,6 +143,18 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
         )
         return scim_response(result)
 
+    async def bulk(request: Request) -> Response:
+        body = await read_json(request, settings.max_body_bytes)
+        result = await run_in_threadpool(
+            run_bulk,
+            ops,
+            directory(request),
+            body,
+            tolerant=not request.state.strict,
+            max_operations=settings.max_bulk_operations,
+        )
+        return scim_response(result)
+
     async def spc(request: Request) -> Response:
         return scim_response(discovery.service_provider_config(ops.base_url(directory(request)), settings))
 
@@ -164,6 +177,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
             *endpoints(USERS),
             *endpoints(GROUPS),
             Route("/.search", root_search, methods=["POST"]),
+            Route("/Bulk", bulk, methods=["POST"]),
             Route("/ServiceProviderConfig", spc, methods=["GET"]),
             Route("/ResourceTypes", resource_types, methods=["GET"]),
             Route("/ResourceTypes/{name}", resource_type, methods=["GET"]),

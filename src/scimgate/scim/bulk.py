@@ -1,0 +1,186 @@
+"""Bulk (RFC 7644 §3.7): many operations in one request, with ``bulkId`` references between them.
+
+Each operation runs as its own transaction (a bulk request is not atomic, RFC 7644 §3.7), in request order, except
+that an operation referring to a ``bulkId`` that is not created yet waits for it: a group can be sent before its
+members. References that can never resolve (unknown, or a cycle) fail those operations with 409. ``failOnErrors``
+stops processing after that many errors. ``maxOperations`` and ``maxPayloadSize`` are advertised in
+``/ServiceProviderConfig`` and enforced (413).
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from scimgate.scim.errors import (
+    InvalidSyntax,
+    InvalidValue,
+    PayloadTooLarge,
+    ScimError,
+    error_body,
+    excerpt,
+)
+from scimgate.scim.etags import Preconditions
+from scimgate.scim.operations import Operations
+from scimgate.scim.projection import Projection
+from scimgate.scim.resource_types import RESOURCE_TYPES, ResourceType
+from scimgate.scim.resources import casefold_keys
+
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+_REFERENCE = re.compile(r"bulkId:([A-Za-z0-9._~-]+)")
+_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass
+class _Operation:
+    index: int
+    method: str
+    path: str
+    bulk_id: str | None
+    version: str | None
+    data: Any
+
+
+def run_bulk(ops: Operations, directory_id: str, body: Any, *, tolerant: bool, max_operations: int) -> dict[str, Any]:
+    operations, fail_on_errors = _parse(body, max_operations)
+    created: dict[str, str] = {}
+    results: dict[int, dict[str, Any]] = {}
+    errors = 0
+    pending = list(operations)
+    while pending and (fail_on_errors is None or errors < fail_on_errors):
+        ready = [op for op in pending if _references(op) <= created.keys()]
+        if not ready:
+            break
+        for op in ready:
+            if fail_on_errors is not None and errors >= fail_on_errors:
+                break
+            pending.remove(op)
+            result = _run_one(ops, directory_id, op, created, tolerant)
+            results[op.index] = result
+            errors += int(result["status"]) >= 400
+    for op in pending:
+        if fail_on_errors is not None and errors >= fail_on_errors:
+            break
+        missing = ", ".join(sorted(_references(op) - created.keys()))
+        error = ScimError(f"bulkId reference(s) {missing} cannot be resolved: unknown, failed, or circular.")
+        results[op.index] = _failure(op, error, status=409)
+        errors += 1
+    return {"schemas": [BULK_RESPONSE], "Operations": [results[index] for index in sorted(results)]}
+
+
+def _parse(body: Any, max_operations: int) -> tuple[list[_Operation], int | None]:
+    if not isinstance(body, dict):
+        raise InvalidSyntax(f"A bulk request is a JSON object with the schema {BULK_REQUEST} and Operations.")
+    fields = casefold_keys(body, "The bulk request")
+    raw_operations = fields.get("operations")
+    if not isinstance(raw_operations, list) or not raw_operations:
+        raise InvalidSyntax("Operations must be a non-empty array of {method, path, bulkId, data} objects.")
+    if len(raw_operations) > max_operations:
+        raise PayloadTooLarge(f"{len(raw_operations)} operations; this server takes at most {max_operations}.")
+    fail_on_errors = fields.get("failonerrors")
+    if fail_on_errors is not None and (
+        isinstance(fail_on_errors, bool) or not isinstance(fail_on_errors, int) or fail_on_errors < 1
+    ):
+        raise InvalidValue(f"failOnErrors must be a positive integer, not {excerpt(fail_on_errors)}.")
+    operations = [_operation(index, raw) for index, raw in enumerate(raw_operations)]
+    bulk_ids = [op.bulk_id for op in operations if op.bulk_id]
+    if len(bulk_ids) != len(set(bulk_ids)):
+        raise InvalidValue("Each bulkId must be unique within the request.")
+    return operations, fail_on_errors
+
+
+def _operation(index: int, raw: Any) -> _Operation:
+    if not isinstance(raw, dict):
+        raise InvalidSyntax(f"Operations[{index}] must be an object.")
+    item = casefold_keys(raw, f"Operations[{index}]")
+    method, path, bulk_id = item.get("method"), item.get("path"), item.get("bulkid")
+    if not isinstance(method, str) or method.upper() not in _METHODS:
+        raise InvalidValue(f"Operations[{index}].method must be POST, PUT, PATCH or DELETE, not {excerpt(method)}.")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise InvalidValue(f"Operations[{index}].path must be like /Users or /Groups/<id>, not {excerpt(path)}.")
+    if method.upper() == "POST" and not isinstance(bulk_id, str):
+        raise InvalidValue(f"Operations[{index}]: a POST needs a bulkId (RFC 7644 §3.7).")
+    if bulk_id is not None and (not isinstance(bulk_id, str) or not _REFERENCE.fullmatch(f"bulkId:{bulk_id}")):
+        raise InvalidValue(f"Operations[{index}].bulkId must be a string of letters, digits and -._~.")
+    version = item.get("version")
+    return _Operation(
+        index, method.upper(), path, bulk_id, version if isinstance(version, str) else None, item.get("data")
+    )
+
+
+def _references(op: _Operation) -> set[str]:
+    found: set[str] = set(_REFERENCE.findall(op.path))
+    _collect(op.data, found)
+    return found
+
+
+def _collect(value: Any, found: set[str]) -> None:
+    if isinstance(value, str):
+        found.update(_REFERENCE.findall(value))
+    elif isinstance(value, list):
+        for item in value:
+            _collect(item, found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect(item, found)
+
+
+def _substitute(value: Any, created: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return _REFERENCE.sub(lambda m: created[m.group(1)], value)
+    if isinstance(value, list):
+        return [_substitute(item, created) for item in value]
+    if isinstance(value, dict):
+        return {key: _substitute(item, created) for key, item in value.items()}
+    return value
+
+
+def _run_one(
+    ops: Operations, directory_id: str, op: _Operation, created: dict[str, str], tolerant: bool
+) -> dict[str, Any]:
+    try:
+        rtype, resource_id = _route(_substitute(op.path, created), op)
+        data = _substitute(op.data, created)
+        conditions = Preconditions(if_match=op.version)
+        projection = Projection.parse(rtype, None, "members")
+        if op.method == "DELETE":
+            ops.delete(rtype, directory_id, resource_id, conditions)
+            return _success(op, "204")
+        if op.method == "POST":
+            single = ops.create(rtype, directory_id, data, projection)
+            assert op.bulk_id is not None
+            created[op.bulk_id] = single.resource["id"]
+            return _success(op, "201", single.location, single.version)
+        if op.method == "PUT":
+            single = ops.replace(rtype, directory_id, resource_id, data, projection, conditions)
+        else:
+            single = ops.patch(rtype, directory_id, resource_id, data, projection, conditions, tolerant)
+        return _success(op, "200", single.location, single.version)
+    except ScimError as error:
+        return _failure(op, error)
+
+
+def _route(path: str, op: _Operation) -> tuple[ResourceType, str]:
+    parts = [part for part in path.split("/") if part]
+    rtype = next((r for r in RESOURCE_TYPES if parts and r.endpoint.lstrip("/").lower() == parts[0].lower()), None)
+    if rtype is None or len(parts) > 2 or (op.method == "POST") != (len(parts) == 1):
+        raise InvalidValue(f"{excerpt(path)} is not a {op.method} path; use /Users, /Groups or /Users/<id>.")
+    return rtype, parts[1] if len(parts) == 2 else ""
+
+
+def _success(op: _Operation, status: str, location: str | None = None, version: str | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"method": op.method, "status": status}
+    if op.bulk_id:
+        result["bulkId"] = op.bulk_id
+    if location:
+        result["location"] = location
+    if version:
+        result["version"] = version
+    return result
+
+
+def _failure(op: _Operation, error: ScimError, status: int | None = None) -> dict[str, Any]:
+    code = status or error.status
+    result = _success(op, str(code))
+    result["response"] = error_body(code, error.detail, error.scim_type)
+    return result
