@@ -312,3 +312,13 @@ def test_strict_directory_refuses_the_idp_dialects(scim: Scim, database: Any) ->
     with database.write() as conn:
         set_strict(conn, scim.directory_id, False)
     assert patch(scim, f"/Users/{user}", {"op": "Replace", "path": "title", "value": "U"}).status_code == 200
+
+
+def test_skipped_attributes_are_logged_by_name_only(scim: Scim, caplog: pytest.LogCaptureFixture) -> None:
+    """Tolerant mode reports what it skipped, without the values (which are the IdP's data)."""
+    import logging
+
+    user = scim.create_user("log@example.com")["id"]
+    with caplog.at_level(logging.INFO, logger="scimgate.scim"):
+        patch(scim, f"/Users/{user}", {"op": "add", "path": "favouriteColour", "value": "secret-blue"})
+    assert "favouriteColour" in caplog.text and "secret-blue" not in caplog.text

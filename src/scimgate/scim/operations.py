@@ -4,8 +4,7 @@ HTTP lives in ``routes.py``; this module is the protocol logic: validate, write,
 fails raises a ``ScimError`` before its transaction commits, so it changes nothing.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,16 +14,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from scimgate.ids import new_id
+from scimgate.scim import membership
 from scimgate.scim.compare import comparison_key, storable
 from scimgate.scim.cursors import Position, after, open_cursor, query_fingerprint, seal
 from scimgate.scim.errors import InvalidCursor, InvalidValue, NotFound, Uniqueness, excerpt
 from scimgate.scim.etags import Preconditions
 from scimgate.scim.filters import compile_filter, compile_filter_across
-from scimgate.scim.patch import MemberChanges, apply_patch
+from scimgate.scim.patch import apply_patch
 from scimgate.scim.projection import Projection
 from scimgate.scim.render import etag, manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
-from scimgate.scim.resources import MemberRef, ParsedResource, parse_resource
+from scimgate.scim.resources import ParsedResource, parse_resource
 from scimgate.scim.schema import ENTERPRISE_SCHEMA
 from scimgate.scim.sorting import SortKey, order_by
 from scimgate.store import resources as store
@@ -32,6 +32,7 @@ from scimgate.store.database import Database
 from scimgate.store.resources import StoredResource
 from scimgate.store.tables import groups, users
 
+logger = logging.getLogger("scimgate.scim")
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 _NO_CONDITIONS = Preconditions()
 MAX_ID_LENGTH = 40  # the width of the id columns
@@ -77,8 +78,7 @@ class Operations:
         with self.db.write() as conn:
             stored = self._insert(conn, rtype, directory_id, parsed, now)
             if rtype is GROUPS and parsed.members:
-                with _member_vanished():
-                    store.add_members(conn, directory_id, stored.id, self._checked_members(conn, directory_id, parsed))
+                membership.set_members(conn, directory_id, stored.id, parsed.members)
             return self._render_one(conn, rtype, directory_id, stored, projection)
 
     def get(
@@ -129,8 +129,7 @@ class Operations:
             assert stored is not None
             if rtype is GROUPS and parsed.members is not None:
                 # Omitted `members` leaves membership as it is; `members: []` empties the group.
-                with _member_vanished():
-                    self._replace_members(conn, directory_id, resource_id, parsed)
+                membership.set_members(conn, directory_id, resource_id, parsed.members)
             return self._render_one(conn, rtype, directory_id, stored, projection)
 
     def patch(
@@ -152,6 +151,9 @@ class Operations:
                 raise _not_found(rtype, resource_id)
             preconditions.check(etag(current.version), reading=False)
             result = apply_patch(rtype, current.attributes, body, tolerant=tolerant)
+            if result.ignored:
+                # Names only, never values: they are the IdP's data. The admin request log will show them too.
+                logger.info("PATCH %s/%s skipped unknown attributes: %s", rtype.name, resource_id, result.ignored)
             parsed = parse_resource(rtype, result.document)  # the whole result must be a valid resource
             stored = current
             now = datetime.now(UTC)
@@ -164,27 +166,11 @@ class Operations:
                     raise _conflict(rtype, parsed.document) from None
                 assert replaced is not None
                 stored = replaced
-            if result.members.any and self._change_members(conn, directory_id, resource_id, result.members):
+            if result.members.any and membership.change_members(conn, directory_id, resource_id, result.members):
                 if stored is current:  # membership changed, the document did not: the version still moves
                     store.touch(conn, table, directory_id, resource_id, now)
                     stored = store.get(conn, table, directory_id, resource_id) or current
             return self._render_one(conn, rtype, directory_id, stored, projection)
-
-    def _change_members(self, conn: Connection, directory_id: str, group_id: str, changes: MemberChanges) -> bool:
-        """Apply membership edits touching only the rows that change; True when anything changed."""
-        refs = list(changes.add.values())
-        wanted = dict(self._checked_members(conn, directory_id, ParsedResource({}, refs))) if refs else {}
-        if group_id in wanted:
-            raise InvalidValue("A group cannot be a member of itself.")
-        with _member_vanished():
-            if changes.replace_all:
-                current = store.member_ids(conn, directory_id, group_id)
-                removed = store.remove_members(conn, directory_id, group_id, current - wanted.keys())
-                added = store.add_members(conn, directory_id, group_id, [(i, k) for i, k in wanted.items()])
-            else:
-                removed = store.remove_members(conn, directory_id, group_id, changes.remove)
-                added = store.add_members(conn, directory_id, group_id, list(wanted.items()))
-        return bool(removed or added)
 
     def delete(
         self, rtype: ResourceType, directory_id: str, resource_id: str, preconditions: Preconditions = _NO_CONDITIONS
@@ -316,35 +302,6 @@ class Operations:
         except IntegrityError:
             raise _conflict(rtype, parsed.document) from None
 
-    def _checked_members(self, conn: Connection, directory_id: str, parsed: ParsedResource) -> list[tuple[str, str]]:
-        """Resolve each member to a user or group of this directory; any unknown id fails the whole request."""
-        refs: list[MemberRef] = parsed.members or []
-        ids = [ref.value for ref in refs]
-        found_users = store.existing_ids(conn, users, directory_id, ids)
-        found_groups = store.existing_ids(conn, groups, directory_id, ids) - found_users
-        resolved, unknown = [], []
-        for ref in refs:
-            kind = "User" if ref.value in found_users else "Group" if ref.value in found_groups else None
-            if kind is None or (ref.type is not None and ref.type != kind):
-                unknown.append(ref.value)
-            else:
-                resolved.append((ref.value, kind))
-        if unknown:
-            shown = ", ".join(excerpt(member_id, 40) for member_id in unknown[:3])
-            raise InvalidValue(
-                f"{len(unknown)} member(s) are not users or groups of this directory: {shown}. "
-                "Provision the users first, then add them to the group."
-            )
-        return resolved
-
-    def _replace_members(self, conn: Connection, directory_id: str, group_id: str, parsed: ParsedResource) -> None:
-        wanted = dict(self._checked_members(conn, directory_id, parsed))
-        if group_id in wanted:
-            raise InvalidValue("A group cannot be a member of itself.")
-        current = store.member_ids(conn, directory_id, group_id)
-        store.remove_members(conn, directory_id, group_id, current - wanted.keys())
-        store.add_members(conn, directory_id, group_id, [(i, k) for i, k in wanted.items() if i not in current])
-
     def _render_one(
         self, conn: Connection, rtype: ResourceType, directory_id: str, stored: StoredResource, projection: Projection
     ) -> Single:
@@ -398,15 +355,6 @@ def _list_response(total: int, start_index: int, resources: list[dict[str, Any]]
 
 def _table(rtype: ResourceType) -> Any:
     return users if rtype is USERS else groups
-
-
-@contextmanager
-def _member_vanished() -> Iterator[None]:
-    """A member deleted by a concurrent request between our check and our insert trips its foreign key."""
-    try:
-        yield
-    except IntegrityError:
-        raise InvalidValue("A member was deleted while this request ran; send the request again.") from None
 
 
 def _columns(rtype: ResourceType, document: dict[str, Any]) -> dict[str, Any]:
