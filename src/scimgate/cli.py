@@ -20,15 +20,13 @@ _CLICK_TYPES: dict[Any, Any] = {int: click.INT, Path: click.Path(path_type=Path)
 def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """One ``--flag`` per setting, generated from Settings so that no setting can lack its flag."""
     for name, field in reversed(Settings.model_fields.items()):
-        annotation = field.annotation
-        param_type = _CLICK_TYPES.get(annotation, click.STRING)
-        command = click.option(
-            "--" + name.replace("_", "-"),
-            name,
-            type=param_type,
-            default=None,
-            help=f"{field.description} [env: SCIMGATE_{name.upper()}; default: {field.default}]",
-        )(command)
+        help_text = f"{field.description} [env: SCIMGATE_{name.upper()}; default: {field.default}]"
+        flag = "--" + name.replace("_", "-")
+        if field.annotation is bool:
+            command = click.option(flag, name, is_flag=True, default=None, help=help_text)(command)
+            continue
+        param_type = _CLICK_TYPES.get(field.annotation, click.STRING)
+        command = click.option(flag, name, type=param_type, default=None, help=help_text)(command)
     return command
 
 
@@ -51,10 +49,8 @@ def serve(**flags: Any) -> None:
     On the first start it creates a directory and prints its SCIM URL and a bearer token, once.
     """
     settings = load_settings(flags)
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url())
-    migrate.upgrade(db)
+    db = _open_database(settings)
+    _prepare_schema(db, settings)
     _announce(db, settings)
     try:
         # access_log=False: scimgate.access_log writes one line per request without query strings.
@@ -68,6 +64,53 @@ def serve(**flags: Any) -> None:
         )
     finally:
         db.dispose()
+
+
+@main.command(name="migrate")
+@settings_options
+def migrate_command(**flags: Any) -> None:
+    """Upgrade the database schema to what this version of scimgate needs (back the database up first)."""
+    settings = load_settings(flags)
+    db = _open_database(settings)
+    try:
+        before = migrate.state(db)
+        if not before.known:
+            raise click.ClickException(_newer_schema(before))
+        migrate.upgrade(db)
+        click.echo(
+            f"Schema upgraded from {before.current or 'empty'} to {before.head}."
+            if not before.up_to_date
+            else f"Schema already at {before.head}; nothing to do."
+        )
+    finally:
+        db.dispose()
+
+
+def _open_database(settings: Settings) -> Database:
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(settings.resolved_database_url())
+
+
+def _prepare_schema(db: Database, settings: Settings) -> None:
+    """Initialise an empty database; refuse an older schema unless told to migrate, and a newer one always."""
+    schema = migrate.state(db)
+    if not schema.known:
+        raise click.ClickException(_newer_schema(schema))
+    if schema.current is None or (not schema.up_to_date and settings.auto_migrate):
+        migrate.upgrade(db)
+    elif not schema.up_to_date:
+        raise click.ClickException(
+            f"The database schema is at revision {schema.current}; this scimgate needs {schema.head}. "
+            "Back the database up, then run `scimgate migrate` (or start with --auto-migrate)."
+        )
+
+
+def _newer_schema(schema: migrate.SchemaState) -> str:
+    return (
+        f"The database schema is at revision {schema.current}, which this scimgate does not know: a newer scimgate "
+        "migrated it. Run that version, or restore a backup taken before the upgrade."
+    )
 
 
 # uvicorn's default logging, plus our access logger at INFO on stderr.

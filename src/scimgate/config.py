@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     max_bulk_operations: int = Field(
         1000, ge=1, description="Most operations one /Bulk request may carry; advertised as bulk.maxOperations."
     )
+    auto_migrate: bool = Field(
+        False,
+        description=(
+            "Let serve upgrade a database whose schema is older than this scimgate. Off by default: run "
+            "`scimgate migrate` deliberately (after a backup). An empty database is always initialised."
+        ),
+    )
     cursor_timeout: int = Field(
         3600, ge=60, description="Seconds a paging cursor (RFC 9865) stays valid between two page requests."
     )

@@ -1,5 +1,11 @@
-"""Bring a database's schema up to date with Alembic (``scimgate serve`` does this at start)."""
+"""Bring a database's schema up to date with Alembic: ``scimgate migrate``, or ``serve`` on an empty database.
 
+Every upgrade runs in one transaction (PostgreSQL and SQLite both have transactional DDL), so a crash during a
+migration leaves the schema at the old revision, and ``serve`` then refuses to start rather than serving a
+half-migrated schema.
+"""
+
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -18,14 +24,34 @@ def _config() -> Config:
     return config
 
 
-def upgrade(db: Database) -> None:
+def upgrade(db: Database, revision: str = "head") -> None:
     config = _config()
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: str | None
+    """The database's revision; None for a database scimgate has never initialised."""
+    head: str
+    """The revision this code needs."""
+    known: bool
+    """Whether this code knows the database's revision (False: a newer scimgate migrated it)."""
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def state(db: Database) -> SchemaState:
+    scripts = ScriptDirectory.from_config(_config())
+    with db.engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    known = current is None or any(script.revision == current for script in scripts.walk_revisions())
+    return SchemaState(current, scripts.get_current_head() or "", known)
 
 
 def is_current(db: Database) -> bool:
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == head
+    return state(db).up_to_date
