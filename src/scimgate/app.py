@@ -4,6 +4,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -13,16 +14,23 @@ from starlette.routing import Mount
 from scimgate.access_log import AccessLog
 from scimgate.config import Settings
 from scimgate.directories.auth import BearerAuth
-from scimgate.scim.errors import InternalError, MethodNotAllowed, NotFound, ScimError, error_response
+from scimgate.scim.errors import (
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    ScimError,
+    ServiceUnavailable,
+    error_response,
+)
 from scimgate.scim.operations import Operations
 from scimgate.scim.routes import scim_router
-from scimgate.store.database import Database
+from scimgate.store.database import Database, is_unavailable
 
 logger = logging.getLogger("scimgate")
 
 
 def create_app(settings: Settings, db: Database | None = None) -> Starlette:
-    database = db or Database(settings.resolved_database_url())
+    database = db or Database(settings.resolved_database_url(), settings.database_limits())
     ops = Operations(database, settings.resolved_public_url(), settings.cursor_timeout)
 
     @asynccontextmanager
@@ -36,6 +44,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         exception_handlers={
             ScimError: _scim_error,
             HTTPException: _http_error,
+            sa.exc.SQLAlchemyError: _database_error,
             Exception: _unexpected_error,
         },
         lifespan=lifespan,
@@ -63,6 +72,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             NotFound("No such endpoint. SCIM URLs look like {public_url}/scim/v2/{directory_id}/Users.")
         )
     return error_response(ScimError(str(exc.detail)), status=exc.status_code)
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    if is_unavailable(exc):
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        return error_response(
+            ServiceUnavailable(
+                "The directory's database is unavailable or busy; nothing was changed. Retry after the indicated delay."
+            )
+        )
+    return await _unexpected_error(request, exc)
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> Response:

@@ -89,7 +89,7 @@ def migrate_command(**flags: Any) -> None:
 def _open_database(settings: Settings) -> Database:
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Database(settings.resolved_database_url())
+    return Database(settings.resolved_database_url(), settings.database_limits())
 
 
 def _prepare_schema(db: Database, settings: Settings) -> None:

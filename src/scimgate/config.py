@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from scimgate.store.database import Limits
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCIMGATE_", extra="forbid")
@@ -45,9 +47,20 @@ class Settings(BaseSettings):
             "`scimgate migrate` deliberately (after a backup). An empty database is always initialised."
         ),
     )
+    db_pool_size: int = Field(
+        10, ge=1, description="PostgreSQL connections each worker keeps open (as many again in overflow when busy)."
+    )
+    db_statement_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a PostgreSQL statement may run before it is cancelled and the request gets 503.",
+    )
     cursor_timeout: int = Field(
         3600, ge=60, description="Seconds a paging cursor (RFC 9865) stays valid between two page requests."
     )
+
+    def database_limits(self) -> Limits:
+        return Limits(pool_size=self.db_pool_size, statement_timeout=self.db_statement_timeout)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

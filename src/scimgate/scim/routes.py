@@ -3,6 +3,10 @@
 Every route below the prefix is behind ``BearerAuth`` (``scimgate.directories.auth``), which runs before routing.
 """
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +22,14 @@ from scimgate.scim.operations import Operations, Page, Single
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.scim.sorting import SortKey, parse_sort
+from scimgate.store.database import retrying
+
+T = TypeVar("T")
+
+
+async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run one operation (one transaction) in the thread pool, again if it lost a serialization race."""
+    return await run_in_threadpool(retrying, functools.partial(function, *args, **kwargs))
 
 
 def scim_router(ops: Operations, settings: Settings) -> Router:
@@ -67,11 +79,9 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
         async def list_or_create(request: Request) -> Response:
             if request.method == "POST":
                 payload = await read_json(request, settings.max_body_bytes)
-                created = await run_in_threadpool(
-                    ops.create, rtype, directory(request), payload, projection(request, rtype)
-                )
+                created = await call(ops.create, rtype, directory(request), payload, projection(request, rtype))
                 return one(created, 201)
-            result = await run_in_threadpool(
+            result = await call(
                 ops.search,
                 rtype,
                 directory(request),
@@ -85,7 +95,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
             """POST /{type}/.search (RFC 7644 §3.4.3): the query travels in the body, not in the URL."""
             body = await read_json(request, settings.max_body_bytes)
             query = parse_search_request(body)
-            result = await run_in_threadpool(
+            result = await call(
                 ops.search,
                 rtype,
                 directory(request),
@@ -104,7 +114,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
             resource_id = str(request.path_params["resource_id"])
             conditions = preconditions(request)
             if request.method == "DELETE":
-                await run_in_threadpool(ops.delete, rtype, directory(request), resource_id, conditions)
+                await call(ops.delete, rtype, directory(request), resource_id, conditions)
                 return Response(status_code=204)
             if request.method in ("PUT", "PATCH"):
                 payload = await read_json(request, settings.max_body_bytes)
@@ -113,15 +123,13 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
                 shown = Projection.parse(rtype, None, "members") if quiet else projection(request, rtype)
                 arguments = (rtype, directory(request), resource_id, payload, shown, conditions)
                 if request.method == "PATCH":
-                    changed = await run_in_threadpool(ops.patch, *arguments, not request.state.strict)
+                    changed = await call(ops.patch, *arguments, not request.state.strict)
                 else:
-                    changed = await run_in_threadpool(ops.replace, *arguments)
+                    changed = await call(ops.replace, *arguments)
                 if quiet:
                     return Response(status_code=204, headers={"ETag": changed.version})
                 return one(changed)
-            found = await run_in_threadpool(
-                ops.get, rtype, directory(request), resource_id, projection(request, rtype), conditions
-            )
+            found = await call(ops.get, rtype, directory(request), resource_id, projection(request, rtype), conditions)
             return one(found)
 
         return [
@@ -132,7 +140,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
 
     async def root_search(request: Request) -> Response:
         query = parse_search_request(await read_json(request, settings.max_body_bytes))
-        result = await run_in_threadpool(
+        result = await call(
             ops.search_across,
             directory(request),
             query.filter,
@@ -145,7 +153,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
 
     async def bulk(request: Request) -> Response:
         body = await read_json(request, settings.max_body_bytes)
-        result = await run_in_threadpool(
+        result = await call(
             run_bulk,
             ops,
             directory(request),

@@ -4,29 +4,45 @@ SQLite specifics, each for a reason:
 
 * WAL, so readers are never blocked by a writer; ``synchronous=FULL`` so an acknowledged write survives power loss.
 * ``foreign_keys=ON`` on every connection (SQLite's default is off, which would leave memberships of deleted users).
-* Writes open with ``BEGIN IMMEDIATE`` and wait on ``busy_timeout``: a deferred transaction that reads and then
+* Writes open with ``BEGIN IMMEDIATE`` and wait on ``busy_timeout`` (the statement timeout): a deferred transaction that reads and then
   writes can fail with "database is locked" when it tries to upgrade its lock, which would surface as an error.
+
+PostgreSQL specifics: a connect timeout and a statement timeout, so a database that is down or stuck becomes a
+``503`` with ``Retry-After`` within seconds rather than a hung request; ``pool_pre_ping``, so the pool recovers by
+itself when the database is back; and ``retrying``, which re-runs a whole transaction that lost a serialization
+conflict or a deadlock.
+
+Pool sizing: each worker process keeps up to ``db_pool_size`` connections (plus as many again in overflow while
+busy); N workers need N × 2 × ``db_pool_size`` connections below PostgreSQL's ``max_connections``.
 """
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from scimgate.scim.compare import comparison_key
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+@dataclass(frozen=True)
+class Limits:
+    pool_size: int = 10
+    statement_timeout: float = 30.0
+    connect_timeout: int = 5
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, limits: Limits | None = None) -> None:
         self.url = sa.make_url(url)
         if self.url.drivername in ("postgresql", "postgres"):
             # A plain postgresql:// URL means psycopg 3 here (SQLAlchemy's own default would be psycopg2).
             self.url = self.url.set(drivername="postgresql+psycopg")
-        self.engine = _create_engine(self.url)
+        self.engine = _create_engine(self.url, limits or Limits())
 
     @property
     def is_sqlite(self) -> bool:
@@ -49,10 +65,22 @@ class Database:
         self.engine.dispose()
 
 
-def _create_engine(url: sa.URL) -> Engine:
+def _create_engine(url: sa.URL, limits: Limits) -> Engine:
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        return sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=limits.pool_size,
+            max_overflow=limits.pool_size,
+            pool_timeout=limits.connect_timeout * 2,
+            connect_args={
+                "connect_timeout": limits.connect_timeout,
+                "options": f"-c statement_timeout={int(limits.statement_timeout * 1000)}",
+            },
+        )
+    # Waiting for another writer's lock is SQLite's "statement running long": the same limit applies, then 503.
+    busy_ms = int(limits.statement_timeout * 1000)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000})
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -63,7 +91,7 @@ def _create_engine(url: sa.URL) -> Engine:
             "journal_mode=WAL",
             "synchronous=FULL",
             "foreign_keys=ON",
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            f"busy_timeout={busy_ms}",
             # LIKE must respect case as on PostgreSQL: co/sw/ew on id and externalId are case-exact, and the
             # case-insensitive attributes are compared on their already-folded key columns.
             "case_sensitive_like=ON",
@@ -82,3 +110,40 @@ def _create_engine(url: sa.URL) -> Engine:
 
 def _fold(value: object) -> str | None:
     return comparison_key(value) if isinstance(value, str) else None
+
+
+# PostgreSQL SQLSTATEs of a transaction that lost a race and can simply run again.
+_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+_ATTEMPTS = 4
+T = TypeVar("T")
+
+
+def retrying(work: Callable[[], T]) -> T:
+    """Run a whole transaction, again (with a short jittered backoff) when it lost a serialization race."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return work()
+        except sa.exc.DBAPIError as error:
+            if sqlstate(error) not in _RETRYABLE or attempt == _ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * 2**attempt + random.random() * 0.01)
+    raise AssertionError("unreachable")
+
+
+def sqlstate(error: sa.exc.DBAPIError) -> str | None:
+    code = getattr(error.orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether a database error means "not now" (down, unreachable, timed out, locked) rather than a bug."""
+    if isinstance(error, sa.exc.TimeoutError):  # no pool connection free in time
+        return True
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError) or error.connection_invalidated:
+        return True
+    code = sqlstate(error) or ""
+    # 08 connection exception, 53 insufficient resources, 57 operator intervention (incl. statement timeout),
+    # 40 transaction rollback (a race that outlived its retries).
+    return code[:2] in ("08", "53", "57", "40")

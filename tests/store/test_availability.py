@@ -1,0 +1,138 @@
+"""A database that is down, locked or slow gives 503 with Retry-After (never a hang or a 500), and lost races
+are retried; the service recovers by itself."""
+
+import threading
+import time
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from scimgate.app import create_app
+from scimgate.config import Settings
+from scimgate.store.database import Database, Limits, retrying
+from tests.conftest import BASE_URL, Scim
+from tests.scim.test_errors import assert_scim_error
+
+
+def test_unreachable_database_is_503_quickly() -> None:
+    """Nothing listens on the database port: every SCIM request answers 503 with Retry-After within seconds."""
+    db = Database("postgresql+psycopg://postgres@127.0.0.1:1/none", Limits(connect_timeout=1))
+    try:
+        with TestClient(create_app(Settings(public_url=BASE_URL), db), base_url=BASE_URL) as client:
+            started = time.monotonic()
+            response = client.get("/scim/v2/dir_x/Users", headers={"Authorization": "Bearer scimgate_x"})
+            assert time.monotonic() - started < 5
+        body = assert_scim_error(response, 503)
+        assert int(response.headers["retry-after"]) > 0 and "nothing was changed" in body["detail"]
+    finally:
+        db.dispose()
+
+
+def _slow_database(database: Database) -> Database:
+    """The same database, with a statement (and lock wait) timeout of half a second."""
+    return Database(database.url.render_as_string(hide_password=False), Limits(statement_timeout=0.5))
+
+
+def test_a_locked_resource_times_out_into_503_then_works(scim: Scim, database: Database) -> None:
+    """Another transaction holds the row (PostgreSQL) or the write lock (SQLite) past the statement timeout:
+    the PATCH answers 503 and changes nothing; once the lock is gone the same PATCH succeeds."""
+    user = scim.create_user("locked@example.com")
+    slow = _slow_database(database)
+    body = {"Operations": [{"op": "replace", "path": "title", "value": "T"}]}
+    headers = scim.headers({"Content-Type": "application/scim+json"})
+    blocker = database.engine.connect()
+    try:
+        blocker = blocker.execution_options(scimgate_write=True)
+        transaction = blocker.begin()
+        blocker.exec_driver_sql(
+            "UPDATE users SET version = version WHERE id = ?"
+            if database.is_sqlite
+            else "UPDATE users SET version = version WHERE id = %(id)s",
+            (user["id"],) if database.is_sqlite else {"id": user["id"]},
+        )
+        with TestClient(create_app(Settings(public_url=BASE_URL), slow), base_url=BASE_URL) as client:
+            started = time.monotonic()
+            response = client.patch(f"{scim.base}/Users/{user['id']}", json=body, headers=headers)
+            assert time.monotonic() - started < 5
+            assert_scim_error(response, 503)
+            transaction.rollback()
+            assert client.patch(f"{scim.base}/Users/{user['id']}", json=body, headers=headers).status_code == 200
+    finally:
+        blocker.close()
+        slow.dispose()
+    assert scim.get(f"/Users/{user['id']}").json()["title"] == "T"
+
+
+def test_service_recovers_when_connections_are_killed(scim: Scim, database: Database) -> None:
+    """PostgreSQL drops every connection of the app (a restart, a failover): the next requests just work."""
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL connections only")
+    scim.create_user("before@example.com")
+    admin = sa.create_engine(database.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    admin.dispose()
+    assert scim.get("/Users").json()["totalResults"] == 1
+    scim.create_user("after@example.com")
+
+
+class _Lost(Exception):
+    sqlstate = "40P01"
+
+
+def test_retrying_reruns_lost_races_only() -> None:
+    """A deadlock or serialization failure is retried; any other error is raised at once."""
+    attempts: list[int] = []
+
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise sa.exc.OperationalError("UPDATE …", {}, _Lost())
+        return "done"
+
+    assert retrying(flaky) == "done" and len(attempts) == 3
+
+    def broken() -> None:
+        raise sa.exc.IntegrityError("INSERT …", {}, Exception("duplicate"))
+
+    with pytest.raises(sa.exc.IntegrityError):
+        retrying(broken)
+
+
+def test_a_real_deadlock_is_retried(database: Database) -> None:
+    """Two transactions take two rows in opposite orders; PostgreSQL kills one, which runs again and succeeds."""
+    if database.is_sqlite:
+        pytest.skip("SQLite serialises writers: it cannot deadlock")
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO directories (id, name, created_at) VALUES ('dir_a', 'a', now()), ('dir_b', 'b', now())"
+        )
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def work(first: str, second: str) -> None:
+        calls = 0
+
+        def transaction() -> None:
+            nonlocal calls
+            calls += 1
+            with database.write() as conn:
+                conn.exec_driver_sql("UPDATE directories SET name = name WHERE id = %(id)s", {"id": first})
+                if calls == 1:
+                    barrier.wait(timeout=5)
+                conn.exec_driver_sql("UPDATE directories SET name = name WHERE id = %(id)s", {"id": second})
+
+        retrying(transaction)
+        results.append(calls)
+
+    threads = [threading.Thread(target=work, args=pair) for pair in (("dir_a", "dir_b"), ("dir_b", "dir_a"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [1, 2]  # both finished; the deadlock victim ran twice
