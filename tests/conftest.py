@@ -82,6 +82,16 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 
 @pytest.fixture
+def pg_database(postgres_database: str) -> Iterator[Database]:
+    """PostgreSQL only, for behaviour SQLite does not have (connections to kill, deadlocks)."""
+    db = Database(postgres_database)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(table.name for table in metadata.sorted_tables)} CASCADE")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
 def settings() -> Settings:
     return Settings(public_url=BASE_URL)
 

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.store.database import Database, Limits, retrying
-from tests.conftest import BASE_URL, Scim
+from tests.conftest import BASE_URL, Scim, new_directory
 from tests.scim.test_errors import assert_scim_error
 
 
@@ -65,11 +65,18 @@ def test_a_locked_resource_times_out_into_503_then_works(scim: Scim, database: D
     assert scim.get(f"/Users/{user['id']}").json()["title"] == "T"
 
 
-def test_service_recovers_when_connections_are_killed(scim: Scim, database: Database) -> None:
+def test_service_recovers_when_connections_are_killed(pg_database: Database) -> None:
     """PostgreSQL drops every connection of the app (a restart, a failover): the next requests just work."""
-    if database.is_sqlite:
-        pytest.skip("PostgreSQL connections only")
-    scim.create_user("before@example.com")
+    with TestClient(create_app(Settings(public_url=BASE_URL), pg_database), base_url=BASE_URL) as client:
+        directory_id, token = new_directory(pg_database, "Failover")
+        scim = Scim(client, directory_id, token)
+        scim.create_user("before@example.com")
+        _terminate_connections(pg_database)
+        assert scim.get("/Users").json()["totalResults"] == 1
+        scim.create_user("after@example.com")
+
+
+def _terminate_connections(database: Database) -> None:
     admin = sa.create_engine(database.url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(
@@ -77,8 +84,6 @@ def test_service_recovers_when_connections_are_killed(scim: Scim, database: Data
             "AND pid <> pg_backend_pid()"
         )
     admin.dispose()
-    assert scim.get("/Users").json()["totalResults"] == 1
-    scim.create_user("after@example.com")
 
 
 class _Lost(Exception):
@@ -104,10 +109,10 @@ def test_retrying_reruns_lost_races_only() -> None:
         retrying(broken)
 
 
-def test_a_real_deadlock_is_retried(database: Database) -> None:
-    """Two transactions take two rows in opposite orders; PostgreSQL kills one, which runs again and succeeds."""
-    if database.is_sqlite:
-        pytest.skip("SQLite serialises writers: it cannot deadlock")
+def test_a_real_deadlock_is_retried(pg_database: Database) -> None:
+    """Two transactions take two rows in opposite orders; PostgreSQL kills one, which runs again and succeeds.
+    (SQLite serialises writers, so it cannot deadlock.)"""
+    database = pg_database
     with database.engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO directories (id, name, created_at) VALUES ('dir_a', 'a', now()), ('dir_b', 'b', now())"
