@@ -4,8 +4,9 @@ SQLite specifics, each for a reason:
 
 * WAL, so readers are never blocked by a writer; ``synchronous=FULL`` so an acknowledged write survives power loss.
 * ``foreign_keys=ON`` on every connection (SQLite's default is off, which would leave memberships of deleted users).
-* Writes open with ``BEGIN IMMEDIATE`` and wait on ``busy_timeout`` (the statement timeout): a deferred transaction that reads and then
-  writes can fail with "database is locked" when it tries to upgrade its lock, which would surface as an error.
+* Writes open with ``BEGIN IMMEDIATE`` and wait on ``busy_timeout`` (the statement timeout): a deferred
+  transaction that reads and then writes can fail with "database is locked" when it tries to upgrade its lock,
+  which would surface as an error.
 
 PostgreSQL specifics: a connect timeout and a statement timeout, so a database that is down or stuck becomes a
 ``503`` with ``Retry-After`` within seconds rather than a hung request; ``pool_pre_ping``, so the pool recovers by
