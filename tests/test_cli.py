@@ -19,8 +19,10 @@ def free_port() -> int:
         return port
 
 
-def start(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], list[str]]:
-    """Start serve and read its output until uvicorn says it is up (at most 60 s)."""
+def start(
+    command: list[str], cwd: Path, env: dict[str, str] | None = None, ready: str = "Uvicorn running on", times: int = 1
+) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start serve and read its output until ``ready`` has appeared ``times`` times (at most 60 s)."""
     process = subprocess.Popen(
         command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}
     )
@@ -32,7 +34,7 @@ def start(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> t
         if not line:
             break
         lines.append(line.rstrip("\n"))
-        if "Uvicorn running on" in line:
+        if sum(ready in seen for seen in lines) >= times:
             return process, lines
     stop(process)
     raise AssertionError("serve did not start:\n" + "\n".join(lines))
@@ -84,3 +86,23 @@ def test_help_lists_the_commands() -> None:
     """scimgate --help names serve."""
     result = subprocess.run([sys.executable, "-m", "scimgate", "--help"], capture_output=True, text=True, check=True)
     assert "serve" in result.stdout
+
+
+def test_serve_with_several_workers(tmp_path: Path) -> None:
+    """--workers 2 starts two worker processes on one database; what one writes, every request reads."""
+    port = free_port()
+    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--workers", "2"]
+    process, lines = start(command, cwd=tmp_path, ready="Application startup complete", times=2)
+    try:
+        url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
+        token = value_after(lines, "Bearer token (Entra: Secret Token):")
+        assert sum("Started server process" in line for line in lines) == 2
+        headers = {"Authorization": f"Bearer {token}"}
+        for i in range(10):
+            created = httpx2.post(f"{url}/Users", headers=headers, json={"userName": f"w{i}@example.com"})
+            assert created.status_code == 201, created.text
+        for _ in range(10):  # new connections, spread over both workers
+            with httpx2.Client() as client:
+                assert client.get(f"{url}/Users", headers=headers).json()["totalResults"] == 10
+    finally:
+        stop(process)

@@ -54,6 +54,11 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     return app
 
 
+def app_from_environment() -> Starlette:
+    """The app as a worker process builds it: settings from the SCIMGATE_ variables ``serve`` exported."""
+    return create_app(Settings())
+
+
 async def _scim_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ScimError)
     return error_response(exc)

@@ -1,5 +1,6 @@
 """The ``scimgate`` command. Every setting of ``scimgate.config.Settings`` is also a flag of ``serve``."""
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,18 +53,29 @@ def serve(**flags: Any) -> None:
     db = _open_database(settings)
     _prepare_schema(db, settings)
     _announce(db, settings)
-    try:
-        # access_log=False: scimgate.access_log writes one line per request without query strings.
-        uvicorn.run(
-            create_app(settings, db),
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-            access_log=False,
-            log_config=_LOG_CONFIG,
-        )
-    finally:
-        db.dispose()
+    # access_log=False: scimgate.access_log writes one line per request without query strings.
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": False,
+        "log_config": _LOG_CONFIG,
+    }
+    if settings.workers == 1:
+        try:
+            uvicorn.run(create_app(settings, db), **options)
+        finally:
+            db.dispose()
+        return
+    db.dispose()
+    # Each worker process builds its own app (and connection pool) from the same settings, passed as variables.
+    os.environ.update(_environment(settings))
+    uvicorn.run("scimgate.app:app_from_environment", factory=True, workers=settings.workers, **options)
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    values = settings.model_dump(exclude_none=True)
+    return {f"SCIMGATE_{name.upper()}": str(value) for name, value in values.items()}
 
 
 @main.command(name="migrate")

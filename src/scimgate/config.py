@@ -16,6 +16,9 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Interface the HTTP server listens on.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port the HTTP server listens on.")
+    workers: int = Field(
+        1, ge=1, description="Worker processes serving requests; with PostgreSQL, also run several machines."
+    )
     data_dir: Path = Field(
         Path("scimgate-data"), description="Directory holding the SQLite database when no database URL is given."
     )
