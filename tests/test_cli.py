@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,9 +36,20 @@ def start(
             break
         lines.append(line.rstrip("\n"))
         if sum(ready in seen for seen in lines) >= times:
+            # Keep reading, or the access log fills the pipe and the server blocks on its next log line.
+            threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
             return process, lines
     stop(process)
     raise AssertionError("serve did not start:\n" + "\n".join(lines))
+
+
+def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+    except ValueError:  # closed by stop()
+        return
 
 
 def stop(process: subprocess.Popen[str]) -> None:
