@@ -128,3 +128,35 @@ def _check_database(database_url: str) -> None:
             assert duplicates == []
     finally:
         db.dispose()
+
+
+def test_kill_9_during_a_big_member_patch_leaves_old_or_new_members(database_url: str, tmp_path: Path) -> None:
+    """H3: kill -9 while a PATCH adds 1,000 members: after a restart the group has all of them or none."""
+    port = free_port()
+    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--database-url", database_url]
+    server, lines = start(command, cwd=tmp_path)
+    url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
+    headers = {"Authorization": f"Bearer {value_after(lines, 'Bearer token (Entra: Secret Token):')}"}
+    with httpx2.Client(headers=headers, timeout=30) as client:
+        bulk = {
+            "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": f"u{i}", "data": {"userName": f"m{i}@example.com"}}
+                for i in range(1000)
+            ]
+        }
+        ids = [r["location"].rsplit("/", 1)[1] for r in client.post(f"{url}/Bulk", json=bulk).json()["Operations"]]
+        for attempt in range(3):
+            group = client.post(f"{url}/Groups", json={"displayName": f"Big {attempt}"}).json()["id"]
+            patch = {"Operations": [{"op": "add", "path": "members", "value": [{"value": i} for i in ids]}]}
+            killer = threading.Timer(random.uniform(0.0, 0.15), lambda pid=server.pid: os.kill(pid, 9))
+            killer.start()
+            try:
+                client.patch(f"{url}/Groups/{group}", json=patch)
+            except httpx2.HTTPError:
+                pass
+            killer.join()
+            stop(server)
+            server, _ = start(command, cwd=tmp_path)
+            members = client.get(f"{url}/Groups/{group}").json().get("members", [])
+            assert len(members) in (0, 1000)
+    stop(server)

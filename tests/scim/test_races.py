@@ -75,3 +75,30 @@ def test_delete_racing_patch_leaves_a_serial_outcome(scim: Scim, database: Datab
         members = scim.get(f"/Groups/{group}").json().get("members", [])
         assert members == []
         assert scim.get(f"/Users/{user}").status_code == 404
+
+
+def test_concurrent_puts_with_one_if_match_have_one_winner(scim: Scim, database: Database) -> None:
+    """G4: 20 PUTs carrying the same If-Match at once: exactly one succeeds, the others get 412."""
+    from scimgate.scim.errors import PreconditionFailed
+    from scimgate.scim.etags import Preconditions
+
+    user = scim.create_user("contended@example.com")
+    ops = Operations(database, BASE_URL)
+    condition = Preconditions(if_match=user["meta"]["version"])
+    calls = [
+        (
+            lambda n=n: ops.replace(
+                USERS,
+                scim.directory_id,
+                user["id"],
+                {"userName": "contended@example.com", "title": f"writer {n}"},
+                Projection(),
+                condition,
+            )
+        )
+        for n in range(20)
+    ]
+    results = _race(calls)
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, PreconditionFailed) for r in results if isinstance(r, BaseException))
+    assert scim.get(f"/Users/{user['id']}").json()["meta"]["version"] == 'W/"2"'
