@@ -1,0 +1,293 @@
+"""Microsoft Entra's provisioning workload, against any SCIM base URL on this machine, verified as it goes.
+
+    .venv/bin/python bench/entra.py --url http://127.0.0.1:8000/scim/v2/dir_… --token scimgate_… --users 5000
+
+Phases, in Entra's order: a zero-hit ``userName eq`` precheck before each create; creates with the enterprise
+extension, emails, phones and an address; ``userName eq`` lookups; Entra PATCHes (capitalised ops, a filtered path,
+an enterprise attribute); groups created empty and filled by member PATCHes of 100 and then of 1; reads of a group
+with ``excludedAttributes=members``; paging through every user; deactivation with ``"False"``; deletes.
+
+Every response is checked (the lookup finds exactly the right user, the PATCH applied, the group holds exactly the
+members sent, ``excludedAttributes=members`` returns none); any failure is counted and a run with failures is not a
+result (exit status 1). Only loopback addresses are accepted as targets, and every phase is bounded in count.
+"""
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import random
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+class Failure(Exception):
+    pass
+
+
+@dataclass
+class Phase:
+    name: str
+    unit: str = "requests"
+    latencies: list[float] = field(default_factory=list)
+    units: int = 0
+    failures: int = 0
+    seconds: float = 0.0
+
+    def row(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies) or [0.0]
+        return {
+            "phase": self.name,
+            "requests": len(self.latencies),
+            "per_second": round(self.units / self.seconds, 1) if self.seconds else 0.0,
+            "unit": self.unit,
+            "p50_ms": round(statistics.median(ordered), 2),
+            "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
+            "failures": self.failures,
+        }
+
+
+def loopback_only(url: str) -> None:
+    host = urlsplit(url).hostname or ""
+    addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+        raise SystemExit(f"refusing to load {host!r}: this benchmark only targets loopback addresses")
+
+
+class Workload:
+    def __init__(self, client: httpx2.AsyncClient, url: str, concurrency: int) -> None:
+        self.client = client
+        self.url = url
+        self.concurrency = concurrency
+        self.phases: list[Phase] = []
+
+    async def timed(self, phase: Phase, method: str, path: str, expect: int, **kw: Any) -> httpx2.Response:
+        started = time.perf_counter()
+        response = await self.client.request(method, self.url + path, **kw)
+        phase.latencies.append((time.perf_counter() - started) * 1000)
+        if response.status_code != expect:
+            raise Failure(f"{phase.name}: {method} {path} -> {response.status_code} {response.text[:200]}")
+        return response
+
+    async def run(
+        self, name: str, items: list[Any], work: Callable[[Phase, Any], Awaitable[int]], unit: str = "requests"
+    ) -> Phase:
+        phase = Phase(name, unit)
+        queue = list(reversed(items))
+
+        async def worker() -> None:
+            while queue:
+                item = queue.pop()
+                try:
+                    done = await work(phase, item)  # not "units += await …": that reads units before awaiting
+                    phase.units += done
+                except (Failure, httpx2.HTTPError, KeyError, ValueError) as error:
+                    phase.failures += 1
+                    if phase.failures <= 3:
+                        print(f"  failure: {error}", file=sys.stderr)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        phase.seconds = time.perf_counter() - started
+        self.phases.append(phase)
+        return phase
+
+
+def user_body(i: int) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+        "userName": f"bench.user{i}@contoso.com",
+        "externalId": f"ext-{i}",
+        "active": True,
+        "displayName": f"Bench User {i}",
+        "name": {"givenName": "Bench", "familyName": f"User{i}"},
+        "emails": [{"primary": True, "type": "work", "value": f"bench.user{i}@contoso.com"}],
+        "phoneNumbers": [
+            {"type": "work", "value": "+1 (425) 555-0100"},
+            {"type": "mobile", "value": "+1 425 555 0199"},
+        ],
+        "addresses": [{"type": "work", "streetAddress": "1 Microsoft Way", "locality": "Redmond", "country": "US"}],
+        ENTERPRISE: {"employeeNumber": str(i), "department": "Benchmarks"},
+    }
+
+
+async def entra(w: Workload, users: int, group_size: int) -> None:
+    ids: dict[int, str] = {}
+
+    async def precheck(phase: Phase, i: int) -> int:
+        body = (await w.timed(phase, "GET", f'/Users?filter=userName eq "bench.user{i}@contoso.com"', 200)).json()
+        if body["totalResults"] != 0:
+            raise Failure("precheck found a user that does not exist yet")
+        return 1
+
+    async def create(phase: Phase, i: int) -> int:
+        ids[i] = (await w.timed(phase, "POST", "/Users", 201, json=user_body(i))).json()["id"]
+        return 1
+
+    async def created(phase: Phase, i: int) -> int:  # Entra's order: precheck, then create
+        await precheck(prechecks, i)
+        return await create(phase, i)
+
+    # Timed inside the create phase; its rate is estimated from its latencies and the concurrency.
+    prechecks = Phase("precheck (userName eq, 0 hits)")
+    await w.run("create (enterprise, emails, phones, address)", list(range(users)), created)
+    prechecks.seconds = sum(prechecks.latencies) / 1000 / w.concurrency
+    prechecks.units = len(prechecks.latencies)
+    w.phases.insert(0, prechecks)
+
+    async def lookup(phase: Phase, i: int) -> int:
+        body = (await w.timed(phase, "GET", f'/Users?filter=userName eq "bench.user{i}@contoso.com"', 200)).json()
+        if [r["id"] for r in body["Resources"]] != [ids[i]]:
+            raise Failure("lookup did not return exactly the user")
+        return 1
+
+    await w.run("lookup (userName eq)", random.Random(1).choices(list(ids), k=users), lookup)
+
+    async def entra_patch(phase: Phase, i: int) -> int:
+        body = {
+            "schemas": [PATCH],
+            "Operations": [
+                {"op": "Replace", "path": "displayName", "value": f"Patched {i}"},
+                {"op": "Replace", "path": 'emails[type eq "work"].value', "value": f"patched{i}@contoso.com"},
+                {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": "Patched"},
+            ],
+        }
+        result = (await w.timed(phase, "PATCH", f"/Users/{ids[i]}", 200, json=body)).json()
+        if result["displayName"] != f"Patched {i}" or result[ENTERPRISE]["department"] != "Patched":
+            raise Failure("PATCH not applied")
+        return 1
+
+    await w.run("Entra PATCH (3 ops)", list(ids), entra_patch)
+    await groups(w, list(ids.values()), group_size)
+    await paging(w, users)
+
+    async def deactivate(phase: Phase, i: int) -> int:
+        body = {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
+        if (await w.timed(phase, "PATCH", f"/Users/{ids[i]}", 200, json=body)).json()["active"] is not False:
+            raise Failure("not deactivated")
+        return 1
+
+    await w.run('deactivate (active "False")', list(ids), deactivate)
+
+    async def delete(phase: Phase, i: int) -> int:
+        await w.timed(phase, "DELETE", f"/Users/{ids[i]}", 204)
+        return 1
+
+    await w.run("delete", list(ids), delete)
+
+
+async def groups(w: Workload, user_ids: list[str], group_size: int) -> None:
+    group_ids: list[str] = []
+
+    async def create(phase: Phase, n: int) -> int:
+        body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": f"Bench group {n}"}
+        group_ids.append((await w.timed(phase, "POST", "/Groups", 201, json=body)).json()["id"])
+        return 1
+
+    await w.run("group create (empty)", list(range(w.concurrency)), create)
+    size = max(0, min(group_size, len(user_ids) - 200))
+    batches = [user_ids[start : start + 100] for start in range(0, size, 100)]
+    big = group_ids[0]
+
+    async def add_hundred(phase: Phase, batch: list[str]) -> int:
+        body = {
+            "schemas": [PATCH],
+            "Operations": [{"op": "Add", "path": "members", "value": [{"$ref": None, "value": u} for u in batch]}],
+        }
+        await w.timed(phase, "PATCH", f"/Groups/{big}", 204, json=body)
+        return len(batch)
+
+    hundred = await w.run("member add, 100 per PATCH", batches, add_hundred, unit="members")
+    tenth = max(1, len(hundred.latencies) // 10)
+    first, last = statistics.median(hundred.latencies[:tenth]), statistics.median(hundred.latencies[-tenth:])
+    hundred.name += f" (last/first tenth {last / first:.2f}x)"
+
+    async def add_one(phase: Phase, user: str) -> int:
+        body = {"schemas": [PATCH], "Operations": [{"op": "Add", "path": "members", "value": [{"value": user}]}]}
+        await w.timed(phase, "PATCH", f"/Groups/{big}", 204, json=body)
+        return 1
+
+    single = user_ids[size : size + 200]
+    await w.run(f"member add, 1 per PATCH (group of {size})", single, add_one)
+    members = (await w.client.get(f"{w.url}/Groups/{big}?attributes=members")).json().get("members", [])
+    if {m["value"] for m in members} != set(user_ids[:size]) | set(single):
+        w.phases[-1].failures += 1
+        print("  failure: the group does not hold exactly the members sent", file=sys.stderr)
+
+    async def read_group(phase: Phase, group: str) -> int:
+        body = (await w.timed(phase, "GET", f"/Groups/{group}?excludedAttributes=members", 200)).json()
+        if "members" in body:
+            raise Failure("excludedAttributes=members returned members")
+        return 1
+
+    await w.run(f"GET group, excludedAttributes=members ({size} members)", [big] * 2000, read_group)
+
+
+async def paging(w: Workload, users: int) -> None:
+    async def walk(phase: Phase, _: int) -> int:
+        seen, start = 0, 1
+        while True:
+            body = (await w.timed(phase, "GET", f"/Users?startIndex={start}&count=100", 200)).json()
+            seen += len(body["Resources"])
+            start += 100
+            if start > body["totalResults"]:
+                break
+        if seen != users:
+            raise Failure(f"paging saw {seen} users, not {users}")
+        return seen
+
+    await w.run("paging all users, 100 per page", [0], walk, unit="users")
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    loopback_only(args.url)
+    headers = {"Authorization": f"Bearer {args.token}"}
+    limits = httpx2.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    async with httpx2.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
+        workload = Workload(client, args.url.rstrip("/"), args.concurrency)
+        await entra(workload, args.users, args.group_size)
+    rows = [phase.row() for phase in workload.phases]
+    for row in rows:
+        print(
+            f"{row['phase']:<60} {row['per_second']:>9} {row['unit']}/s  p50 {row['p50_ms']:>7} ms  "
+            f"p99 {row['p99_ms']:>7} ms  failures {row['failures']}"
+        )
+    failures = sum(row["failures"] for row in rows)
+    print(
+        json.dumps(
+            {
+                "label": args.label,
+                "users": args.users,
+                "concurrency": args.concurrency,
+                "failures": failures,
+                "phases": rows,
+            }
+        )
+    )
+    return 1 if failures else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--group-size", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--label", default="")
+    return asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
