@@ -7,15 +7,20 @@ stops processing after that many errors. ``maxOperations`` and ``maxPayloadSize`
 ``/ServiceProviderConfig`` and enforced (413).
 """
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from scimgate.scim.errors import (
+    InternalError,
     InvalidSyntax,
     InvalidValue,
     PayloadTooLarge,
     ScimError,
+    ServiceUnavailable,
     error_body,
     excerpt,
 )
@@ -24,7 +29,9 @@ from scimgate.scim.operations import Operations
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import RESOURCE_TYPES, ResourceType
 from scimgate.scim.resources import casefold_keys
+from scimgate.store.database import is_unavailable, retrying
 
+logger = logging.getLogger("scimgate.scim")
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 _REFERENCE = re.compile(r"bulkId:([A-Za-z0-9._~-]+)")
@@ -103,9 +110,9 @@ def _operation(index: int, raw: Any) -> _Operation:
     if bulk_id is not None and (not isinstance(bulk_id, str) or not _REFERENCE.fullmatch(f"bulkId:{bulk_id}")):
         raise InvalidValue(f"Operations[{index}].bulkId must be a string of letters, digits and -._~.")
     version = item.get("version")
-    return _Operation(
-        index, method.upper(), path, bulk_id, version if isinstance(version, str) else None, item.get("data")
-    )
+    if version is not None and not isinstance(version, str):
+        raise InvalidValue(f'Operations[{index}].version must be an ETag string such as W/"3".')
+    return _Operation(index, method.upper(), path, bulk_id, version, item.get("data"))
 
 
 def _references(op: _Operation) -> set[str]:
@@ -144,20 +151,28 @@ def _run_one(
         conditions = Preconditions(if_match=op.version)
         projection = Projection.parse(rtype, None, "members")
         if op.method == "DELETE":
-            ops.delete(rtype, directory_id, resource_id, conditions)
+            retrying(lambda: ops.delete(rtype, directory_id, resource_id, conditions))
             return _success(op, "204")
         if op.method == "POST":
-            single = ops.create(rtype, directory_id, data, projection)
+            single = retrying(lambda: ops.create(rtype, directory_id, data, projection))
             assert op.bulk_id is not None
             created[op.bulk_id] = single.resource["id"]
             return _success(op, "201", single.location, single.version)
         if op.method == "PUT":
-            single = ops.replace(rtype, directory_id, resource_id, data, projection, conditions)
+            single = retrying(lambda: ops.replace(rtype, directory_id, resource_id, data, projection, conditions))
         else:
-            single = ops.patch(rtype, directory_id, resource_id, data, projection, conditions, tolerant)
+            single = retrying(
+                lambda: ops.patch(rtype, directory_id, resource_id, data, projection, conditions, tolerant)
+            )
         return _success(op, "200", single.location, single.version)
     except ScimError as error:
         return _failure(op, error)
+    except sa.exc.SQLAlchemyError as error:
+        # One operation's database trouble is that operation's result; the others already committed.
+        if is_unavailable(error):
+            return _failure(op, ServiceUnavailable("The database was unavailable for this operation; send it again."))
+        logger.exception("bulk operation failed", exc_info=error)
+        return _failure(op, InternalError("This operation hit an unexpected error and changed nothing."))
 
 
 def _route(path: str, op: _Operation) -> tuple[ResourceType, str]:

@@ -8,7 +8,7 @@ neither, so nothing depends on them.
 
 from dataclasses import dataclass
 
-from scimgate.scim.errors import NotModified, PreconditionFailed
+from scimgate.scim.errors import NotModified, PreconditionFailed, excerpt
 
 
 @dataclass(frozen=True)
@@ -20,12 +20,14 @@ class Preconditions:
         """Raise when the request's conditions do not hold for the version ``current`` (a weak ETag)."""
         if self.if_match is not None and not _matches(self.if_match, current):
             raise PreconditionFailed(
-                f"If-Match {self.if_match} does not name the current version {current}; read the resource again."
+                f"If-Match {excerpt(self.if_match)} does not name the current version {current}; read it again."
             )
         if self.if_none_match is not None and _matches(self.if_none_match, current):
             if reading:
                 raise NotModified("Not modified.", headers={"ETag": current})
-            raise PreconditionFailed(f"If-None-Match {self.if_none_match} matches the current version {current}.")
+            raise PreconditionFailed(
+                f"If-None-Match {excerpt(self.if_none_match)} matches the current version {current}."
+            )
 
 
 def _matches(header: str, current: str) -> bool:

@@ -32,11 +32,12 @@ from scimgate.scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutab
 from scimgate.scim.patch_filters import element_matches, template_from
 from scimgate.scim.resource_types import GROUPS, ResourceType
 from scimgate.scim.resources import MemberRef, casefold_keys, check_attribute, check_value, parse_members
-from scimgate.scim.schema import EXTERNAL_ID, Attribute, Schema
+from scimgate.scim.schema import ENTERPRISE_USER, EXTERNAL_ID, Attribute, Schema
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _OPS = ("add", "replace", "remove")
 _SERVER_OWNED = {"id", "meta", "schemas"}
+_MANAGER = ENTERPRISE_USER.attribute("manager")
 
 
 @dataclass
@@ -128,6 +129,7 @@ def _apply_without_path(
         raise NoTarget(f"{where}: remove needs a path naming what to remove (RFC 7644 §3.5.2.2).")
     if not isinstance(value, dict):
         raise InvalidValue(f"{where}: an {op} without a path takes an object of attributes, not {excerpt(value)}.")
+    casefold_keys(value, f"{where}.value")  # {"userName": …, "USERNAME": …} is ambiguous: refused, as on POST
     for key, item in value.items():
         if key.lower() == "schemas":
             continue
@@ -138,7 +140,8 @@ def _apply_without_path(
 def _apply(
     rtype: ResourceType, result: PatchResult, op: str, path: str, value: Any, where: str, tolerant: bool
 ) -> None:
-    if path.lower() in _SERVER_OWNED or path.lower().startswith("meta."):
+    bare = path.lower().removeprefix(rtype.schema.id.lower() + ":")
+    if bare in _SERVER_OWNED or bare.startswith("meta."):
         raise Mutability(f"{where}: {path} is set by the server and cannot be changed.")
     if rtype is GROUPS and _is_members(path):
         _apply_members(result.members, op, path, value, where, tolerant)
@@ -161,10 +164,8 @@ def _membership_hint(attr: Attribute) -> str:
 
 
 def _is_members(path: str) -> bool:
-    lowered = path.lower()
-    return lowered == "members" or lowered.startswith(
-        ("members[", "urn:ietf:params:scim:schemas:core:2.0:group:members")
-    )
+    lowered = path.lower().removeprefix("urn:ietf:params:scim:schemas:core:2.0:group:")
+    return lowered == "members" or lowered.startswith(("members[", "members."))
 
 
 def _resolve(rtype: ResourceType, path: str, where: str, tolerant: bool) -> _Target | None:
@@ -216,7 +217,7 @@ class Applier:
         holder = self._holder()
         if target.attr is None:
             self._extension(op, value)
-        elif target.filter is not None:
+        elif target.filter is not None or (target.attr.multi_valued and target.sub is not None):
             self._filtered(holder, op, value)
         elif target.attr.multi_valued:
             self._multi(holder, op, value)
@@ -238,6 +239,8 @@ class Applier:
 
     def _extension(self, op: str, value: Any) -> None:
         holder = self.document.setdefault(self.target.schema.id, {})
+        if value == {} and op == "add":
+            return  # adding nothing changes nothing
         if op == "remove" or value in (None, "", {}):
             self.document.pop(self.target.schema.id, None)
             return
@@ -261,8 +264,15 @@ class Applier:
 
     def _set(self, holder: dict[str, Any], attr: Attribute, value: Any, op: str) -> None:
         path = f"{self.where}: {attr.name}"
-        if value is None or value == "" or value == [] or value == {}:
+        if value is None or value == "" or value == []:
             holder.pop(attr.name, None)  # "" and null clear an attribute (Entra and its gallery validation)
+            return
+        if value == {}:
+            if op == "replace":
+                holder.pop(attr.name, None)
+            return
+        if attr.type == "complex" and not attr.multi_valued and isinstance(value, dict) and attr is not _MANAGER:
+            self._merge_complex(holder, attr, value, path)
             return
         checked = check_attribute(attr, value, path)
         if checked is None:
@@ -272,6 +282,22 @@ class Applier:
             holder[attr.name] = {**holder[attr.name], **checked} if attr.name != "manager" else checked
         else:
             holder[attr.name] = checked
+
+    def _merge_complex(self, holder: dict[str, Any], attr: Attribute, value: dict[str, Any], path: str) -> None:
+        """RFC 7644 §3.5.2.3: the sub-attributes given replace theirs, a null one is cleared, the rest stay."""
+        current = dict(holder.get(attr.name) or {})
+        for key, item in casefold_keys(value, path).items():
+            sub = attr.sub(key)
+            if sub is None or sub.mutability == "readOnly":
+                continue
+            if item is None or item == "":
+                current.pop(sub.name, None)
+            else:
+                current[sub.name] = check_value(sub, item, f"{path}.{sub.name}")
+        if current:
+            holder[attr.name] = current
+        else:
+            holder.pop(attr.name, None)
 
     def _sub(self, holder: dict[str, Any], op: str, value: Any) -> None:
         attr, sub = self.target.attr, self.target.sub
@@ -298,17 +324,22 @@ class Applier:
             return
         current = holder.setdefault(attr.name, [])
         for item in new:
-            if item not in current:
-                if isinstance(item, dict) and item.get("primary") is True:
-                    for other in current:  # RFC 7643 §2.4: at most one primary value
-                        other.pop("primary", None)
-                current.append(item)
+            if any(_same_value(item, existing) for existing in current):
+                continue  # RFC 7644 §3.5.2.1: adding a value already present changes nothing
+            if isinstance(item, dict) and item.get("primary") is True:
+                _clear_other_primaries(current, item)
+            current.append(item)
 
     def _filtered(self, holder: dict[str, Any], op: str, value: Any) -> None:
         attr, sub = self.target.attr, self.target.sub
         assert attr is not None
         elements = holder.get(attr.name) or []
-        matched = [e for e in elements if isinstance(e, dict) and element_matches(attr, e, self.target.filter)]
+        # No filter ("emails.primary"): the operation applies to the sub-attribute of every value.
+        matched = [
+            e
+            for e in elements
+            if isinstance(e, dict) and (self.target.filter is None or element_matches(attr, e, self.target.filter))
+        ]
         if op == "remove":
             if not matched and not self.tolerant:
                 raise NoTarget(f"{self.where}: no value of {attr.name} matches the filter.")
@@ -320,7 +351,7 @@ class Applier:
             holder[attr.name] = [e for e in elements if _meaningful(attr, e)]
             return
         if not matched:
-            if not self.tolerant:
+            if not self.tolerant or self.target.filter is None:
                 raise NoTarget(f"{self.where}: no value of {attr.name} matches the filter.")
             # Entra: replace emails[type eq "work"].value on a user without a work email creates it.
             created = template_from(self.target.filter, attr)
@@ -332,9 +363,13 @@ class Applier:
                     element.pop(sub.name, None)
                 else:
                     element[sub.name] = check_value(sub, value, f"{self.where}: {self._path()}")
+                    if sub.name == "primary" and element[sub.name] is True:
+                        _clear_other_primaries(elements, element)
             else:
                 update = check_value(attr, value, f"{self.where}: {attr.name}[…]") if value is not None else {}
                 element.update(update or {})
+                if element.get("primary") is True:
+                    _clear_other_primaries(elements, element)
         holder[attr.name] = [e for e in elements if _meaningful(attr, e)]
 
     def _prune(self) -> None:
@@ -351,6 +386,27 @@ class Applier:
 def _meaningful(attr: Attribute, element: dict[str, Any]) -> bool:
     """An element left with nothing but type/primary (its value removed) is dropped rather than kept empty."""
     return any(key not in ("type", "primary") for key in element)
+
+
+def _same_value(new: Any, existing: Any) -> bool:
+    """Two values of a multi-valued attribute are the same value when their value and type agree."""
+    if isinstance(new, dict) and isinstance(existing, dict) and "value" in new:
+        same_type = new.get("type", existing.get("type")) == existing.get("type")
+        return bool(new.get("value") == existing.get("value") and same_type)
+    return bool(new == existing)
+
+
+def _matches_removal(element: Any, unwanted: Any) -> bool:
+    """A removal value names the elements whose given sub-attributes all match (Entra sends just the value)."""
+    if isinstance(element, dict) and isinstance(unwanted, dict):
+        return all(element.get(key) == item for key, item in unwanted.items())
+    return bool(element == unwanted)
+
+
+def _clear_other_primaries(elements: list[Any], keep: Any) -> None:
+    for other in elements:  # RFC 7643 §2.4: at most one primary value
+        if other is not keep and isinstance(other, dict):
+            other.pop("primary", None)
 
 
 def _role(item: Any) -> Any:
@@ -379,9 +435,11 @@ def _remove_values(document: dict[str, Any], target: _Target, value: Any, where:
         if target.schema.id.startswith("urn:ietf:params:scim:schemas:core:")
         else document.get(target.schema.id, {})
     )
-    unwanted = check_attribute(attr, value if isinstance(value, list) else [value], attr.name) or []
-    keys = {json.dumps(item, sort_keys=True) for item in unwanted}
-    remaining = [e for e in holder.get(attr.name, []) if json.dumps(e, sort_keys=True) not in keys]
+    items = value if isinstance(value, list) else [value]
+    if attr.name == "roles":
+        items = [_role(item) for item in items]
+    unwanted = check_attribute(attr, items, attr.name) or []
+    remaining = [e for e in holder.get(attr.name, []) if not any(_matches_removal(e, u) for u in unwanted)]
     if remaining:
         holder[attr.name] = remaining
     else:
@@ -389,7 +447,12 @@ def _remove_values(document: dict[str, Any], target: _Target, value: Any, where:
 
 
 def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where: str, tolerant: bool) -> None:
-    node = _Path(path).ast
+    try:
+        node = _Path(path).ast
+    except (_LibraryScimError, ValueError):
+        raise InvalidPath(f"{where}: {excerpt(path)} is not a valid members path.") from None
+    if (isinstance(node, AttrPath) and node.sub_attr is not None) or (isinstance(node, ValuePath) and node.sub_attr):
+        raise InvalidPath(f"{where}: members.<sub-attribute> cannot be changed; add or remove whole members.")
     if isinstance(node, ValuePath):
         if op != "remove":
             raise InvalidPath(f"{where}: add members with path 'members' and a value array.")

@@ -153,7 +153,8 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
 
     async def bulk(request: Request) -> Response:
         body = await read_json(request, settings.max_body_bytes)
-        result = await call(
+        # Not through call(): each operation commits, and is retried, on its own (bulk.py).
+        result = await run_in_threadpool(
             run_bulk,
             ops,
             directory(request),

@@ -6,7 +6,7 @@ SCIM request all-or-nothing.
 
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -181,12 +181,22 @@ def sort_value_of(
     return conn.execute(query).scalar_one_or_none()
 
 
-def existing_ids(conn: Connection, table: Table, directory_id: str, ids: Iterable[str]) -> set[str]:
+# PostgreSQL takes at most 65,535 bound parameters per statement: long id lists go in chunks.
+_CHUNK = 10_000
+
+
+def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
     wanted = list(ids)
-    if not wanted:
-        return set()
-    rows = conn.execute(sa.select(table.c.id).where(table.c.directory_id == directory_id, table.c.id.in_(wanted)))
-    return {row.id for row in rows}
+    for start in range(0, len(wanted), _CHUNK):
+        yield wanted[start : start + _CHUNK]
+
+
+def existing_ids(conn: Connection, table: Table, directory_id: str, ids: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        query = sa.select(table.c.id).where(table.c.directory_id == directory_id, table.c.id.in_(chunk))
+        found |= {row.id for row in conn.execute(query)}
+    return found
 
 
 def display_names(conn: Connection, directory_id: str, user_ids: Iterable[str]) -> dict[str, str | None]:
@@ -223,24 +233,28 @@ def add_members(conn: Connection, directory_id: str, group_id: str, members: Seq
 
 
 def remove_members(conn: Connection, directory_id: str, group_id: str, ids: Iterable[str]) -> int:
-    wanted = list(ids)
-    if not wanted:
-        return 0
-    result = conn.execute(
-        group_members.delete().where(
-            group_members.c.directory_id == directory_id,
-            group_members.c.group_id == group_id,
-            group_members.c.member_id.in_(wanted),
+    removed = 0
+    for chunk in _chunks(ids):
+        result = conn.execute(
+            group_members.delete().where(
+                group_members.c.directory_id == directory_id,
+                group_members.c.group_id == group_id,
+                group_members.c.member_id.in_(chunk),
+            )
         )
-    )
-    return result.rowcount
+        removed += result.rowcount
+    return removed
 
 
 def member_ids(conn: Connection, directory_id: str, group_id: str, among: Iterable[str] | None = None) -> set[str]:
     condition = sa.and_(group_members.c.directory_id == directory_id, group_members.c.group_id == group_id)
-    if among is not None:
-        condition = sa.and_(condition, group_members.c.member_id.in_(list(among)))
-    return {row.member_id for row in conn.execute(sa.select(group_members.c.member_id).where(condition))}
+    query = sa.select(group_members.c.member_id)
+    if among is None:
+        return {row.member_id for row in conn.execute(query.where(condition))}
+    found: set[str] = set()
+    for chunk in _chunks(among):
+        found |= {row.member_id for row in conn.execute(query.where(condition, group_members.c.member_id.in_(chunk)))}
+    return found
 
 
 def members_of(conn: Connection, directory_id: str, group_ids: Sequence[str]) -> dict[str, list[Member]]:
