@@ -294,22 +294,29 @@ def members_of(conn: Connection, directory_id: str, group_ids: Sequence[str]) ->
     return out
 
 
+# Built once: constructing SQLAlchemy expressions costs more than running this query (see docs/performance.md).
+_GROUPS_OF = (
+    sa.select(group_members.c.member_id, groups.c.id, groups.c.display_name)
+    .select_from(
+        group_members.join(
+            groups,
+            sa.and_(groups.c.directory_id == group_members.c.directory_id, groups.c.id == group_members.c.group_id),
+        )
+    )
+    .where(
+        group_members.c.directory_id == sa.bindparam("directory_id"),
+        group_members.c.member_id.in_(sa.bindparam("member_ids", expanding=True)),
+    )
+    .order_by(group_members.c.member_id, groups.c.id)
+)
+
+
 def groups_of(conn: Connection, directory_id: str, member_ids_: Sequence[str]) -> dict[str, list[Membership]]:
     """The groups each user (or group) is a direct member of: ``User.groups`` is derived from this."""
-    query = (
-        sa.select(group_members.c.member_id, groups.c.id, groups.c.display_name)
-        .select_from(
-            group_members.join(
-                groups,
-                sa.and_(groups.c.directory_id == group_members.c.directory_id, groups.c.id == group_members.c.group_id),
-            )
-        )
-        .where(group_members.c.directory_id == directory_id, group_members.c.member_id.in_(list(member_ids_)))
-        .order_by(group_members.c.member_id, groups.c.id)
-    )
     out: dict[str, list[Membership]] = defaultdict(list)
-    for row in conn.execute(query):
-        out[row.member_id].append(Membership(row.id, row.display_name))
+    for chunk in _chunks(member_ids_):
+        for row in conn.execute(_GROUPS_OF, {"directory_id": directory_id, "member_ids": chunk}):
+            out[row.member_id].append(Membership(row.id, row.display_name))
     return out
 
 
