@@ -1,0 +1,168 @@
+"""Start servers on loopback, run a workload against each, print one table and one JSON line.
+
+    .venv/bin/python bench/run.py --users 5000                  # scimgate on SQLite, 1 worker, and the bare app
+    .venv/bin/python bench/run.py --postgres postgresql://postgres@127.0.0.1/bench --workers 1 2
+
+Each scimgate runs from a fresh data directory (or a fresh PostgreSQL database), pinned to core 0 when it has one
+worker; the load generator (bench/entra.py) runs pinned to core 1. The bare Starlette app (bench/baseline_app.py,
+same uvicorn settings) answers a fixed ListResponse: its rate is the ceiling any Python ASGI server here can reach.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PIN = ["taskset", "-c"] if shutil.which("taskset") else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(cores: str, command: list[str]) -> list[str]:
+    return [*PIN, cores, *command] if PIN else command
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            httpx2.get(url, timeout=1)
+            return
+        except httpx2.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit("server did not start")
+
+
+def run_scimgate(label: str, database_url: str | None, workers: int, users: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        command = [PYTHON, "-m", "scimgate", "serve", "--port", str(port), "--workers", str(workers)]
+        if database_url:
+            command += ["--database-url", database_url]
+        log = open(Path(tmp) / "server.log", "w+")
+        server = subprocess.Popen(
+            pinned("0", command) if workers == 1 else command, cwd=tmp, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/", server)
+            time.sleep(0.5 * workers)
+            log.seek(0)
+            text = log.read()
+            url = text.split("Tenant URL):", 1)[1].split()[0]
+            token = text.split("Secret Token):", 1)[1].split()[0]
+            load = [
+                PYTHON,
+                str(ROOT / "bench" / "entra.py"),
+                "--url",
+                url,
+                "--token",
+                token,
+                "--users",
+                str(users),
+                "--group-size",
+                str(users),
+                "--label",
+                label,
+            ]
+            result = subprocess.run(pinned("1", load), capture_output=True, text=True, timeout=3600)
+            print(result.stdout.rsplit("\n", 2)[0], file=sys.stderr)
+            return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+            log.close()
+
+
+async def hammer(url: str, requests: int, concurrency: int) -> float:
+    async with httpx2.AsyncClient(limits=httpx2.Limits(max_connections=concurrency)) as client:
+        remaining = list(range(requests))
+
+        async def worker() -> None:
+            while remaining:
+                remaining.pop()
+                response = await client.get(url)
+                assert response.status_code == 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return requests / (time.perf_counter() - started)
+
+
+def run_baseline(requests: int) -> float:
+    port = free_port()
+    command = [
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "baseline_app:app",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--app-dir",
+        str(ROOT / "bench"),
+    ]
+    server = subprocess.Popen(pinned("0", command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/Users?filter=x"
+        wait_ready(url, server)
+        return asyncio.run(hammer(url, requests, 16))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def fresh_postgres(url: str) -> str:
+    target = sa.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {target.database} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {target.database}")
+    admin.dispose()
+    return url
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument("--postgres", help="a PostgreSQL URL for a throw-away benchmark database (it is recreated)")
+    args = parser.parse_args()
+    rows: dict[str, object] = {"bare_starlette_requests_per_second": round(run_baseline(20_000), 1)}
+    for workers in args.workers:
+        rows[f"sqlite_{workers}w"] = run_scimgate(f"sqlite {workers}w", None, workers, args.users)
+        if args.postgres:
+            url = fresh_postgres(args.postgres)
+            rows[f"postgres_{workers}w"] = run_scimgate(f"postgres {workers}w", url, workers, args.users)
+    print(f"bare Starlette, fixed JSON: {rows['bare_starlette_requests_per_second']} requests/s")
+    for key, value in rows.items():
+        if isinstance(value, dict):
+            print(f"\n{key}:")
+            for phase in value["phases"]:
+                print(f"  {phase['phase']:<62} {phase['per_second']:>9} {phase['unit']}/s  p99 {phase['p99_ms']} ms")
+    print(json.dumps({"machine": {"cpus": os.cpu_count()}, **rows}))
+    failures = sum(int(v.get("failures", 0)) for v in rows.values() if isinstance(v, dict))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
