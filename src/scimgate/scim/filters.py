@@ -36,7 +36,7 @@ from scim2_models.path import (
     ValuePath,
 )
 
-from scimgate.scim.compare import comparison_key, storable
+from scimgate.scim.compare import COMPARATORS, comparison_key, storable
 from scimgate.scim.errors import InvalidFilter, TooMany, excerpt
 from scimgate.scim.filter_targets import Constant, Elements, Field, Scalar, is_known, resolve
 from scimgate.scim.resource_types import ResourceType
@@ -267,19 +267,7 @@ def _datetime(value: str, path: str) -> datetime:
 
 
 def _constant_matches(constant: str, op: CompareOperator, value: str) -> bool:
-    left, right = comparison_key(constant), comparison_key(value)
-    checks: dict[CompareOperator, Callable[[str, str], bool]] = {
-        CompareOperator.eq: lambda a, b: a == b,
-        CompareOperator.ne: lambda a, b: a != b,
-        CompareOperator.co: lambda a, b: b in a,
-        CompareOperator.sw: lambda a, b: a.startswith(b),
-        CompareOperator.ew: lambda a, b: a.endswith(b),
-        CompareOperator.gt: lambda a, b: a > b,
-        CompareOperator.ge: lambda a, b: a >= b,
-        CompareOperator.lt: lambda a, b: a < b,
-        CompareOperator.le: lambda a, b: a <= b,
-    }
-    return checks[op](left, right)
+    return COMPARATORS[op.value](comparison_key(constant), comparison_key(value))
 
 
 def _escape_like(value: str) -> str:

@@ -110,23 +110,13 @@ class Operations:
         _check_id(rtype, resource_id)
         parsed = parse_resource(rtype, payload)
         now = datetime.now(UTC)
-        table = _table(rtype)
         with self.db.write() as conn:
-            current = store.get(conn, table, directory_id, resource_id, for_update=True)
-            if current is None:
-                raise _not_found(rtype, resource_id)
-            preconditions.check(etag(current.version), reading=False)
+            current = _locked(conn, rtype, directory_id, resource_id, preconditions)
             if rtype is USERS and "active" not in parsed.document and "active" in current.attributes:
                 # Okta and hand-written clients PUT users without `active`; that must not flip a disabled user on
                 # (or an active one off). Omitted means unchanged.
                 parsed.document["active"] = current.attributes["active"]
-            try:
-                stored = store.replace(
-                    conn, table, directory_id, resource_id, _columns(rtype, parsed.document), parsed.document, now
-                )
-            except IntegrityError:
-                raise _conflict(rtype, parsed.document) from None
-            assert stored is not None
+            stored = _write(conn, rtype, directory_id, resource_id, parsed.document, now)
             if rtype is GROUPS and parsed.members is not None:
                 # Omitted `members` leaves membership as it is; `members: []` empties the group.
                 membership.set_members(conn, directory_id, resource_id, parsed.members)
@@ -146,10 +136,7 @@ class Operations:
         _check_id(rtype, resource_id)
         table = _table(rtype)
         with self.db.write() as conn:
-            current = store.get(conn, table, directory_id, resource_id, for_update=True)
-            if current is None:
-                raise _not_found(rtype, resource_id)
-            preconditions.check(etag(current.version), reading=False)
+            current = _locked(conn, rtype, directory_id, resource_id, preconditions)
             result = apply_patch(rtype, current.attributes, body, tolerant=tolerant)
             if result.ignored:
                 # Names only, never values: they are the IdP's data. The admin request log will show them too.
@@ -158,18 +145,10 @@ class Operations:
             stored = current
             now = datetime.now(UTC)
             if parsed.document != current.attributes:
-                try:
-                    replaced = store.replace(
-                        conn, table, directory_id, resource_id, _columns(rtype, parsed.document), parsed.document, now
-                    )
-                except IntegrityError:
-                    raise _conflict(rtype, parsed.document) from None
-                assert replaced is not None
-                stored = replaced
+                stored = _write(conn, rtype, directory_id, resource_id, parsed.document, now)
             if result.members.any and membership.change_members(conn, directory_id, resource_id, result.members):
                 if stored is current:  # membership changed, the document did not: the version still moves
-                    store.touch(conn, table, directory_id, resource_id, now)
-                    stored = store.get(conn, table, directory_id, resource_id) or current
+                    stored = store.touch(conn, table, directory_id, resource_id, now) or current
             return self._render_one(conn, rtype, directory_id, stored, projection)
 
     def delete(
@@ -179,10 +158,7 @@ class Operations:
         now = datetime.now(UTC)
         with self.db.write() as conn:
             if preconditions != _NO_CONDITIONS:
-                current = store.get(conn, _table(rtype), directory_id, resource_id, for_update=True)
-                if current is None:
-                    raise _not_found(rtype, resource_id)
-                preconditions.check(etag(current.version), reading=False)
+                _locked(conn, rtype, directory_id, resource_id, preconditions)
             # Groups that lose a member change too: their lastModified and version move.
             for membership in store.groups_of(conn, directory_id, [resource_id]).get(resource_id, []):
                 store.touch(conn, groups, directory_id, membership.group_id, now)
@@ -341,6 +317,29 @@ class Operations:
             )
             for row in rows
         ]
+
+
+def _locked(
+    conn: Connection, rtype: ResourceType, directory_id: str, resource_id: str, preconditions: Preconditions
+) -> StoredResource:
+    """The resource a write is about, its row locked until the transaction ends; 404 or 412 otherwise."""
+    current = store.get(conn, _table(rtype), directory_id, resource_id, for_update=True)
+    if current is None:
+        raise _not_found(rtype, resource_id)
+    preconditions.check(etag(current.version), reading=False)
+    return current
+
+
+def _write(
+    conn: Connection, rtype: ResourceType, directory_id: str, resource_id: str, document: dict[str, Any], now: datetime
+) -> StoredResource:
+    """Store a new version of an existing resource; a key another resource holds is 409 uniqueness."""
+    try:
+        stored = store.replace(conn, _table(rtype), directory_id, resource_id, _columns(rtype, document), document, now)
+    except IntegrityError:
+        raise _conflict(rtype, document) from None
+    assert stored is not None  # the row is locked by _locked
+    return stored
 
 
 def _list_response(total: int, start_index: int, resources: list[dict[str, Any]]) -> dict[str, Any]:

@@ -5,26 +5,13 @@ many resources are compiled to SQL instead (``filters.py``). Semantics match the
 comparison key unless the sub-attribute is caseExact.
 """
 
-from collections.abc import Callable
 from typing import Any
 
 from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator, Not, Present
 
-from scimgate.scim.compare import comparison_key
+from scimgate.scim.compare import COMPARATORS, comparison_key
 from scimgate.scim.errors import InvalidFilter, NoTarget, excerpt
 from scimgate.scim.schema import Attribute
-
-_OPS: dict[CompareOperator, Callable[[Any, Any], bool]] = {
-    CompareOperator.eq: lambda a, b: a == b,
-    CompareOperator.ne: lambda a, b: a != b,
-    CompareOperator.co: lambda a, b: isinstance(a, str) and b in a,
-    CompareOperator.sw: lambda a, b: isinstance(a, str) and a.startswith(b),
-    CompareOperator.ew: lambda a, b: isinstance(a, str) and a.endswith(b),
-    CompareOperator.gt: lambda a, b: a > b,
-    CompareOperator.ge: lambda a, b: a >= b,
-    CompareOperator.lt: lambda a, b: a < b,
-    CompareOperator.le: lambda a, b: a <= b,
-}
 
 
 def element_matches(attr: Attribute, element: dict[str, Any], node: FilterNode) -> bool:
@@ -54,7 +41,7 @@ def element_matches(attr: Attribute, element: dict[str, Any], node: FilterNode) 
             else:
                 return False
         try:
-            return _OPS[node.op](value, operand)
+            return COMPARATORS[node.op.value](value, operand)
         except TypeError:
             return False
     raise InvalidFilter("A value path cannot be nested inside another value path.")

@@ -100,13 +100,15 @@ def replace(
     return _stored(row) if row else None
 
 
-def touch(conn: Connection, table: Table, directory_id: str, resource_id: str, now: datetime) -> None:
+def touch(conn: Connection, table: Table, directory_id: str, resource_id: str, now: datetime) -> StoredResource | None:
     """Record a change that is not in the document (a membership), so lastModified and the version move."""
-    conn.execute(
+    row = conn.execute(
         table.update()
         .where(table.c.directory_id == directory_id, table.c.id == resource_id)
         .values(last_modified=now, version=table.c.version + 1)
-    )
+        .returning(*_columns(table))
+    ).first()
+    return _stored(row) if row else None
 
 
 def get(
