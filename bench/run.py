@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx2
 import sqlalchemy as sa
 
@@ -92,14 +93,16 @@ def run_scimgate(label: str, database_url: str | None, workers: int, users: int)
 
 
 async def hammer(url: str, requests: int, concurrency: int) -> float:
-    async with httpx2.AsyncClient(limits=httpx2.Limits(max_connections=concurrency)) as client:
+    """The bare app's rate, with the same client (aiohttp) and concurrency as bench/entra.py."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         remaining = list(range(requests))
 
         async def worker() -> None:
             while remaining:
                 remaining.pop()
-                response = await client.get(url)
-                assert response.status_code == 200
+                async with session.get(url) as response:
+                    assert response.status == 200
+                    json.loads(await response.read())
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -125,7 +128,7 @@ def run_baseline(requests: int) -> float:
     try:
         url = f"http://127.0.0.1:{port}/Users?filter=x"
         wait_ready(url, server)
-        return asyncio.run(hammer(url, requests, 16))
+        return asyncio.run(hammer(url, requests, 16))  # from core 1, like bench/entra.py
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -141,13 +144,23 @@ def fresh_postgres(url: str) -> str:
     return url
 
 
+def on_core_one() -> None:
+    """Run this process's own load (the bare app's) from core 1; servers started later are pinned explicitly."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
     parser.add_argument("--postgres", help="a PostgreSQL URL for a throw-away benchmark database (it is recreated)")
     args = parser.parse_args()
+    everywhere = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    on_core_one()
     rows: dict[str, object] = {"bare_starlette_requests_per_second": round(run_baseline(20_000), 1)}
+    if everywhere is not None:
+        os.sched_setaffinity(0, everywhere)  # multi-worker servers must be free to use both cores
     for workers in args.workers:
         rows[f"sqlite_{workers}w"] = run_scimgate(f"sqlite {workers}w", None, workers, args.users)
         if args.postgres:
