@@ -13,7 +13,7 @@ from starlette.routing import Mount
 
 from scimgate.access_log import AccessLog
 from scimgate.config import Settings
-from scimgate.directories.auth import BearerAuth
+from scimgate.directories.auth import BearerAuth, TokenCache
 from scimgate.scim.errors import (
     InternalError,
     MethodNotAllowed,
@@ -32,6 +32,7 @@ logger = logging.getLogger("scimgate")
 def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     database = db or Database(settings.resolved_database_url(), settings.database_limits())
     ops = Operations(database, settings.resolved_public_url(), settings.cursor_timeout)
+    token_cache = TokenCache(settings.token_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -40,7 +41,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
             database.dispose()
 
     app = Starlette(
-        routes=[Mount("/scim/v2/{directory_id}", app=BearerAuth(scim_router(ops, settings), database))],
+        routes=[Mount("/scim/v2/{directory_id}", app=BearerAuth(scim_router(ops, settings), database, token_cache))],
         exception_handlers={
             ScimError: _scim_error,
             HTTPException: _http_error,
@@ -51,6 +52,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     )
     app.add_middleware(AccessLog)
     app.state.database = database
+    app.state.token_cache = token_cache
     return app
 
 

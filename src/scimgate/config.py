@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     cursor_timeout: int = Field(
         3600, ge=60, description="Seconds a paging cursor (RFC 9865) stays valid between two page requests."
     )
+    token_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="Seconds a worker trusts a token it has checked before asking the database again.",
+    )
 
     def database_limits(self) -> Limits:
         return Limits(pool_size=self.db_pool_size, statement_timeout=self.db_statement_timeout)

@@ -116,6 +116,48 @@ def test_revoked_token_is_refused(database: Database, scim: Scim) -> None:
     assert_refused(scim.client.get(f"/scim/v2/{directory_id}/Users", headers={"Authorization": f"Bearer {token}"}))
 
 
+def test_a_revoked_token_stops_working_within_the_cache_window(database: Database) -> None:
+    """A worker remembers an accepted token for token_cache_seconds, then asks the database again."""
+    import time
+
+    from starlette.testclient import TestClient
+
+    from scimgate.app import create_app
+    from scimgate.config import Settings
+    from scimgate.store.tables import tokens
+
+    directory_id, token = new_directory(database, "Cached")
+    url, headers = f"/scim/v2/{directory_id}/Users", {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(Settings(token_cache_seconds=0.5), database)) as client:
+        assert client.get(url, headers=headers).status_code == 200
+        with database.write() as conn:
+            conn.execute(
+                tokens.update().where(tokens.c.directory_id == directory_id).values(revoked_at=datetime.now(UTC))
+            )
+        assert client.get(url, headers=headers).status_code == 200  # still inside this worker's window
+        time.sleep(0.6)
+        assert_refused(client.get(url, headers=headers))
+
+
+def test_token_cache_can_be_switched_off(database: Database) -> None:
+    """token_cache_seconds=0: every request is checked against the database."""
+    from starlette.testclient import TestClient
+
+    from scimgate.app import create_app
+    from scimgate.config import Settings
+    from scimgate.store.tables import tokens
+
+    directory_id, token = new_directory(database, "Uncached")
+    url, headers = f"/scim/v2/{directory_id}/Users", {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(Settings(token_cache_seconds=0), database)) as client:
+        assert client.get(url, headers=headers).status_code == 200
+        with database.write() as conn:
+            conn.execute(
+                tokens.update().where(tokens.c.directory_id == directory_id).values(revoked_at=datetime.now(UTC))
+            )
+        assert_refused(client.get(url, headers=headers))
+
+
 @pytest.mark.parametrize(
     ("header", "expected"),
     [

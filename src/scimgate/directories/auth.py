@@ -6,11 +6,13 @@ which directories exist. Tokens in the query string are never looked at (RFC 675
 """
 
 import re
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimgate.directories.service import Opened, directory_for_token
+from scimgate.directories.tokens import hash_token
 from scimgate.scim.errors import Unauthorized
 from scimgate.store.database import Database
 
@@ -34,10 +36,45 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
+class TokenCache:
+    """Tokens this worker accepted in the last few seconds, by their SHA-256.
+
+    Checking a token is a database read and a trip to the thread pool, on every SCIM request; Entra sends the same
+    token thousands of times an hour. Only accepted tokens are kept, for ``token_cache_seconds``: that is how long
+    a revoked token or a changed directory can still be honoured by a worker (every worker forgets on its own
+    clock, so no cross-worker signal is needed). Keys are hashes of full-entropy secrets, so a dictionary lookup
+    leaks nothing an attacker can steer.
+    """
+
+    _MAX_ENTRIES = 10_000
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[str, tuple[float, Opened]] = {}
+
+    def get(self, token_hash: str) -> Opened | None:
+        entry = self._entries.get(token_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, token_hash: str, opened: Opened) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= self._MAX_ENTRIES:
+            self._entries.clear()  # simpler than LRU, and a refill costs one read per live token
+        self._entries[token_hash] = (time.monotonic() + self.seconds, opened)
+
+    def forget(self) -> None:
+        """Drop everything: for changes made in this process (a token revoked, a directory made strict)."""
+        self._entries.clear()
+
+
 class BearerAuth:
-    def __init__(self, app: ASGIApp, db: Database) -> None:
+    def __init__(self, app: ASGIApp, db: Database, cache: TokenCache) -> None:
         self.app = app
         self.db = db
+        self.cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,7 +85,12 @@ class BearerAuth:
         token = bearer_token(headers[0].decode("latin-1")) if len(headers) == 1 else None
         if token is None:
             raise Unauthorized(_REFUSED)
-        opened = await run_in_threadpool(self._directory_for, token)
+        token_hash = hash_token(token)
+        opened = self.cache.get(token_hash)
+        if opened is None:
+            opened = await run_in_threadpool(self._directory_for, token)
+            if opened is not None:
+                self.cache.put(token_hash, opened)
         if opened is None or opened.directory_id != directory_id:
             raise Unauthorized(_REFUSED)
         scope.setdefault("state", {})["strict"] = opened.strict
