@@ -16,7 +16,9 @@ Semantics, the same on SQLite and PostgreSQL (and in the reference evaluator of 
 * ``pr`` is true for a non-empty string, any boolean or date, a non-empty complex value or a non-empty list.
 """
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +40,7 @@ from scim2_models.path import (
 
 from scimgate.scim.compare import COMPARATORS, comparison_key, storable
 from scimgate.scim.errors import InvalidFilter, TooMany, excerpt
-from scimgate.scim.filter_targets import Constant, Elements, Field, Scalar, is_known, resolve
+from scimgate.scim.filter_targets import INDEXED, Constant, Elements, Field, Scalar, is_known, resolve
 from scimgate.scim.resource_types import ResourceType
 from scimgate.store.sql import codepoint_order, fold
 
@@ -50,6 +52,36 @@ Clause = sa.ColumnElement[bool]
 
 def compile_filter(rtype: ResourceType, text: str, dialect: str) -> Clause:
     return _Compiler(rtype, dialect).visit(parse_filter(text))
+
+
+@dataclass(frozen=True)
+class KeyEquality:
+    """A filter that is one ``eq`` on an indexed string column: ``column = value``, nothing else."""
+
+    column: sa.ColumnElement[Any]
+    value: str
+
+
+# `userName eq "alice@contoso.com"`: a bare attribute name, `eq` in any case, a string without escapes.
+_KEY_EQUALITY = re.compile(r' *([A-Za-z][A-Za-z0-9_-]*) +[eE][qQ] +"([^"\\]*)" *')
+
+
+def key_equality(rtype: ResourceType, text: str) -> KeyEquality | None:
+    """The shape Entra and Okta send before every create and for every match, recognised without parsing.
+
+    Returns None for anything else (then ``compile_filter`` handles it, errors included). The value goes through
+    the same ``_operand`` as the compiled filter, so both paths compare the same keys; a test checks that they
+    return the same resources.
+    """
+    match = _KEY_EQUALITY.fullmatch(text)
+    if match is None or len(text) > MAX_FILTER_LENGTH or "\ufffd" in text:
+        return None
+    indexed = INDEXED[rtype.name].get(match.group(1).lower())
+    value = match.group(2)
+    if indexed is None or indexed.kind != "string" or not storable(value):
+        return None
+    operand = _operand(indexed.scalar(), CompareOperator.eq, value, match.group(1))
+    return KeyEquality(indexed.column, operand)
 
 
 def compile_filter_across(rtypes: tuple[ResourceType, ...], text: str, dialect: str) -> dict[str, Clause]:

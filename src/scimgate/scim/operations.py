@@ -19,7 +19,7 @@ from scimgate.scim.compare import comparison_key, storable
 from scimgate.scim.cursors import Position, after, open_cursor, query_fingerprint, seal
 from scimgate.scim.errors import InvalidCursor, InvalidValue, NotFound, Uniqueness, excerpt
 from scimgate.scim.etags import Preconditions
-from scimgate.scim.filters import compile_filter, compile_filter_across
+from scimgate.scim.filters import compile_filter, compile_filter_across, key_equality
 from scimgate.scim.patch import apply_patch
 from scimgate.scim.projection import Projection
 from scimgate.scim.render import etag, manager_ids, render
@@ -168,6 +168,14 @@ class Operations:
     def search(
         self, rtype: ResourceType, directory_id: str, filter_text: str | None, page: Page, projection: Projection
     ) -> dict[str, Any]:
+        key = key_equality(rtype, filter_text) if filter_text is not None else None
+        if key is not None and page.cursor is None and page.sort is None:
+            with self.db.read() as conn:
+                total, rows = store.search_by_key(
+                    conn, key.column, directory_id, key.value, page.start_index - 1, page.count
+                )
+                resources = self._render_many(conn, rtype, directory_id, rows, projection)
+            return _list_response(total, page.start_index, resources)
         where = compile_filter(rtype, filter_text, self.dialect) if filter_text is not None else None
         if page.cursor is not None:
             return self._search_by_cursor(rtype, directory_id, filter_text, where, page, projection)

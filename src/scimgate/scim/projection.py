@@ -13,6 +13,8 @@ from scimgate.scim.schema import walk
 
 _ALWAYS = {"id", "schemas"}
 Path = tuple[str, ...]
+_PARSED: dict[tuple[str, str | None, str | None], "Projection"] = {}
+_PARSED_MAX = 1024
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,21 @@ class Projection:
 
     @classmethod
     def parse(cls, rtype: ResourceType, attributes: str | None, excluded: str | None) -> "Projection":
-        return cls(
-            _parse_list(rtype, attributes), _parse_list(rtype, excluded), rtype.schema.id.lower(), _request_only(rtype)
-        )
+        # IdPs send the same few projections over and over (none; Entra's excludedAttributes=members): parsing
+        # walks every schema, so the result is kept per (type, attributes, excludedAttributes), in a bounded cache.
+        key = (rtype.name, attributes, excluded)
+        projection = _PARSED.get(key)
+        if projection is None:
+            projection = cls(
+                _parse_list(rtype, attributes),
+                _parse_list(rtype, excluded),
+                rtype.schema.id.lower(),
+                _request_only(rtype),
+            )
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[key] = projection
+        return projection
 
     def includes(self, top_level: str) -> bool:
         """Whether the response will carry this top-level attribute, e.g. ``members`` (so we can skip loading it)."""
