@@ -58,6 +58,36 @@ class Page:
     """None for index paging; "" for the first page of cursor paging (RFC 9865), else the cursor to continue."""
 
 
+@dataclass(frozen=True)
+class Related:
+    """What rendering a page needs from other rows, loaded in the transaction that read or wrote the page."""
+
+    groups: dict[str, list[store.Membership]] | None
+    members: dict[str, list[store.Member]] | None
+    manager_names: dict[str, str | None]
+
+
+def _related(
+    conn: Connection,
+    rtype: ResourceType,
+    directory_id: str,
+    rows: list[StoredResource],
+    projection: Projection,
+    new_user: bool = False,
+) -> Related:
+    """Memberships and managers of a page, in one query each, and only when the response returns them."""
+    ids = [row.id for row in rows]
+    groups_by_user = members_by_group = None
+    names: dict[str, str | None] = {}
+    if rtype is USERS and ids and projection.includes("groups"):
+        groups_by_user = {} if new_user else store.groups_of(conn, directory_id, ids)
+    if rtype is GROUPS and ids and projection.includes("members"):
+        members_by_group = store.members_of(conn, directory_id, ids)
+    if rtype is USERS and projection.includes(ENTERPRISE_SCHEMA):
+        names = store.display_names(conn, directory_id, manager_ids([row.attributes for row in rows]))
+    return Related(groups_by_user, members_by_group, names)
+
+
 class Operations:
     def __init__(self, db: Database, public_url: str, cursor_timeout: int = 3600) -> None:
         self.db = db
@@ -79,7 +109,9 @@ class Operations:
             stored = self._insert(conn, rtype, directory_id, parsed, now)
             if rtype is GROUPS and parsed.members:
                 membership.set_members(conn, directory_id, stored.id, parsed.members)
-            return self._render_one(conn, rtype, directory_id, stored, projection)
+            # A user just created belongs to no group yet: no need to ask.
+            related = _related(conn, rtype, directory_id, [stored], projection, new_user=rtype is USERS)
+        return self._render_one(rtype, directory_id, stored, projection, related)
 
     def get(
         self,
@@ -95,7 +127,8 @@ class Operations:
             if stored is None:
                 raise _not_found(rtype, resource_id)
             preconditions.check(etag(stored.version), reading=True)
-            return self._render_one(conn, rtype, directory_id, stored, projection)
+            related = _related(conn, rtype, directory_id, [stored], projection)
+        return self._render_one(rtype, directory_id, stored, projection, related)
 
     def replace(
         self,
@@ -120,7 +153,9 @@ class Operations:
             if rtype is GROUPS and parsed.members is not None:
                 # Omitted `members` leaves membership as it is; `members: []` empties the group.
                 membership.set_members(conn, directory_id, resource_id, parsed.members)
-            return self._render_one(conn, rtype, directory_id, stored, projection)
+            related = _related(conn, rtype, directory_id, [stored], projection)
+        # Rendered after the commit: on SQLite the next writer can start meanwhile.
+        return self._render_one(rtype, directory_id, stored, projection, related)
 
     def patch(
         self,
@@ -149,7 +184,8 @@ class Operations:
             if result.members.any and membership.change_members(conn, directory_id, resource_id, result.members):
                 if stored is current:  # membership changed, the document did not: the version still moves
                     stored = store.touch(conn, table, directory_id, resource_id, now) or current
-            return self._render_one(conn, rtype, directory_id, stored, projection)
+            related = _related(conn, rtype, directory_id, [stored], projection)
+        return self._render_one(rtype, directory_id, stored, projection, related)
 
     def delete(
         self, rtype: ResourceType, directory_id: str, resource_id: str, preconditions: Preconditions = _NO_CONDITIONS
@@ -287,9 +323,9 @@ class Operations:
             raise _conflict(rtype, parsed.document) from None
 
     def _render_one(
-        self, conn: Connection, rtype: ResourceType, directory_id: str, stored: StoredResource, projection: Projection
+        self, rtype: ResourceType, directory_id: str, stored: StoredResource, projection: Projection, related: Related
     ) -> Single:
-        resource = self._render_many(conn, rtype, directory_id, [stored], projection)[0]
+        resource = self._render(rtype, directory_id, [stored], projection, related)[0]
         location = f"{self.base_url(directory_id)}{rtype.endpoint}/{stored.id}"
         return Single(resource, location, etag(stored.version))
 
@@ -301,26 +337,27 @@ class Operations:
         rows: list[StoredResource],
         projection: Projection,
     ) -> list[dict[str, Any]]:
-        """Render a page, loading memberships and managers in one query each, and only when they are returned."""
-        ids = [row.id for row in rows]
+        related = _related(conn, rtype, directory_id, rows, projection)
+        return self._render(rtype, directory_id, rows, projection, related)
+
+    def _render(
+        self,
+        rtype: ResourceType,
+        directory_id: str,
+        rows: list[StoredResource],
+        projection: Projection,
+        related: Related,
+    ) -> list[dict[str, Any]]:
         base = self.base_url(directory_id)
-        groups_by_user = members_by_group = None
-        names: dict[str, str | None] = {}
-        if rtype is USERS and ids and projection.includes("groups"):
-            groups_by_user = store.groups_of(conn, directory_id, ids)
-        if rtype is GROUPS and ids and projection.includes("members"):
-            members_by_group = store.members_of(conn, directory_id, ids)
-        if rtype is USERS and projection.includes(ENTERPRISE_SCHEMA):
-            names = store.display_names(conn, directory_id, manager_ids([row.attributes for row in rows]))
         return [
             projection.apply(
                 render(
                     rtype,
                     row,
                     base,
-                    groups=groups_by_user.get(row.id) if groups_by_user is not None else None,
-                    members=members_by_group.get(row.id) if members_by_group is not None else None,
-                    manager_names=names,
+                    groups=related.groups.get(row.id, []) if related.groups is not None else None,
+                    members=related.members.get(row.id, []) if related.members is not None else None,
+                    manager_names=related.manager_names,
                 )
             )
             for row in rows

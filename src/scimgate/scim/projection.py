@@ -6,6 +6,7 @@ undefined and some IdPs ask for attributes a server does not have.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from scimgate.scim.resource_types import ResourceType
@@ -56,8 +57,12 @@ class Projection:
             resource = _keep(resource, self._expand(resource, self.attributes), top=True)
         elif self.excluded:
             resource = _drop(resource, self._expand(resource, self.excluded))
-        hidden = tuple(path for path in self.request_only if path not in self.attributes)
-        return _drop(resource, hidden) if hidden else resource
+        return _drop(resource, self._hidden) if self._hidden else resource
+
+    @cached_property
+    def _hidden(self) -> tuple[Path, ...]:
+        """The ``returned: request`` paths this projection does not ask for by name."""
+        return tuple(path for path in self.request_only if path not in self.attributes)
 
     def _all_core(self, path: Path, key: str) -> bool:
         return path == (self.core,) and not key.startswith("urn:")
@@ -119,10 +124,15 @@ def _keep(obj: dict[str, Any], paths: tuple[Path, ...], top: bool = False) -> di
 
 
 def _drop(obj: dict[str, Any], paths: tuple[Path, ...], top: bool = True) -> dict[str, Any]:
+    by_first: dict[str, list[Path]] = {}
+    for path in paths:
+        by_first.setdefault(path[0], []).append(path)
+    if not any(key.lower() in by_first for key in obj):
+        return obj  # nothing here to drop (the usual case, on every resource of every page)
     out: dict[str, Any] = {}
     for key, value in obj.items():
         lowered = key.lower()
-        matching = [path for path in paths if path[0] == lowered]
+        matching = by_first.get(lowered)
         if not matching or (top and lowered in _ALWAYS):
             out[key] = value
             continue

@@ -16,8 +16,9 @@ from scimgate.store.resources import Member, Membership, StoredResource
 
 def format_time(value: datetime) -> str:
     # SQLite hands back naive datetimes; every stored time is UTC.
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if value.tzinfo is None:
+        return value.isoformat(timespec="milliseconds") + "Z"
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def etag(version: int) -> str:

@@ -68,17 +68,8 @@ def insert(
     now: datetime,
 ) -> StoredResource:
     """Insert a resource. A taken unique key raises ``sqlalchemy.exc.IntegrityError``."""
-    conn.execute(
-        table.insert().values(
-            directory_id=directory_id,
-            id=resource_id,
-            attributes=attributes,
-            created=now,
-            last_modified=now,
-            version=1,
-            **columns,
-        )
-    )
+    values = {"directory_id": directory_id, "id": resource_id, "attributes": attributes, "version": 1}
+    conn.execute(table.insert(), {**values, "created": now, "last_modified": now, **columns})
     return StoredResource(id=resource_id, attributes=attributes, created=now, last_modified=now, version=1)
 
 
@@ -91,23 +82,15 @@ def replace(
     attributes: dict[str, Any],
     now: datetime,
 ) -> StoredResource | None:
-    row = conn.execute(
-        table.update()
-        .where(table.c.directory_id == directory_id, table.c.id == resource_id)
-        .values(attributes=attributes, last_modified=now, version=table.c.version + 1, **columns)
-        .returning(*_columns(table))
-    ).first()
-    return _stored(row) if row else None
+    values = {"attributes": attributes, "last_modified": now, **columns}
+    row = conn.execute(_statements(table).update, {"b_directory_id": directory_id, "b_id": resource_id, **values})
+    return _stored(found) if (found := row.first()) else None
 
 
 def touch(conn: Connection, table: Table, directory_id: str, resource_id: str, now: datetime) -> StoredResource | None:
     """Record a change that is not in the document (a membership), so lastModified and the version move."""
-    row = conn.execute(
-        table.update()
-        .where(table.c.directory_id == directory_id, table.c.id == resource_id)
-        .values(last_modified=now, version=table.c.version + 1)
-        .returning(*_columns(table))
-    ).first()
+    params = {"b_directory_id": directory_id, "b_id": resource_id, "last_modified": now}
+    row = conn.execute(_statements(table).update, params).first()
     return _stored(row) if row else None
 
 
@@ -116,14 +99,42 @@ def get(
 ) -> StoredResource | None:
     """One resource. ``for_update`` locks its row until the transaction ends (PostgreSQL; SQLite's write
     transactions are already exclusive), so a read-modify-write such as PATCH never loses a concurrent update."""
-    query = sa.select(*_columns(table)).where(table.c.directory_id == directory_id, table.c.id == resource_id)
-    row = conn.execute(query.with_for_update() if for_update else query).first()
+    statements = _statements(table)
+    query = statements.get_for_update if for_update else statements.get
+    row = conn.execute(query, {"b_directory_id": directory_id, "b_id": resource_id}).first()
     return _stored(row) if row else None
 
 
 def delete(conn: Connection, table: Table, directory_id: str, resource_id: str) -> bool:
-    result = conn.execute(table.delete().where(table.c.directory_id == directory_id, table.c.id == resource_id))
+    result = conn.execute(_statements(table).delete, {"b_directory_id": directory_id, "b_id": resource_id})
     return result.rowcount > 0
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The statements on one resource by its key, built once: building a SQLAlchemy statement per request costs
+    more than SQLite takes to run it. An update's SET list is the keys of the parameters it is run with."""
+
+    get: sa.Select[Any]
+    get_for_update: sa.Select[Any]
+    update: sa.Update
+    delete: sa.Delete
+    existing: sa.Select[Any]
+
+
+_BY_ID: dict[str, _Statements] = {}
+
+
+def _statements(table: Table) -> _Statements:
+    if table.name not in _BY_ID:
+        by_id = sa.and_(table.c.directory_id == sa.bindparam("b_directory_id"), table.c.id == sa.bindparam("b_id"))
+        get = sa.select(*_columns(table)).where(by_id)
+        update = table.update().where(by_id).values(version=table.c.version + 1).returning(*_columns(table))
+        existing = sa.select(table.c.id).where(
+            table.c.directory_id == sa.bindparam("b_directory_id"), table.c.id.in_(sa.bindparam("ids", expanding=True))
+        )
+        _BY_ID[table.name] = _Statements(get, get.with_for_update(), update, table.delete().where(by_id), existing)
+    return _BY_ID[table.name]
 
 
 def search(
@@ -229,8 +240,9 @@ def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
 def existing_ids(conn: Connection, table: Table, directory_id: str, ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(ids):
-        query = sa.select(table.c.id).where(table.c.directory_id == directory_id, table.c.id.in_(chunk))
-        found |= {row.id for row in conn.execute(query)}
+        found |= {
+            row.id for row in conn.execute(_statements(table).existing, {"b_directory_id": directory_id, "ids": chunk})
+        }
     return found
 
 
@@ -282,14 +294,19 @@ def remove_members(conn: Connection, directory_id: str, group_id: str, ids: Iter
 
 
 def member_ids(conn: Connection, directory_id: str, group_id: str, among: Iterable[str] | None = None) -> set[str]:
-    condition = sa.and_(group_members.c.directory_id == directory_id, group_members.c.group_id == group_id)
-    query = sa.select(group_members.c.member_id)
+    params = {"directory_id": directory_id, "group_id": group_id}
     if among is None:
-        return {row.member_id for row in conn.execute(query.where(condition))}
+        return {row.member_id for row in conn.execute(_MEMBER_IDS, params)}
     found: set[str] = set()
     for chunk in _chunks(among):
-        found |= {row.member_id for row in conn.execute(query.where(condition, group_members.c.member_id.in_(chunk)))}
+        found |= {row.member_id for row in conn.execute(_MEMBER_IDS_AMONG, {**params, "among": chunk})}
     return found
+
+
+_MEMBER_IDS = sa.select(group_members.c.member_id).where(
+    group_members.c.directory_id == sa.bindparam("directory_id"), group_members.c.group_id == sa.bindparam("group_id")
+)
+_MEMBER_IDS_AMONG = _MEMBER_IDS.where(group_members.c.member_id.in_(sa.bindparam("among", expanding=True)))
 
 
 def members_of(conn: Connection, directory_id: str, group_ids: Sequence[str]) -> dict[str, list[Member]]:
