@@ -1,6 +1,6 @@
 """Start servers on loopback, run a workload against each, print one table and one JSON line.
 
-    .venv/bin/python bench/run.py --users 5000                  # scimgate on SQLite, 1 worker, and the bare app
+    .venv/bin/python bench/run.py --users 5000       # scimgate on SQLite (1 worker), the bare app and scim2-server
     .venv/bin/python bench/run.py --postgres postgresql://postgres@127.0.0.1/bench --workers 1 2
 
 Each scimgate runs from a fresh data directory (or a fresh PostgreSQL database), pinned to core 0 when it has one
@@ -12,12 +12,14 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -52,7 +54,13 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("server did not start")
 
 
-def run_scimgate(label: str, database_url: str | None, workers: int, users: int) -> dict[str, object]:
+@dataclass(frozen=True)
+class Load:
+    users: int
+    group_size: int
+
+
+def run_scimgate(label: str, database_url: str | None, workers: int, load: Load) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         command = [PYTHON, "-m", "scimgate", "serve", "--port", str(port), "--workers", str(workers)]
@@ -69,27 +77,33 @@ def run_scimgate(label: str, database_url: str | None, workers: int, users: int)
             text = log.read()
             url = text.split("Tenant URL):", 1)[1].split()[0]
             token = text.split("Secret Token):", 1)[1].split()[0]
-            load = [
-                PYTHON,
-                str(ROOT / "bench" / "entra.py"),
-                "--url",
-                url,
-                "--token",
-                token,
-                "--users",
-                str(users),
-                "--group-size",
-                str(users),
-                "--label",
-                label,
-            ]
-            result = subprocess.run(pinned("1", load), capture_output=True, text=True, timeout=3600)
-            print(result.stdout.rsplit("\n", 2)[0], file=sys.stderr)
-            return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+            return run_load(label, url, token, load)
         finally:
             server.terminate()
             server.wait(timeout=60)
             log.close()
+
+
+def run_scim2_server(load: Load) -> dict[str, object]:
+    """The same workload against scim2-server's ASGI app (in-memory storage), under the same uvicorn settings."""
+    port, token = free_port(), secrets.token_urlsafe(32)
+    command = [*UVICORN, "scim2_server_app:app", "--port", str(port)]
+    environment = {**os.environ, "SCIM2_SERVER_TOKEN": token}
+    server = subprocess.Popen(pinned("0", command), env=environment, stdout=subprocess.DEVNULL)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/v2/ServiceProviderConfig", server)
+        return run_load("scim2-server", f"http://127.0.0.1:{port}/v2", token, load)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def run_load(label: str, url: str, token: str, load: Load) -> dict[str, object]:
+    command = [PYTHON, str(ROOT / "bench" / "entra.py"), "--url", url, "--token", token, "--label", label]
+    command += ["--users", str(load.users), "--group-size", str(load.group_size)]
+    result = subprocess.run(pinned("1", command), capture_output=True, text=True, timeout=3600)
+    print(result.stderr + result.stdout.rsplit("\n", 2)[0], file=sys.stderr)
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 async def hammer(url: str, requests: int, concurrency: int) -> float:
@@ -109,21 +123,13 @@ async def hammer(url: str, requests: int, concurrency: int) -> float:
         return requests / (time.perf_counter() - started)
 
 
+# The settings scimgate serves with: uvicorn's defaults (uvloop, httptools), no access log.
+UVICORN = [PYTHON, "-m", "uvicorn", "--no-access-log", "--log-level", "warning", "--app-dir", str(ROOT / "bench")]
+
+
 def run_baseline(requests: int) -> float:
     port = free_port()
-    command = [
-        PYTHON,
-        "-m",
-        "uvicorn",
-        "baseline_app:app",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--app-dir",
-        str(ROOT / "bench"),
-    ]
+    command = [*UVICORN, "baseline_app:app", "--port", str(port)]
     server = subprocess.Popen(pinned("0", command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}/Users?filter=x"
@@ -153,19 +159,24 @@ def on_core_one() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--group-size", type=int, default=10_000, help="members of the big group (extra users made)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
     parser.add_argument("--postgres", help="a PostgreSQL URL for a throw-away benchmark database (it is recreated)")
+    parser.add_argument("--no-scim2-server", action="store_true", help="skip the run against scim2-server")
     args = parser.parse_args()
+    load = Load(args.users, args.group_size)
     everywhere = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     on_core_one()
     rows: dict[str, object] = {"bare_starlette_requests_per_second": round(run_baseline(20_000), 1)}
     if everywhere is not None:
         os.sched_setaffinity(0, everywhere)  # multi-worker servers must be free to use both cores
     for workers in args.workers:
-        rows[f"sqlite_{workers}w"] = run_scimgate(f"sqlite {workers}w", None, workers, args.users)
+        rows[f"sqlite_{workers}w"] = run_scimgate(f"sqlite {workers}w", None, workers, load)
         if args.postgres:
             url = fresh_postgres(args.postgres)
-            rows[f"postgres_{workers}w"] = run_scimgate(f"postgres {workers}w", url, workers, args.users)
+            rows[f"postgres_{workers}w"] = run_scimgate(f"postgres {workers}w", url, workers, load)
+    if not args.no_scim2_server:
+        rows["scim2_server"] = run_scim2_server(load)
     print(f"bare Starlette, fixed JSON: {rows['bare_starlette_requests_per_second']} requests/s")
     for key, value in rows.items():
         if isinstance(value, dict):
@@ -173,7 +184,9 @@ def main() -> int:
             for phase in value["phases"]:
                 print(f"  {phase['phase']:<62} {phase['per_second']:>9} {phase['unit']}/s  p99 {phase['p99_ms']} ms")
     print(json.dumps({"machine": {"cpus": os.cpu_count()}, **rows}))
-    failures = sum(int(v.get("failures", 0)) for v in rows.values() if isinstance(v, dict))
+    # scimgate's runs must be clean to be a result; scim2-server's failures are part of the comparison.
+    ours = [v for k, v in rows.items() if isinstance(v, dict) and k != "scim2_server"]
+    failures = sum(int(v.get("failures", 0)) + int(v.get("unfinished", 0)) for v in ours)
     return 1 if failures else 0
 
 
