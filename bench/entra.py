@@ -253,6 +253,7 @@ async def groups(w: Workload, user_ids: list[str], group_size: int) -> None:
     """
     fillers = await filler_users(w, group_size + 200 - len(user_ids))
     members = [*user_ids, *fillers]
+    group_size = max(0, min(group_size, len(members) - 200))  # a slow server may not have made them all
     group_ids: list[str] = []
 
     async def create(phase: Phase, n: int) -> int:
@@ -321,7 +322,11 @@ async def filler_users(w: Workload, n: int) -> list[str]:
             raise Failure(f"creating a member for the group phase: {reply.status_code} {reply.text[:200]}")
         created.append(reply.json()["id"])
 
+    deadline = time.perf_counter() + w.phase_seconds
     for start in range(0, max(n, 0), w.concurrency):
+        if time.perf_counter() > deadline:
+            print(f"  only {len(created)} of {n} extra users made in {w.phase_seconds:.0f} s", file=sys.stderr)
+            break
         await asyncio.gather(*(one(i) for i in range(start, min(start + w.concurrency, n))))
     return created
 

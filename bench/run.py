@@ -58,6 +58,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 class Load:
     users: int
     group_size: int
+    phase_seconds: float
 
 
 def run_scimgate(label: str, database_url: str | None, workers: int, load: Load) -> dict[str, object]:
@@ -101,6 +102,7 @@ def run_scim2_server(load: Load) -> dict[str, object]:
 def run_load(label: str, url: str, token: str, load: Load) -> dict[str, object]:
     command = [PYTHON, str(ROOT / "bench" / "entra.py"), "--url", url, "--token", token, "--label", label]
     command += ["--users", str(load.users), "--group-size", str(load.group_size)]
+    command += ["--phase-seconds", str(load.phase_seconds)]
     result = subprocess.run(pinned("1", command), capture_output=True, text=True, timeout=3600)
     print(result.stderr + result.stdout.rsplit("\n", 2)[0], file=sys.stderr)
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
@@ -163,14 +165,16 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
     parser.add_argument("--postgres", help="a PostgreSQL URL for a throw-away benchmark database (it is recreated)")
     parser.add_argument("--no-scim2-server", action="store_true", help="skip the run against scim2-server")
+    parser.add_argument("--only-scim2-server", action="store_true", help="run scim2-server (and the bare app) only")
+    parser.add_argument("--phase-seconds", type=float, default=300, help="stop any phase after this long")
     args = parser.parse_args()
-    load = Load(args.users, args.group_size)
+    load = Load(args.users, args.group_size, args.phase_seconds)
     everywhere = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     on_core_one()
     rows: dict[str, object] = {"bare_starlette_requests_per_second": round(run_baseline(20_000), 1)}
     if everywhere is not None:
         os.sched_setaffinity(0, everywhere)  # multi-worker servers must be free to use both cores
-    for workers in args.workers:
+    for workers in [] if args.only_scim2_server else args.workers:
         rows[f"sqlite_{workers}w"] = run_scimgate(f"sqlite {workers}w", None, workers, load)
         if args.postgres:
             url = fresh_postgres(args.postgres)
