@@ -127,7 +127,7 @@ class Workload:
                 try:
                     done = await work(phase, item)  # not "units += await …": that reads units before awaiting
                     phase.units += done
-                except (Failure, aiohttp.ClientError, KeyError, ValueError) as error:
+                except (Failure, aiohttp.ClientError, TimeoutError, KeyError, ValueError) as error:
                     phase.failures += 1
                     if phase.failures <= 3:
                         print(f"  failure: {error}", file=sys.stderr)

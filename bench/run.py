@@ -105,6 +105,8 @@ def run_load(label: str, url: str, token: str, load: Load) -> dict[str, object]:
     command += ["--phase-seconds", str(load.phase_seconds)]
     result = subprocess.run(pinned("1", command), capture_output=True, text=True, timeout=3600)
     print(result.stderr + result.stdout.rsplit("\n", 2)[0], file=sys.stderr)
+    if result.returncode not in (0, 1) or not result.stdout.strip():
+        return {"label": label, "failures": 1, "unfinished": 0, "phases": [], "error": result.stderr[-2000:]}
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 

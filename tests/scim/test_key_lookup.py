@@ -84,6 +84,9 @@ def test_group_lookups_agree_with_the_compiled_filter(scim: Scim) -> None:
         'userName eq "a" and active eq true',
         'emails.value eq "a"',
         'userName eq "\ufffd"',  # undecodable input: the parser's error
+        'userName eq "a\tb"',  # control characters: syntax errors for the parser
+        'userName eq "a\nb"',
+        'userName eq "a\x01b"',
     ],
 )
 def test_other_shapes_take_the_full_parser(text: str) -> None:
@@ -91,9 +94,9 @@ def test_other_shapes_take_the_full_parser(text: str) -> None:
 
 
 def test_lookup_errors_are_still_scim_errors(scim: Scim) -> None:
-    """A NUL in the value: the fast path declines and the full parser's 400 invalidFilter comes back."""
-    text = 'userName eq "a\x00b"'
-    assert key_equality(USERS, text) is None
-    response = scim.get(f"/Users?filter={quote(text)}")
-    assert response.status_code == 400
-    assert response.json()["scimType"] == "invalidFilter"
+    """A NUL or a control character in the value: the fast path declines, the parser's 400 invalidFilter stands."""
+    for text in ('userName eq "a\x00b"', 'userName eq "a\tb"', 'userName eq "a\x1fb"'):
+        assert key_equality(USERS, text) is None
+        response = scim.get(f"/Users?filter={quote(text)}")
+        assert response.status_code == 400, text
+        assert response.json()["scimType"] == "invalidFilter"

@@ -63,7 +63,8 @@ class KeyEquality:
 
 
 # `userName eq "alice@contoso.com"`: a bare attribute name, `eq` in any case, a string without escapes.
-_KEY_EQUALITY = re.compile(r' *([A-Za-z][A-Za-z0-9_-]*) +[eE][qQ] +"([^"\\]*)" *')
+# No control characters in the value: the parser refuses them as syntax errors (a tab, a newline), and so must we.
+_KEY_EQUALITY = re.compile(r' *([A-Za-z][A-Za-z0-9_-]*) +[eE][qQ] +"([^"\\\x00-\x1f]*)" *')
 
 
 def key_equality(rtype: ResourceType, text: str) -> KeyEquality | None:

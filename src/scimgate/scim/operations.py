@@ -201,11 +201,15 @@ class Operations:
             if not store.delete(conn, _table(rtype), directory_id, resource_id):
                 raise _not_found(rtype, resource_id)
 
+    def is_key_lookup(self, rtype: ResourceType, filter_text: str | None, page: Page) -> bool:
+        """Whether this search is an indexed ``eq`` lookup: a few rows at most, never a scan."""
+        return filter_text is not None and _by_key(page) and key_equality(rtype, filter_text) is not None
+
     def search(
         self, rtype: ResourceType, directory_id: str, filter_text: str | None, page: Page, projection: Projection
     ) -> dict[str, Any]:
         key = key_equality(rtype, filter_text) if filter_text is not None else None
-        if key is not None and page.cursor is None and page.sort is None:
+        if key is not None and _by_key(page):
             with self.db.read() as conn:
                 total, rows = store.search_by_key(
                     conn, key.column, directory_id, key.value, page.start_index - 1, page.count
@@ -362,6 +366,11 @@ class Operations:
             )
             for row in rows
         ]
+
+
+def _by_key(page: Page) -> bool:
+    """Pages the indexed-lookup path serves: index paging in the default order, not too long."""
+    return page.cursor is None and page.sort is None and page.count <= 100
 
 
 def _locked(

@@ -33,18 +33,18 @@ async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def reader(inline: bool) -> Callable[..., Awaitable[Any]]:
-    """How read operations run: in the thread pool, or (SQLite) right here on the event loop.
+    """How a small read runs: in the thread pool, or (SQLite) right here on the event loop.
 
-    A SQLite read never waits for a lock in WAL mode and never waits on a network: it is CPU and page cache, which
-    holds this worker's one core (the GIL) whether it runs in a thread or not. The trip to the thread pool and
-    back, on the other hand, costs about as much as a whole ``userName eq`` lookup on this kind of machine (0.3 ms
-    pinned to a core, 1 ms across cores): running reads inline took lookups from 870 to 1,240 a second on one
-    core (docs/performance.md). Writes still go to the pool: they wait for the write lock and for fsync.
-    PostgreSQL reads wait on the network, so they stay in the pool too.
+    Only reads known to be small come here inline: a resource by id (without a group's member list) and the
+    ``userName eq`` family of lookups that hit an index. For those the trip to the thread pool and back cost about
+    as much as the read itself (0.3 ms pinned to a core, 1 ms across cores): inline, lookups went from 870 to
+    1,240 a second on one core (docs/performance.md). Everything else — general filters, counts, sorted and
+    cursor pages, member lists — runs in the pool, where a slow query does not stall the worker (``sqlite3``
+    releases the GIL while SQLite runs). PostgreSQL reads wait on the network, so they always use the pool.
     """
 
-    async def read(function: Callable[..., T], *args: Any) -> T:
-        if inline:
+    async def read(function: Callable[..., T], *args: Any, small: bool = False) -> T:
+        if inline and small:
             return retrying(functools.partial(function, *args))
         return await call(function, *args)
 
@@ -102,13 +102,15 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
                 payload = await read_json(request, settings.max_body_bytes)
                 created = await call(ops.create, rtype, directory(request), payload, projection(request, rtype))
                 return one(created, 201)
+            filter_text, paging = request.query_params.get("filter"), page(request, rtype)
             result = await read(
                 ops.search,
                 rtype,
                 directory(request),
-                request.query_params.get("filter"),
-                page(request, rtype),
+                filter_text,
+                paging,
                 projection(request, rtype),
+                small=ops.is_key_lookup(rtype, filter_text, paging),
             )
             return scim_response(result)
 
@@ -150,7 +152,9 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
                 if quiet:
                     return Response(status_code=204, headers={"ETag": changed.version})
                 return one(changed)
-            found = await read(ops.get, rtype, directory(request), resource_id, projection(request, rtype), conditions)
+            shown = projection(request, rtype)
+            small = rtype is USERS or not shown.includes("members")  # a group's members can be 100,000
+            found = await read(ops.get, rtype, directory(request), resource_id, shown, conditions, small=small)
             return one(found)
 
         return [
