@@ -1,11 +1,16 @@
 """No token, no access: every SCIM URL of a directory needs a bearer token of that directory."""
 
+import time
 from datetime import UTC, datetime
 
 import pytest
+from starlette.testclient import TestClient
 
+from scimgate.app import create_app
+from scimgate.config import Settings
 from scimgate.directories.auth import bearer_token
 from scimgate.store.database import Database
+from scimgate.store.tables import tokens
 from tests.conftest import Scim, new_directory
 from tests.scim.test_errors import assert_scim_error
 
@@ -63,6 +68,13 @@ def test_token_of_another_directory_is_refused_like_a_wrong_token(scim: Scim, ot
     assert cross.json() == wrong.json()
 
 
+def test_a_remembered_token_still_opens_only_its_own_directory(scim: Scim, other_scim: Scim) -> None:
+    """The token cache keeps which directory a token opens: once accepted, it is still refused elsewhere."""
+    assert scim.get("/Users").status_code == 200  # accepted, so this worker now remembers it
+    assert_refused(scim.client.get(other_scim.base + "/Users", headers=scim.headers()))
+    assert_refused(scim.client.get(other_scim.base + "/Groups/grp_x", headers=scim.headers()))
+
+
 def test_unknown_directory_is_refused_like_a_wrong_token(scim: Scim) -> None:
     """A directory id that does not exist is a 401, so responses never reveal which directories exist."""
     assert_refused(scim.client.get("/scim/v2/dir_unknown/Users", headers=scim.headers()))
@@ -106,34 +118,25 @@ def test_fresh_install_without_tokens_lets_nobody_in(database: Database, app_cli
         assert_refused(app_client.get(f"/scim/v2/{directory.id}/Users", headers={"Authorization": header}))  # type: ignore[attr-defined]
 
 
-def test_revoked_token_is_refused(database: Database, scim: Scim) -> None:
-    """A revoked token stops working."""
-    from scimgate.store.tables import tokens
-
-    directory_id, token = new_directory(database, "Revoked")
+def revoke_tokens(database: Database, directory_id: str) -> None:
     with database.write() as conn:
         conn.execute(tokens.update().where(tokens.c.directory_id == directory_id).values(revoked_at=datetime.now(UTC)))
+
+
+def test_revoked_token_is_refused(database: Database, scim: Scim) -> None:
+    """A revoked token stops working."""
+    directory_id, token = new_directory(database, "Revoked")
+    revoke_tokens(database, directory_id)
     assert_refused(scim.client.get(f"/scim/v2/{directory_id}/Users", headers={"Authorization": f"Bearer {token}"}))
 
 
 def test_a_revoked_token_stops_working_within_the_cache_window(database: Database) -> None:
     """A worker remembers an accepted token for token_cache_seconds, then asks the database again."""
-    import time
-
-    from starlette.testclient import TestClient
-
-    from scimgate.app import create_app
-    from scimgate.config import Settings
-    from scimgate.store.tables import tokens
-
     directory_id, token = new_directory(database, "Cached")
     url, headers = f"/scim/v2/{directory_id}/Users", {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(Settings(token_cache_seconds=0.5), database)) as client:
         assert client.get(url, headers=headers).status_code == 200
-        with database.write() as conn:
-            conn.execute(
-                tokens.update().where(tokens.c.directory_id == directory_id).values(revoked_at=datetime.now(UTC))
-            )
+        revoke_tokens(database, directory_id)
         assert client.get(url, headers=headers).status_code == 200  # still inside this worker's window
         time.sleep(0.6)
         assert_refused(client.get(url, headers=headers))
@@ -141,20 +144,11 @@ def test_a_revoked_token_stops_working_within_the_cache_window(database: Databas
 
 def test_token_cache_can_be_switched_off(database: Database) -> None:
     """token_cache_seconds=0: every request is checked against the database."""
-    from starlette.testclient import TestClient
-
-    from scimgate.app import create_app
-    from scimgate.config import Settings
-    from scimgate.store.tables import tokens
-
     directory_id, token = new_directory(database, "Uncached")
     url, headers = f"/scim/v2/{directory_id}/Users", {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(Settings(token_cache_seconds=0), database)) as client:
         assert client.get(url, headers=headers).status_code == 200
-        with database.write() as conn:
-            conn.execute(
-                tokens.update().where(tokens.c.directory_id == directory_id).values(revoked_at=datetime.now(UTC))
-            )
+        revoke_tokens(database, directory_id)
         assert_refused(client.get(url, headers=headers))
 
 

@@ -118,7 +118,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
             """POST /{type}/.search (RFC 7644 §3.4.3): the query travels in the body, not in the URL."""
             body = await read_json(request, settings.max_body_bytes)
             query = parse_search_request(body)
-            result = await read(
+            result = await call(
                 ops.search,
                 rtype,
                 directory(request),
@@ -165,7 +165,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
 
     async def root_search(request: Request) -> Response:
         query = parse_search_request(await read_json(request, settings.max_body_bytes))
-        result = await read(
+        result = await call(
             ops.search_across,
             directory(request),
             query.filter,

@@ -68,8 +68,8 @@ def insert(
     now: datetime,
 ) -> StoredResource:
     """Insert a resource. A taken unique key raises ``sqlalchemy.exc.IntegrityError``."""
-    values = {"directory_id": directory_id, "id": resource_id, "attributes": attributes, "version": 1}
-    conn.execute(table.insert(), {**values, "created": now, "last_modified": now, **columns})
+    values = {"directory_id": directory_id, "id": resource_id, "attributes": attributes, "version": 1, **columns}
+    conn.execute(table.insert(), {**values, "created": now, "last_modified": now})
     return StoredResource(id=resource_id, attributes=attributes, created=now, last_modified=now, version=1)
 
 
@@ -151,15 +151,20 @@ def search(
     condition = table.c.directory_id == directory_id
     if where is not None:
         condition = sa.and_(condition, where)
-    if limit == 0:
-        return count(conn, table, directory_id, where), []
-    query = sa.select(*_columns(table)).where(condition).order_by(*(order_by or [table.c.id]))
-    page = [_stored(row) for row in conn.execute(query.offset(offset).limit(limit))]
-    if 0 < len(page) < limit or (offset == 0 and not page):
-        # A short page is the last one, so it tells the total without counting: this saves a query on every
-        # lookup (Entra's `userName eq` before each create, and its matching reads).
-        return offset + len(page), page
-    return count(conn, table, directory_id, where), page
+    page: list[StoredResource] = []
+    if limit:
+        query = sa.select(*_columns(table)).where(condition).order_by(*(order_by or [table.c.id]))
+        page = [_stored(row) for row in conn.execute(query.offset(offset).limit(limit))]
+    total = _total_from_page(offset, limit, len(page))
+    return (count(conn, table, directory_id, where) if total is None else total), page
+
+
+def _total_from_page(offset: int, limit: int, rows: int) -> int | None:
+    """The total a page tells without counting: a short page is the last one. This saves the ``count(*)`` on
+    every lookup (Entra's ``userName eq`` before each create, and its matching reads). None: count."""
+    if limit and (0 < rows < limit or (offset == 0 and rows == 0)):
+        return offset + rows
+    return None
 
 
 def search_by_key(
@@ -173,10 +178,8 @@ def search_by_key(
     page_query, count_query = _by_key(key)
     params = {"directory_id": directory_id, "value": value, "offset": offset, "limit": limit}
     page = [_stored(row) for row in conn.execute(page_query, params)] if limit else []
-    if 0 < len(page) < limit or (offset == 0 and not page and limit):
-        return offset + len(page), page
-    total: int = conn.execute(count_query, params).scalar_one()
-    return total, page
+    total = _total_from_page(offset, limit, len(page))
+    return (conn.execute(count_query, params).scalar_one() if total is None else total), page
 
 
 _BY_KEY: dict[sa.ColumnElement[Any], tuple[sa.Select[Any], sa.Select[Any]]] = {}
