@@ -23,7 +23,8 @@ from typing import Any
 
 from run import free_port, pinned, wait_ready
 
-from scimgate.directories.service import create_directory, issue_token
+from scimgate.directories.credentials import issue_token
+from scimgate.directories.service import create_directory
 from scimgate.ids import new_id
 from scimgate.store import migrate
 from scimgate.store.database import Database

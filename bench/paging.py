@@ -20,7 +20,8 @@ from starlette.testclient import TestClient
 
 from scimgate.app import create_app
 from scimgate.config import Settings
-from scimgate.directories.service import create_directory, issue_token
+from scimgate.directories.credentials import issue_token
+from scimgate.directories.service import create_directory
 from scimgate.ids import new_id
 from scimgate.store import migrate
 from scimgate.store.database import Database

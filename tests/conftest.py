@@ -19,7 +19,8 @@ from starlette.testclient import TestClient
 
 from scimgate.app import create_app
 from scimgate.config import Settings
-from scimgate.directories.service import create_directory, issue_token
+from scimgate.directories.credentials import issue_token
+from scimgate.directories.service import create_directory
 from scimgate.store import migrate
 from scimgate.store.database import Database
 from scimgate.store.tables import metadata

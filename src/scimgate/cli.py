@@ -11,7 +11,8 @@ import uvicorn
 from scimgate import __version__
 from scimgate.app import create_app
 from scimgate.config import Settings
-from scimgate.directories.service import create_directory, issue_token, list_directories
+from scimgate.directories.credentials import issue_token
+from scimgate.directories.service import create_directory, list_directories
 from scimgate.store import migrate
 from scimgate.store.database import Database
 

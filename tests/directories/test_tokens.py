@@ -1,6 +1,7 @@
 """Tokens are random, recognisable, and stored only as a hash."""
 
-from scimgate.directories.service import Opened, create_directory, directory_for_token, issue_token
+from scimgate.directories.credentials import directory_for_token, issue_token
+from scimgate.directories.service import create_directory
 from scimgate.directories.tokens import TOKEN_PREFIX, generate_token, hash_token
 from scimgate.store.database import Database
 from scimgate.store.tables import tokens
@@ -25,5 +26,6 @@ def test_only_the_hash_is_stored(database: Database) -> None:
         assert row.secret_hash == hash_token(issued.token)
         assert issued.token not in str(tuple(row))
         assert issued.token.startswith(row.display_prefix) and len(row.display_prefix) < 20
-        assert directory_for_token(conn, issued.token) == Opened(directory.id, strict=False)
+        opened = directory_for_token(conn, issued.token)
+        assert opened is not None and (opened.directory_id, opened.token_id) == (directory.id, issued.id)
         assert directory_for_token(conn, issued.token[:-1]) is None

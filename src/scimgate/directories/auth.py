@@ -5,20 +5,26 @@ directory, a revoked token, an unknown token and a missing one all get the same 
 which directories exist. Tokens in the query string are never looked at (RFC 6750 §5.3: URLs end up in logs).
 """
 
+import logging
 import re
 import time
+from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate.directories.service import Opened, directory_for_token
+from scimgate.directories.credentials import Opened, directory_for_token, needs_touch, touch
 from scimgate.directories.tokens import hash_token
 from scimgate.scim.errors import Unauthorized
 from scimgate.store.database import Database
 
+logger = logging.getLogger("scimgate.auth")
+
 _REFUSED = (
-    "The bearer token is missing, wrong, revoked, or belongs to another directory. Copy this directory's "
-    "SCIM URL and a token of this directory into the IdP (Entra: Tenant URL and Secret Token)."
+    "The bearer token is missing, wrong, revoked or expired, belongs to another directory, or the directory is "
+    "disabled. Copy this directory's SCIM URL and a token of this directory into the IdP (Entra: Tenant URL and "
+    "Secret Token)."
 )
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -59,11 +65,14 @@ class TokenCache:
         return entry[1]
 
     def put(self, token_hash: str, opened: Opened) -> None:
-        if self.seconds <= 0:
+        seconds = self.seconds
+        if opened.expires_at is not None:  # never past the token's own expiry
+            seconds = min(seconds, (opened.expires_at - datetime.now(UTC)).total_seconds())
+        if seconds <= 0:
             return
         if len(self._entries) >= self._MAX_ENTRIES:
             self._entries.clear()  # simpler than LRU, and a refill costs one read per live token
-        self._entries[token_hash] = (time.monotonic() + self.seconds, opened)
+        self._entries[token_hash] = (time.monotonic() + seconds, opened)
 
     def forget(self) -> None:
         """Drop everything: for changes made in this process (a token revoked, a directory made strict)."""
@@ -102,4 +111,13 @@ class BearerAuth:
 
     def _directory_for(self, token: str) -> Opened | None:
         with self.db.read() as conn:
-            return directory_for_token(conn, token)
+            opened = directory_for_token(conn, token)
+        now = datetime.now(UTC)
+        if opened is not None and needs_touch(opened, now):
+            try:
+                with self.db.write() as conn:
+                    touch(conn, opened, now)
+            except sa.exc.SQLAlchemyError as error:
+                # Bookkeeping only: a busy database must not fail the IdP's request over a last-use time.
+                logger.warning("could not record the last use of token %s: %s", opened.token_id, type(error).__name__)
+        return opened

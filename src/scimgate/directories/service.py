@@ -1,14 +1,30 @@
-"""Creating directories and tokens, and finding the directory a bearer token opens."""
+"""Directories: one per customer organisation, each with its own SCIM URL, credentials and data.
+
+A directory is created for the IdP its customer uses (``idp``), which decides the setup steps scimgate shows; the
+IdP dialects scimgate tolerates (scim/patch.py) are harmless to every IdP, so all IdPs get them unless the
+directory is in strict RFC mode. A disabled directory answers 401 to every credential and keeps its data, so it
+can be enabled again; deleting one deletes its users, groups, memberships and credentials in one transaction.
+"""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from scimgate.directories.tokens import display_prefix, generate_token, hash_token, hashes_match
 from scimgate.ids import new_id
-from scimgate.store.tables import directories, tokens
+from scimgate.store.tables import directories
+
+Idp = Literal["entra", "okta", "onelogin", "google", "generic"]
+IDPS: tuple[str, ...] = get_args(Idp)
+IDP_NAMES = {
+    "entra": "Microsoft Entra ID",
+    "okta": "Okta",
+    "onelogin": "OneLogin",
+    "google": "Google Workspace",
+    "generic": "a SCIM 2.0 client",
+}
 
 
 @dataclass(frozen=True)
@@ -16,65 +32,110 @@ class Directory:
     id: str
     name: str
     created_at: datetime
+    external_id: str | None = None
+    idp: str = "generic"
+    strict: bool = False
+    disabled_at: datetime | None = None
+    last_request_at: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        return "disabled" if self.disabled_at is not None else "active"
 
 
-@dataclass(frozen=True)
-class IssuedToken:
-    id: str
-    directory_id: str
-    token: str
-    """The secret itself. It exists only in this object: show it once, it is not stored anywhere."""
+def _directory(row: sa.Row[Any]) -> Directory:
+    return Directory(
+        id=row.id,
+        name=row.name,
+        created_at=row.created_at,
+        external_id=row.external_id,
+        idp=row.idp,
+        strict=bool(row.strict),
+        disabled_at=row.disabled_at,
+        last_request_at=row.last_request_at,
+    )
 
 
-def create_directory(conn: Connection, name: str) -> Directory:
-    directory = Directory(id=new_id("dir"), name=name, created_at=datetime.now(UTC))
-    conn.execute(directories.insert().values(id=directory.id, name=directory.name, created_at=directory.created_at))
+def create_directory(
+    conn: Connection, name: str, *, external_id: str | None = None, idp: str = "generic", strict: bool = False
+) -> Directory:
+    _check_idp(idp)
+    directory = Directory(
+        id=new_id("dir"), name=name, created_at=datetime.now(UTC), external_id=external_id, idp=idp, strict=strict
+    )
+    conn.execute(
+        directories.insert().values(
+            id=directory.id,
+            name=name,
+            created_at=directory.created_at,
+            external_id=external_id,
+            idp=idp,
+            strict=strict,
+        )
+    )
     return directory
 
 
-def list_directories(conn: Connection) -> list[Directory]:
-    rows = conn.execute(sa.select(directories).order_by(directories.c.id))
-    return [Directory(id=row.id, name=row.name, created_at=row.created_at) for row in rows]
+def get_directory(conn: Connection, directory_id: str) -> Directory | None:
+    row = conn.execute(sa.select(directories).where(directories.c.id == directory_id)).first()
+    return _directory(row) if row is not None else None
 
 
-def issue_token(conn: Connection, directory_id: str) -> IssuedToken:
-    token = generate_token()
-    issued = IssuedToken(id=new_id("tok"), directory_id=directory_id, token=token)
-    conn.execute(
-        tokens.insert().values(
-            id=issued.id,
-            directory_id=directory_id,
-            secret_hash=hash_token(token),
-            display_prefix=display_prefix(token),
-            created_at=datetime.now(UTC),
-        )
-    )
-    return issued
+def list_directories(
+    conn: Connection, *, external_id: str | None = None, after: str | None = None, limit: int | None = None
+) -> list[Directory]:
+    """Directories in id (creation) order; ``after`` and ``limit`` page through them."""
+    query = sa.select(directories).order_by(directories.c.id)
+    if external_id is not None:
+        query = query.where(directories.c.external_id == external_id)
+    if after is not None:
+        query = query.where(directories.c.id > after)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_directory(row) for row in conn.execute(query)]
 
 
-@dataclass(frozen=True)
-class Opened:
-    """What a valid token opens."""
-
-    directory_id: str
-    strict: bool
-
-
-def directory_for_token(conn: Connection, token: str) -> Opened | None:
-    """The directory this token opens, or None when it opens nothing (unknown or revoked)."""
-    presented = hash_token(token)
-    # The lookup is by the token's SHA-256, so its timing says nothing about how close a guess was; the
-    # constant-time compare then checks what the index returned.
-    row = conn.execute(
-        sa.select(tokens.c.directory_id, tokens.c.secret_hash, tokens.c.revoked_at, directories.c.strict)
-        .join(directories, directories.c.id == tokens.c.directory_id)
-        .where(tokens.c.secret_hash == presented)
-    ).first()
-    if row is None or row.revoked_at is not None or not hashes_match(row.secret_hash, presented):
-        return None
-    return Opened(str(row.directory_id), bool(row.strict))
+def update_directory(conn: Connection, directory_id: str, **changes: Any) -> Directory | None:
+    """Change name, external_id, idp or strict; None when there is no such directory."""
+    allowed = {"name", "external_id", "idp", "strict"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(sorted(unknown))} of a directory")
+    if "idp" in changes:
+        _check_idp(changes["idp"])
+    if changes:
+        conn.execute(directories.update().where(directories.c.id == directory_id).values(**changes))
+    return get_directory(conn, directory_id)
 
 
 def set_strict(conn: Connection, directory_id: str, strict: bool) -> None:
     """Put a directory in strict RFC mode (True) or back to IdP tolerance (False)."""
-    conn.execute(directories.update().where(directories.c.id == directory_id).values(strict=strict))
+    update_directory(conn, directory_id, strict=strict)
+
+
+def set_disabled(conn: Connection, directory_id: str, disabled: bool) -> Directory | None:
+    """Disable (every credential then gets 401, data kept) or enable a directory. Disabling twice keeps the first
+    time."""
+    if disabled:
+        conn.execute(
+            directories.update()
+            .where(directories.c.id == directory_id, directories.c.disabled_at.is_(None))
+            .values(disabled_at=datetime.now(UTC))
+        )
+    else:
+        conn.execute(directories.update().where(directories.c.id == directory_id).values(disabled_at=None))
+    return get_directory(conn, directory_id)
+
+
+def delete_directory(conn: Connection, directory_id: str) -> bool:
+    """Delete a directory with all its data (the foreign keys cascade); False when there was none."""
+    return conn.execute(directories.delete().where(directories.c.id == directory_id)).rowcount > 0
+
+
+def touch_directory(conn: Connection, directory_id: str, now: datetime) -> None:
+    conn.execute(directories.update().where(directories.c.id == directory_id).values(last_request_at=now))
+
+
+def _check_idp(idp: str) -> None:
+    if idp not in IDPS:
+        raise ValueError(f"unknown IdP {idp!r}; one of {', '.join(IDPS)}")

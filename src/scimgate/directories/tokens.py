@@ -1,4 +1,4 @@
-"""Bearer tokens: generated, shown once, stored as a hash, checked in constant time.
+"""Bearer tokens and client secrets: generated, shown once, stored as a hash, checked in constant time.
 
 A token is ``scimgate_`` followed by 32 random bytes in URL-safe base64 (256 bits). The prefix lets secret
 scanners recognise a leaked token. Only the SHA-256 of the token is stored: the token has full entropy, so a fast
@@ -10,11 +10,12 @@ import hmac
 import secrets
 
 TOKEN_PREFIX = "scimgate_"
-_DISPLAY_CHARS = len(TOKEN_PREFIX) + 4
+ACCESS_TOKEN_PREFIX = "scimgate_at_"  # OAuth access tokens (directories/oauth.py)
+CLIENT_SECRET_PREFIX = "scimgate_cs_"  # OAuth client secrets
 
 
-def generate_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+def generate_token(prefix: str = TOKEN_PREFIX) -> str:
+    return prefix + secrets.token_urlsafe(32)
 
 
 def hash_token(token: str) -> str:
@@ -22,7 +23,10 @@ def hash_token(token: str) -> str:
 
 
 def display_prefix(token: str) -> str:
-    return token[:_DISPLAY_CHARS]
+    """The kind's prefix and four characters of the random part: enough to tell a directory's credentials apart,
+    and 20 bits of 256, so nothing a guesser can use."""
+    prefix = next(p for p in (ACCESS_TOKEN_PREFIX, CLIENT_SECRET_PREFIX, TOKEN_PREFIX, "") if token.startswith(p))
+    return token[: len(prefix) + 4]
 
 
 def hashes_match(stored_hash: str, presented_hash: str) -> bool:

@@ -36,6 +36,16 @@ directories = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     # Strict RFC 7644 mode: the IdP dialects scimgate tolerates by default (scim/patch.py) are refused.
     sa.Column("strict", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The application's own key for the customer (its tenant or organisation id); not unique: a customer may run
+    # two IdPs, each provisioning into its own directory.
+    sa.Column("external_id", sa.String(200), nullable=True),
+    # entra, okta, onelogin, google or generic: which setup steps scimgate shows, and named in error explanations.
+    sa.Column("idp", sa.String(20), nullable=False, server_default="generic"),
+    # Set while the directory is disabled: its credentials open nothing (401), its data stays.
+    sa.Column("disabled_at", Timestamp, nullable=True),
+    # When a credential of this directory last authenticated a request (kept to the minute).
+    sa.Column("last_request_at", Timestamp, nullable=True),
+    sa.Index(None, "external_id"),
 )
 
 tokens = sa.Table(
@@ -50,7 +60,43 @@ tokens = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("last_used_at", Timestamp, nullable=True),
     sa.Column("revoked_at", Timestamp, nullable=True),
+    # A label an operator gives a long-lived token ("Entra production"); access tokens carry their client's name.
+    sa.Column("name", sa.String(200), nullable=True),
+    # Rotation sets the old token's expiry (the overlap window); OAuth access tokens always expire.
+    sa.Column("expires_at", Timestamp, nullable=True),
+    # Set for an OAuth access token: the client it was issued to (deleting the client deletes its tokens).
+    sa.Column("client_id", sa.String(40), sa.ForeignKey("oauth_clients.id", ondelete="CASCADE"), nullable=True),
     sa.Index(None, "directory_id"),
+    sa.Index(None, "client_id"),
+)
+
+oauth_clients = sa.Table(
+    "oauth_clients",
+    metadata,
+    # The OAuth client id (``cli_…``): what the IdP admin pastes as Client ID.
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("directory_id", sa.String(40), sa.ForeignKey("directories.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    # Lifetime of the access tokens the token endpoint issues to this client (1 to 6 hours).
+    sa.Column("access_token_seconds", sa.Integer, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index(None, "directory_id"),
+)
+
+client_secrets = sa.Table(
+    "client_secrets",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("client_id", sa.String(40), sa.ForeignKey("oauth_clients.id", ondelete="CASCADE"), nullable=False),
+    # SHA-256 of the secret (full-entropy, like a token), hex. The secret itself is never stored.
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_prefix", sa.String(24), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_used_at", Timestamp, nullable=True),
+    # Rotation gives the old secret an expiry, so the IdP can be updated while both work.
+    sa.Column("expires_at", Timestamp, nullable=True),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+    sa.Index(None, "client_id"),
 )
 
 users = sa.Table(

@@ -1,0 +1,270 @@
+"""OAuth 2.0 client credentials (RFC 6749 §4.4) per directory, as new Microsoft Entra gallery apps require.
+
+The IdP admin enters a Token Endpoint (``{public_url}/oauth/token``), a Client ID and a Client Secret; the IdP
+trades them for a short-lived access token and sends that as its bearer token. Entra requires a client per
+customer ("a single app wide client ID/Client Secret pair is not supported"), so a client belongs to one directory
+and its tokens open only that directory.
+
+Access tokens are opaque random strings stored as a SHA-256 with their expiry, in the tokens table: no JWT, so no
+``alg`` confusion, no key to leak, and revoking a client or disabling its directory stops its tokens at once.
+A client may hold several secrets: rotation adds one and gives the others an expiry (the overlap window).
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from scimgate.directories.credentials import IssuedToken, issue_token, utc
+from scimgate.directories.tokens import CLIENT_SECRET_PREFIX, display_prefix, generate_token, hash_token, hashes_match
+from scimgate.ids import new_id
+from scimgate.store.database import Database
+from scimgate.store.tables import client_secrets, directories, oauth_clients, tokens
+
+MIN_LIFETIME = 3600
+MAX_LIFETIME = 6 * 3600
+_MAX_FORM_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    id: str
+    display_prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Client:
+    id: str
+    directory_id: str
+    name: str | None
+    access_token_seconds: int
+    created_at: datetime
+    secrets: list[SecretInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    id: str
+    client_id: str
+    secret: str
+    """Shown once; only its SHA-256 is stored."""
+
+
+def check_lifetime(seconds: int) -> None:
+    if not MIN_LIFETIME <= seconds <= MAX_LIFETIME:
+        raise ValueError(f"access token lifetime must be between {MIN_LIFETIME} and {MAX_LIFETIME} seconds (1–6 h)")
+
+
+def create_client(
+    conn: Connection, directory_id: str, name: str | None = None, access_token_seconds: int = MIN_LIFETIME
+) -> tuple[Client, IssuedSecret]:
+    check_lifetime(access_token_seconds)
+    client_id = new_id("cli")
+    now = datetime.now(UTC)
+    conn.execute(
+        oauth_clients.insert().values(
+            id=client_id,
+            directory_id=directory_id,
+            name=name,
+            access_token_seconds=access_token_seconds,
+            created_at=now,
+        )
+    )
+    issued = _add_secret(conn, client_id, now)
+    client = get_client(conn, directory_id, client_id)
+    assert client is not None
+    return client, issued
+
+
+def _add_secret(conn: Connection, client_id: str, now: datetime) -> IssuedSecret:
+    secret = generate_token(CLIENT_SECRET_PREFIX)
+    issued = IssuedSecret(new_id("sec"), client_id, secret)
+    conn.execute(
+        client_secrets.insert().values(
+            id=issued.id,
+            client_id=client_id,
+            secret_hash=hash_token(secret),
+            display_prefix=display_prefix(secret),
+            created_at=now,
+        )
+    )
+    return issued
+
+
+def _secret_info(row: sa.Row[Any]) -> SecretInfo:
+    return SecretInfo(row.id, row.display_prefix, row.created_at, row.last_used_at, row.expires_at, row.revoked_at)
+
+
+def list_clients(conn: Connection, directory_id: str, client_id: str | None = None) -> list[Client]:
+    query = sa.select(oauth_clients).where(oauth_clients.c.directory_id == directory_id).order_by(oauth_clients.c.id)
+    if client_id is not None:
+        query = query.where(oauth_clients.c.id == client_id)
+    clients = list(conn.execute(query))
+    by_client: dict[str, list[SecretInfo]] = {row.id: [] for row in clients}
+    if clients:
+        secret_rows = conn.execute(
+            sa.select(client_secrets)
+            .where(client_secrets.c.client_id.in_(list(by_client)))
+            .order_by(client_secrets.c.id)
+        )
+        for row in secret_rows:
+            by_client[row.client_id].append(_secret_info(row))
+    return [
+        Client(row.id, row.directory_id, row.name, row.access_token_seconds, row.created_at, by_client[row.id])
+        for row in clients
+    ]
+
+
+def get_client(conn: Connection, directory_id: str, client_id: str) -> Client | None:
+    found = list_clients(conn, directory_id, client_id)
+    return found[0] if found else None
+
+
+def rotate_secret(conn: Connection, directory_id: str, client_id: str, overlap: timedelta) -> IssuedSecret | None:
+    """A new secret; the client's other live secrets keep working for ``overlap``. None: no such client."""
+    if get_client(conn, directory_id, client_id) is None:
+        return None
+    now = datetime.now(UTC)
+    live = sa.and_(client_secrets.c.client_id == client_id, client_secrets.c.revoked_at.is_(None))
+    ends = now + overlap
+    conn.execute(
+        client_secrets.update()
+        .where(live, sa.or_(client_secrets.c.expires_at.is_(None), client_secrets.c.expires_at > ends))
+        .values(expires_at=ends)
+    )
+    return _add_secret(conn, client_id, now)
+
+
+def delete_client(conn: Connection, directory_id: str, client_id: str) -> bool:
+    """Delete a client, its secrets and every access token issued to it (cascade): its tokens stop working."""
+    query = oauth_clients.delete().where(oauth_clients.c.directory_id == directory_id, oauth_clients.c.id == client_id)
+    return conn.execute(query).rowcount > 0
+
+
+_SECRET = (
+    sa.select(
+        client_secrets.c.id,
+        client_secrets.c.secret_hash,
+        client_secrets.c.expires_at,
+        client_secrets.c.revoked_at,
+        oauth_clients.c.directory_id,
+        oauth_clients.c.name,
+        oauth_clients.c.access_token_seconds,
+        directories.c.disabled_at,
+    )
+    .join(oauth_clients, oauth_clients.c.id == client_secrets.c.client_id)
+    .join(directories, directories.c.id == oauth_clients.c.directory_id)
+    .where(client_secrets.c.secret_hash == sa.bindparam("presented"), client_secrets.c.client_id == sa.bindparam("cid"))
+)
+
+
+def exchange(conn: Connection, client_id: str, secret: str) -> IssuedToken | None:
+    """An access token for a client id and one of its live secrets; None for any wrong, expired or revoked
+    credential and for a disabled directory (the caller answers ``invalid_client`` to all of them alike)."""
+    presented = hash_token(secret)
+    row = conn.execute(_SECRET, {"presented": presented, "cid": client_id}).first()
+    now = datetime.now(UTC)
+    if row is None or not hashes_match(row.secret_hash, presented):
+        return None
+    if row.revoked_at is not None or row.disabled_at is not None:
+        return None
+    if row.expires_at is not None and utc(row.expires_at) <= now:
+        return None
+    # Expired access tokens of this client are of no use to anyone: drop them, so the table stays small.
+    conn.execute(tokens.delete().where(tokens.c.client_id == client_id, tokens.c.expires_at <= now))
+    conn.execute(client_secrets.update().where(client_secrets.c.id == row.id).values(last_used_at=now))
+    expires = now + timedelta(seconds=row.access_token_seconds)
+    return issue_token(conn, row.directory_id, row.name, expires_at=expires, client_id=client_id)
+
+
+def token_endpoint(db: Database) -> Any:
+    """``POST /oauth/token``: the client credentials grant, with errors as RFC 6749 §5.2 has them."""
+
+    async def endpoint(request: Request) -> Response:
+        form, basic = await _credentials_request(request)
+        if isinstance(form, Response):
+            return form
+        if form.get("grant_type") != "client_credentials":
+            return _oauth_error(
+                400, "unsupported_grant_type", "This endpoint issues tokens for grant_type=client_credentials only."
+            )
+        client_id, secret = basic or (form.get("client_id"), form.get("client_secret"))
+        if basic and ("client_id" in form or "client_secret" in form):
+            return _oauth_error(400, "invalid_request", "Send the client credentials once: in the header or the body.")
+        if not client_id or not secret:
+            return _oauth_error(401, "invalid_client", "Send client_id and client_secret (form fields or HTTP Basic).")
+
+        def run() -> IssuedToken | None:
+            with db.write() as conn:
+                return exchange(conn, client_id, secret)
+
+        issued = await run_in_threadpool(run)
+        if issued is None or issued.expires_at is None:
+            return _oauth_error(
+                401,
+                "invalid_client",
+                "Unknown client, wrong or expired secret, or a disabled directory. Create a new secret with "
+                "`scimgate client rotate-secret` and paste it into the IdP.",
+            )
+        lifetime = int((issued.expires_at - datetime.now(UTC)).total_seconds())
+        body = {"access_token": issued.token, "token_type": "Bearer", "expires_in": lifetime, "scope": "scim"}
+        return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    return endpoint
+
+
+async def _credentials_request(request: Request) -> tuple[dict[str, str] | Response, tuple[str, str] | None]:
+    """The form fields (each at most once) and HTTP Basic credentials, or the error to answer."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return _oauth_error(400, "invalid_request", "Send the parameters as application/x-www-form-urlencoded."), None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_FORM_BYTES:
+            return _oauth_error(400, "invalid_request", "The request body is too large for a token request."), None
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        return _oauth_error(400, "invalid_request", "The request body is not a valid form."), None
+    form = dict(pairs)
+    if len(form) != len(pairs):  # RFC 6749 §3.2: parameters must not be included more than once
+        return _oauth_error(400, "invalid_request", "A parameter was sent more than once."), None
+    basic = _basic(request.headers.get("authorization"))
+    if basic is None and request.headers.get("authorization"):
+        return _oauth_error(401, "invalid_client", "Only HTTP Basic client authentication is accepted here."), None
+    return form, basic
+
+
+def _basic(header: str | None) -> tuple[str, str] | None:
+    """RFC 6749 §2.3.1: client id and secret, each form-urlencoded, joined by a colon, in base64."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, colon, secret = decoded.partition(":")
+    return (unquote(client_id), unquote(secret)) if colon else None
+
+
+def _oauth_error(status: int, error: str, description: str) -> Response:
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="scimgate"'
+    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
