@@ -9,11 +9,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from scimgate.access_log import AccessLog
+from scimgate.api import management_api
 from scimgate.config import Settings
 from scimgate.directories.auth import BearerAuth, TokenCache
+from scimgate.directories.oauth import token_endpoint
 from scimgate.scim.errors import (
     InternalError,
     MethodNotAllowed,
@@ -41,7 +43,11 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
             database.dispose()
 
     app = Starlette(
-        routes=[Mount("/scim/v2/{directory_id}", app=BearerAuth(scim_router(ops, settings), database, token_cache))],
+        routes=[
+            Mount("/scim/v2/{directory_id}", app=BearerAuth(scim_router(ops, settings), database, token_cache)),
+            Mount("/api/v1", app=management_api(settings, database, token_cache.forget)),
+            Route("/oauth/token", token_endpoint(database), methods=["POST"]),
+        ],
         exception_handlers={
             ScimError: _scim_error,
             HTTPException: _http_error,

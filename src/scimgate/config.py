@@ -5,7 +5,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scimgate.store.database import Limits
@@ -66,6 +66,16 @@ class Settings(BaseSettings):
         ge=0,
         le=60,
         description="Seconds a worker trusts a token it has checked before asking the database again.",
+    )
+
+    operator_key: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description=(
+            "Key that opens the management API (/api/v1) as `Authorization: Bearer <key>`; at least 32 characters, "
+            "e.g. from `openssl rand -base64 32`. Unset: the management API refuses every request. SCIM tokens "
+            "never open it, and it never opens SCIM."
+        ),
     )
 
     def database_limits(self) -> Limits:

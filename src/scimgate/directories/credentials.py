@@ -26,16 +26,12 @@ from scimgate.directories.tokens import (
     hashes_match,
 )
 from scimgate.ids import new_id
+from scimgate.store.database import utc
 from scimgate.store.tables import directories, tokens
 
 # How stale a credential's last-use time may get before a request writes it again: a write per request would
 # put every read behind the SQLite writer, and a minute is precise enough for "is this token still in use?".
 LAST_USE_PRECISION = timedelta(seconds=60)
-
-
-def utc(value: datetime) -> datetime:
-    """Times as stored: SQLite hands back naive datetimes, and every stored time is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 @dataclass(frozen=True)
@@ -74,11 +70,15 @@ def _info(row: sa.Row[Any]) -> TokenInfo:
         directory_id=row.directory_id,
         name=row.name,
         display_prefix=row.display_prefix,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
+        created_at=utc(row.created_at),
+        last_used_at=maybe_utc(row.last_used_at),
+        expires_at=maybe_utc(row.expires_at),
+        revoked_at=maybe_utc(row.revoked_at),
     )
+
+
+def maybe_utc(value: datetime | None) -> datetime | None:
+    return utc(value) if value is not None else None
 
 
 def issue_token(

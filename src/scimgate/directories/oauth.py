@@ -23,10 +23,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from scimgate.directories.credentials import IssuedToken, issue_token, utc
+from scimgate.directories.credentials import IssuedToken, issue_token, maybe_utc
 from scimgate.directories.tokens import CLIENT_SECRET_PREFIX, display_prefix, generate_token, hash_token, hashes_match
 from scimgate.ids import new_id
-from scimgate.store.database import Database
+from scimgate.store.database import Database, utc
 from scimgate.store.tables import client_secrets, directories, oauth_clients, tokens
 
 MIN_LIFETIME = 3600
@@ -42,6 +42,13 @@ class SecretInfo:
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
+
+    def status(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and utc(self.expires_at) <= now:
+            return "expired"
+        return "active"
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,14 @@ def _add_secret(conn: Connection, client_id: str, now: datetime) -> IssuedSecret
 
 
 def _secret_info(row: sa.Row[Any]) -> SecretInfo:
-    return SecretInfo(row.id, row.display_prefix, row.created_at, row.last_used_at, row.expires_at, row.revoked_at)
+    return SecretInfo(
+        row.id,
+        row.display_prefix,
+        utc(row.created_at),
+        maybe_utc(row.last_used_at),
+        maybe_utc(row.expires_at),
+        maybe_utc(row.revoked_at),
+    )
 
 
 def list_clients(conn: Connection, directory_id: str, client_id: str | None = None) -> list[Client]:
@@ -122,7 +136,7 @@ def list_clients(conn: Connection, directory_id: str, client_id: str | None = No
         for row in secret_rows:
             by_client[row.client_id].append(_secret_info(row))
     return [
-        Client(row.id, row.directory_id, row.name, row.access_token_seconds, row.created_at, by_client[row.id])
+        Client(row.id, row.directory_id, row.name, row.access_token_seconds, utc(row.created_at), by_client[row.id])
         for row in clients
     ]
 
@@ -145,6 +159,19 @@ def rotate_secret(conn: Connection, directory_id: str, client_id: str, overlap: 
         .values(expires_at=ends)
     )
     return _add_secret(conn, client_id, now)
+
+
+def revoke_secret(conn: Connection, directory_id: str, client_id: str, secret_id: str) -> bool:
+    """Revoke one secret now; False when the directory's client has no such secret."""
+    if get_client(conn, directory_id, client_id) is None:
+        return False
+    found = client_secrets.c.client_id == client_id, client_secrets.c.id == secret_id
+    conn.execute(
+        client_secrets.update()
+        .where(*found, client_secrets.c.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    return conn.execute(sa.select(client_secrets.c.id).where(*found)).first() is not None
 
 
 def delete_client(conn: Connection, directory_id: str, client_id: str) -> bool:

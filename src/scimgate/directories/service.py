@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scimgate.ids import new_id
+from scimgate.store.database import utc
 from scimgate.store.tables import directories
 
 Idp = Literal["entra", "okta", "onelogin", "google", "generic"]
@@ -47,12 +48,12 @@ def _directory(row: sa.Row[Any]) -> Directory:
     return Directory(
         id=row.id,
         name=row.name,
-        created_at=row.created_at,
+        created_at=utc(row.created_at),
         external_id=row.external_id,
         idp=row.idp,
         strict=bool(row.strict),
-        disabled_at=row.disabled_at,
-        last_request_at=row.last_request_at,
+        disabled_at=utc(row.disabled_at) if row.disabled_at is not None else None,
+        last_request_at=utc(row.last_request_at) if row.last_request_at is not None else None,
     )
 
 

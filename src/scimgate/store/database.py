@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -170,3 +171,8 @@ def is_unavailable(error: BaseException) -> bool:
     # 08 connection exception, 53 insufficient resources, 57 operator intervention (incl. statement timeout),
     # 40 transaction rollback (a race that outlived its retries).
     return code[:2] in ("08", "53", "57", "40")
+
+
+def utc(value: datetime) -> datetime:
+    """A stored time as an aware UTC datetime: SQLite hands back naive ones, and every stored time is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -1,40 +1,22 @@
 """The ``scimgate`` command. Every setting of ``scimgate.config.Settings`` is also a flag of ``serve``."""
 
 import os
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 import uvicorn
 
 from scimgate import __version__
 from scimgate.app import create_app
+from scimgate.cli.common import emit, json_option, load_settings, open_database, settings_options
+from scimgate.cli.credentials import client, token
+from scimgate.cli.directories import directory
 from scimgate.config import Settings
 from scimgate.directories.credentials import issue_token
 from scimgate.directories.service import create_directory, list_directories
 from scimgate.store import migrate
 from scimgate.store.database import Database
-
-_CLICK_TYPES: dict[Any, Any] = {int: click.INT, Path: click.Path(path_type=Path)}
-
-
-def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """One ``--flag`` per setting, generated from Settings so that no setting can lack its flag."""
-    for name, field in reversed(Settings.model_fields.items()):
-        help_text = f"{field.description} [env: SCIMGATE_{name.upper()}; default: {field.default}]"
-        flag = "--" + name.replace("_", "-")
-        if field.annotation is bool:
-            command = click.option(flag, name, is_flag=True, default=None, help=help_text)(command)
-            continue
-        param_type = _CLICK_TYPES.get(field.annotation, click.STRING)
-        command = click.option(flag, name, type=param_type, default=None, help=help_text)(command)
-    return command
-
-
-def load_settings(flags: dict[str, Any]) -> Settings:
-    """Flags win over environment variables, which win over defaults."""
-    return Settings(**{name: value for name, value in flags.items() if value is not None})
 
 
 @click.group()
@@ -44,14 +26,14 @@ def main() -> None:
 
 
 @main.command()
-@settings_options
+@settings_options()
 def serve(**flags: Any) -> None:
     """Run the SCIM service, creating or upgrading the database schema first.
 
     On the first start it creates a directory and prints its SCIM URL and a bearer token, once.
     """
     settings = load_settings(flags)
-    db = _open_database(settings)
+    db = open_database(settings)
     _prepare_schema(db, settings)
     _announce(db, settings)
     # access_log=False: scimgate.access_log writes one line per request without query strings.
@@ -76,15 +58,17 @@ def serve(**flags: Any) -> None:
 
 def _environment(settings: Settings) -> dict[str, str]:
     values = settings.model_dump(exclude_none=True)
+    if settings.operator_key is not None:
+        values["operator_key"] = settings.operator_key.get_secret_value()
     return {f"SCIMGATE_{name.upper()}": str(value) for name, value in values.items()}
 
 
 @main.command(name="migrate")
-@settings_options
+@settings_options()
 def migrate_command(**flags: Any) -> None:
     """Upgrade the database schema to what this version of scimgate needs (back the database up first)."""
     settings = load_settings(flags)
-    db = _open_database(settings)
+    db = open_database(settings)
     try:
         before = migrate.state(db)
         if not before.known:
@@ -97,12 +81,6 @@ def migrate_command(**flags: Any) -> None:
         )
     finally:
         db.dispose()
-
-
-def _open_database(settings: Settings) -> Database:
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Database(settings.resolved_database_url(), settings.database_limits())
 
 
 def _prepare_schema(db: Database, settings: Settings) -> None:
@@ -150,3 +128,35 @@ def _announce(db: Database, settings: Settings) -> None:
     click.echo(f"  SCIM URL (Entra: Tenant URL):       {public_url}/scim/v2/{directory.id}")
     click.echo(f"  Bearer token (Entra: Secret Token): {issued.token}")
     click.echo("The token is shown only this once and is stored only as a hash: keep it now.")
+
+
+main.add_command(directory)
+main.add_command(token)
+main.add_command(client)
+
+
+@main.group()
+def config() -> None:
+    """The settings scimgate runs with."""
+
+
+@config.command(name="show")
+@settings_options()
+@json_option
+def config_show(as_json: bool, **flags: Any) -> None:
+    """Every setting with its value from flags, SCIMGATE_ variables or defaults; secrets masked."""
+    settings = load_settings(flags)
+    values = masked(settings)
+    emit(as_json, values, lambda: [f"{name} = {value}" for name, value in values.items()])
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """Settings as printable values: the operator key and a database password never appear."""
+    values: dict[str, Any] = settings.model_dump(mode="json")
+    values["operator_key"] = "********" if settings.operator_key is not None else None
+    if settings.database_url:
+        url = sa.make_url(settings.database_url)
+        values["database_url"] = url.render_as_string(hide_password=True)
+    values["resolved_database_url"] = sa.make_url(settings.resolved_database_url()).render_as_string(True)
+    values["resolved_public_url"] = settings.resolved_public_url()
+    return values

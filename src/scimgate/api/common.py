@@ -1,0 +1,77 @@
+"""What every part of the management API shares: its context, its error, paging and the directory lookup."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+from sqlalchemy.engine import Connection
+
+from scimgate.directories.service import Directory, get_directory
+from scimgate.store.database import Database
+
+T = TypeVar("T")
+MAX_LIMIT = 1000
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Context:
+    db: Database
+    public_url: str
+    forget_credentials: Callable[[], None]
+    """Called after a change to what credentials open (revoked, disabled, made strict): this worker forgets the
+    tokens it remembered at once; other workers within ``token_cache_seconds``."""
+
+
+def context(request: Request) -> Context:
+    ctx: Context = request.app.state.context
+    return ctx
+
+
+Ctx = Annotated[Context, Depends(context)]
+
+
+class PageParams(BaseModel):
+    after: str | None = None
+    limit: int = 100
+
+
+def page_params(
+    after: Annotated[str | None, Query(max_length=40, description="The last id of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 100,
+) -> PageParams:
+    return PageParams(after=after, limit=limit)
+
+
+Paging = Annotated[PageParams, Depends(page_params)]
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    next_after: str | None
+    """Pass as ``after`` for the next page; null on the last page."""
+
+
+def next_after(ids: list[str], limit: int) -> str | None:
+    return ids[-1] if len(ids) == limit else None
+
+
+def existing_directory(conn: Connection, directory_id: str) -> Directory:
+    directory = get_directory(conn, directory_id)
+    if directory is None:
+        raise ApiError(404, "no such directory", f"There is no directory {directory_id[:48]!r}.")
+    return directory
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

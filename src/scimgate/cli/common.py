@@ -1,0 +1,110 @@
+"""What the ``scimgate`` commands share: settings from flags and variables, the database, output and exit codes.
+
+Exit codes: 0 done; 1 refused or failed (the message says why); 2 a usage error (click's); 3 no such directory,
+token or client.
+"""
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from scimgate.config import Settings
+from scimgate.store import migrate
+from scimgate.store.database import Database
+
+NOT_FOUND = 3
+_CLICK_TYPES: dict[Any, Any] = {int: click.INT, Path: click.Path(path_type=Path)}
+# What the management commands need to find the database and print URLs: the rest comes from SCIMGATE_ variables.
+DATABASE_SETTINGS = ("data_dir", "database_url", "public_url")
+
+
+class NotFound(click.ClickException):
+    exit_code = NOT_FOUND
+
+
+def settings_options(names: tuple[str, ...] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One ``--flag`` per setting (or per named setting), generated from Settings so no setting lacks its flag."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for name, field in reversed(Settings.model_fields.items()):
+            if names is not None and name not in names:
+                continue
+            help_text = f"{field.description} [env: SCIMGATE_{name.upper()}; default: {field.default}]"
+            flag = "--" + name.replace("_", "-")
+            if field.annotation is bool:
+                command = click.option(flag, name, is_flag=True, default=None, help=help_text)(command)
+                continue
+            param_type = _CLICK_TYPES.get(field.annotation, click.STRING)
+            command = click.option(flag, name, type=param_type, default=None, help=help_text)(command)
+        return command
+
+    return decorate
+
+
+def load_settings(flags: dict[str, Any]) -> Settings:
+    """Flags win over environment variables, which win over defaults."""
+    try:
+        return Settings(**{name: value for name, value in flags.items() if value is not None})
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise click.ClickException(f"Invalid settings: {problems}") from None
+
+
+def open_database(settings: Settings) -> Database:
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(settings.resolved_database_url(), settings.database_limits())
+
+
+@contextmanager
+def current_database(settings: Settings) -> Iterator[Database]:
+    """The database, for a management command: its schema must be this version's (else say how to fix it)."""
+    db = open_database(settings)
+    try:
+        schema = migrate.state(db)
+        if schema.current is None:
+            migrate.upgrade(db)
+        elif not schema.up_to_date:
+            raise click.ClickException(
+                f"The database schema is at revision {schema.current}; this scimgate needs {schema.head}. "
+                "Run `scimgate migrate` first."
+            )
+        yield db
+    finally:
+        db.dispose()
+
+
+def emit(as_json: bool, data: Any, lines: Callable[[], list[str]]) -> None:
+    """``--json``: one JSON document on stdout; otherwise lines for a person."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    for line in lines():
+        click.echo(line)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+_DURATION = re.compile(r"(?i)^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """``3600``, ``90m``, ``12h`` or ``1d`` as seconds."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise click.BadParameter(f"{text!r} is not a duration such as 3600, 90m, 12h or 1d")
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+class Duration(click.ParamType[int, Any]):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        return value if isinstance(value, int) else parse_duration(str(value))

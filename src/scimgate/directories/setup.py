@@ -1,0 +1,46 @@
+"""What an IdP admin pastes into the IdP's console for a directory, with the steps: for the CLI, the API and the
+admin page alike."""
+
+from dataclasses import dataclass, field
+
+from scimgate.directories.service import Directory
+
+
+@dataclass(frozen=True)
+class Setup:
+    scim_url: str
+    token_endpoint: str
+    entra: list[str] = field(default_factory=list)
+    okta: list[str] = field(default_factory=list)
+
+
+def scim_url(public_url: str, directory_id: str) -> str:
+    return f"{public_url}/scim/v2/{directory_id}"
+
+
+def setup_for(directory: Directory, public_url: str, token: str | None = None) -> Setup:
+    """The steps; ``token`` is the secret when it has just been created (shown once), else a placeholder."""
+    url = scim_url(public_url, directory.id)
+    secret = token or "<a token of this directory: scimgate token create " + directory.id + ">"
+    token_endpoint = f"{public_url}/oauth/token"
+    entra = [
+        "Microsoft Entra admin center > Enterprise applications > your application > Provisioning.",
+        "Provisioning Mode: Automatic.",
+        f"Admin Credentials > Tenant URL: {url}",
+        f"Secret Token: {secret}",
+        "(Gallery apps using OAuth 2.0 client credentials instead: Token Endpoint "
+        f"{token_endpoint}, and a Client ID and Client Secret from `scimgate client create {directory.id}`.)",
+        "Test Connection, then Save. Entra sends a userName lookup that must return an empty list: scimgate does.",
+        "Mappings: keep userName (user principal name) as the matching attribute; Users and groups: assign them.",
+        "Provisioning Status: On. Entra runs a cycle about every 40 minutes.",
+    ]
+    okta = [
+        "Okta admin console > Applications > your application > General > App Settings > Edit: Provisioning = SCIM.",
+        f"Provisioning > Integration > SCIM connector base URL: {url}",
+        "Unique identifier field for users: userName.",
+        "Supported provisioning actions: Push New Users, Push Profile Updates, Push Groups.",
+        f"Authentication Mode: HTTP Header; Authorization: Bearer {secret}",
+        "Test Connector Configuration, then Save.",
+        "Provisioning > To App > Edit: enable Create Users, Update User Attributes and Deactivate Users.",
+    ]
+    return Setup(url, token_endpoint, entra, okta)

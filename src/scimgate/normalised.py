@@ -1,0 +1,47 @@
+"""The normalised view of a User and a Group: the few fields an application acts on, whatever the IdP.
+
+IdPs fill SCIM differently (Entra's ``emails[type eq "work"]``, Okta's primary email, Google's ``name`` without a
+``displayName``); an application wants "the email, the name, is the person active, which groups". The management
+API returns this view beside the raw SCIM resource, and events carry the same shape.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from scimgate.store.resources import Membership
+
+
+def primary_email(document: dict[str, Any]) -> str | None:
+    """The primary email; else the work email; else the first one. Entra marks none primary by default."""
+    emails = [e for e in document.get("emails") or [] if isinstance(e, dict) and isinstance(e.get("value"), str)]
+    primary = [e for e in emails if e.get("primary") is True]
+    work = [e for e in emails if str(e.get("type", "")).lower() == "work"]
+    chosen = primary or work or emails
+    return str(chosen[0]["value"]) if chosen else None
+
+
+def normalised_user(resource_id: str, document: dict[str, Any], groups: Sequence[Membership]) -> dict[str, Any]:
+    name: dict[str, Any] = document["name"] if isinstance(document.get("name"), dict) else {}
+    given, family = name.get("givenName"), name.get("familyName")
+    display = document.get("displayName") or name.get("formatted") or " ".join(p for p in (given, family) if p) or None
+    return {
+        "id": resource_id,
+        "user_name": document.get("userName"),
+        "email": primary_email(document),
+        "given_name": given,
+        "family_name": family,
+        "display_name": display,
+        # A user whose active the IdP removed is treated as active: SCIM's default, and what Okta means by it.
+        "active": document.get("active") is not False,
+        "external_id": document.get("externalId"),
+        "groups": [{"id": g.group_id, "display_name": g.display} for g in groups],
+    }
+
+
+def normalised_group(resource_id: str, document: dict[str, Any], member_count: int) -> dict[str, Any]:
+    return {
+        "id": resource_id,
+        "display_name": document.get("displayName"),
+        "external_id": document.get("externalId"),
+        "member_count": member_count,
+    }
