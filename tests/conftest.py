@@ -92,9 +92,12 @@ def pg_database(postgres_database: str) -> Iterator[Database]:
     db.dispose()
 
 
+OPERATOR_KEY = "operator-key-for-tests-0123456789abcdef"
+
+
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(public_url=BASE_URL)
+    return Settings(public_url=BASE_URL, operator_key=OPERATOR_KEY)
 
 
 @pytest.fixture
@@ -157,6 +160,33 @@ def new_directory(database: Database, name: str) -> tuple[str, str]:
     with database.write() as conn:
         directory = create_directory(conn, name)
         return directory.id, issue_token(conn, directory.id).token
+
+
+@dataclass
+class Api:
+    """The management API, with the operator key."""
+
+    client: TestClient
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {OPERATOR_KEY}"}
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get("/api/v1" + path, headers=self.headers(), **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.client.post("/api/v1" + path, json=body if body is not None else {}, headers=self.headers(), **kw)
+
+    def patch(self, path: str, body: Any, **kw: Any) -> Any:
+        return self.client.patch("/api/v1" + path, json=body, headers=self.headers(), **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.client.delete("/api/v1" + path, headers=self.headers(), **kw)
+
+
+@pytest.fixture
+def api(app_client: TestClient) -> Api:
+    return Api(app_client)
 
 
 @pytest.fixture

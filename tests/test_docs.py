@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -35,3 +36,17 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     settings = Settings()
     assert settings.port == 9123
     assert settings.resolved_public_url() == "https://scim.example.com"
+
+
+def test_every_management_command_is_documented() -> None:
+    """docs/directories.md names each directory, token, client and config subcommand."""
+    documented: set[tuple[str, str]] = set()
+    for line in (DOCS / "directories.md").read_text().splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] == "scimgate":
+            documented |= {(words[1], name) for name in words[2].split("|")}
+    for group_name in ("directory", "token", "client", "config"):
+        group = main.commands[group_name]
+        assert isinstance(group, click.Group)
+        for name in group.commands:
+            assert (group_name, name) in documented, f"scimgate {group_name} {name} is not in docs/directories.md"

@@ -263,7 +263,7 @@ async def _credentials_request(request: Request) -> tuple[dict[str, str] | Respo
         if len(body) > _MAX_FORM_BYTES:
             return _oauth_error(400, "invalid_request", "The request body is too large for a token request."), None
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body), errors="strict")
     except (UnicodeDecodeError, ValueError):
         return _oauth_error(400, "invalid_request", "The request body is not a valid form."), None
     form = dict(pairs)
