@@ -4,12 +4,11 @@ import os
 from typing import Any
 
 import click
-import sqlalchemy as sa
 import uvicorn
 
 from scimgate import __version__
 from scimgate.app import create_app
-from scimgate.cli.common import emit, json_option, load_settings, open_database, settings_options
+from scimgate.cli.common import emit, json_option, load_settings, masked_url, open_database, settings_options
 from scimgate.cli.credentials import client, token
 from scimgate.cli.directories import directory
 from scimgate.config import Settings
@@ -155,8 +154,7 @@ def masked(settings: Settings) -> dict[str, Any]:
     values: dict[str, Any] = settings.model_dump(mode="json")
     values["operator_key"] = "********" if settings.operator_key is not None else None
     if settings.database_url:
-        url = sa.make_url(settings.database_url)
-        values["database_url"] = url.render_as_string(hide_password=True)
-    values["resolved_database_url"] = sa.make_url(settings.resolved_database_url()).render_as_string(True)
+        values["database_url"] = masked_url(settings.database_url)
+    values["resolved_database_url"] = masked_url(settings.resolved_database_url())
     values["resolved_public_url"] = settings.resolved_public_url()
     return values

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from pydantic import ValidationError
 
 from scimgate.config import Settings
@@ -56,10 +57,25 @@ def load_settings(flags: dict[str, Any]) -> Settings:
         raise click.ClickException(f"Invalid settings: {problems}") from None
 
 
+def masked_url(url: str) -> str:
+    """A database URL fit to print: the password, in the URL or as a query parameter, replaced by ***."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return "<not a database URL>"
+    query = {key: ("***" if "password" in key.lower() else value) for key, value in parsed.query.items()}
+    return parsed.set(query=query).render_as_string(hide_password=True)
+
+
 def open_database(settings: Settings) -> Database:
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Database(settings.resolved_database_url(), settings.database_limits())
+    try:
+        return Database(settings.resolved_database_url(), settings.database_limits())
+    except (sa.exc.ArgumentError, ImportError) as error:
+        raise click.ClickException(
+            f"Cannot use the database URL {masked_url(settings.resolved_database_url())}: {error}"
+        ) from None
 
 
 @contextmanager
@@ -67,7 +83,18 @@ def current_database(settings: Settings) -> Iterator[Database]:
     """The database, for a management command: its schema must be this version's (else say how to fix it)."""
     db = open_database(settings)
     try:
-        schema = migrate.state(db)
+        try:
+            schema = migrate.state(db)
+        except sa.exc.OperationalError as error:
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            raise click.ClickException(
+                f"Cannot reach the database at {masked_url(settings.resolved_database_url())}: {reason}"
+            ) from None
+        if not schema.known:
+            raise click.ClickException(
+                f"The database schema is at revision {schema.current}, which this scimgate does not know: a newer "
+                "scimgate upgraded it. Use that version, or restore a backup taken before the upgrade."
+            )
         if schema.current is None:
             migrate.upgrade(db)
         elif not schema.up_to_date:
