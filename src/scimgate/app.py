@@ -46,7 +46,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         routes=[
             Mount("/scim/v2/{directory_id}", app=BearerAuth(scim_router(ops, settings), database, token_cache)),
             Mount("/api/v1", app=management_api(settings, database, token_cache.forget)),
-            Route("/oauth/token", token_endpoint(database), methods=["POST"]),
+            # Every method reaches it, so that a GET gets an OAuth error, not a SCIM one.
+            Route("/oauth/token", token_endpoint(database), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
         exception_handlers={
             ScimError: _scim_error,

@@ -5,9 +5,10 @@
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from scimgate.directories.tokens import B64TOKEN
 from scimgate.store.database import Limits
 
 
@@ -77,6 +78,14 @@ class Settings(BaseSettings):
             "never open it, and it never opens SCIM."
         ),
     )
+
+    @field_validator("operator_key")
+    @classmethod
+    def _operator_key_is_a_bearer_token(cls, key: SecretStr | None) -> SecretStr | None:
+        # It travels as `Authorization: Bearer <key>`, whose grammar (RFC 6750 §2.1) allows only these characters.
+        if key is not None and not B64TOKEN.fullmatch(key.get_secret_value()):
+            raise ValueError("use only letters, digits and - . _ ~ + / (then =), e.g. from `openssl rand -base64 32`")
+        return key
 
     def database_limits(self) -> Limits:
         return Limits(pool_size=self.db_pool_size, statement_timeout=self.db_statement_timeout)

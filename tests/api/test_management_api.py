@@ -226,9 +226,12 @@ def test_oauth_clients_and_secret_rotation(api: Api) -> None:
     assert [s["status"] for s in listed["secrets"]] == ["active", "active"]
     assert listed["secrets"][0]["expires_at"] is not None and secret not in str(listed)
 
+    first = scim_for(api, directory["id"], first_token["access_token"])
+    assert first.get("/Users").status_code == 200
     api.delete(f"{base}/{client_id}/secrets/{listed['secrets'][0]['id']}")
     assert exchange(secret).status_code == 401
-    scim = scim_for(api, directory["id"], first_token["access_token"])
+    assert first.get("/Users").status_code == 401  # a revoked secret takes the client's tokens with it
+    scim = scim_for(api, directory["id"], exchange(rotated["client_secret"]).json()["access_token"])
     assert scim.get("/Users").status_code == 200
     assert api.delete(f"{base}/{client_id}").status_code == 204
     assert scim.get("/Users").status_code == 401  # the client's access tokens went with it
@@ -295,3 +298,50 @@ def test_reads_never_cross_directories(api: Api) -> None:
 def test_unknown_endpoint_is_a_problem(api: Api) -> None:
     """An unknown path under /api/v1 is a JSON problem, not an HTML page."""
     assert_problem(api.get("/nothing-here"), 404)
+
+
+def test_nul_characters_are_refused_not_a_database_error(api: Api) -> None:
+    """NUL in a path, a query or a name is a 400 or 422 problem on every backend (PostgreSQL cannot store it)."""
+    assert_problem(api.get("/directories/dir%00x"), 400)
+    assert_problem(api.get("/directories?after=%00"), 400)
+    assert_problem(api.post("/directories", {"name": "bad\u0000name"}), 422)
+    assert api.get("/directories").json()["data"] == []
+
+
+def test_an_unexpected_error_is_a_problem_document(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in a handler gives a 500 problem+json that says nothing changed, not a plain-text page."""
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("scimgate.api.directories.list_directories", broken)
+    body = assert_problem(api.get("/directories"), 500)
+    assert "boom" not in body["detail"] and "nothing was changed" in body["detail"]
+
+
+def test_bodies_with_only_defaults_may_be_left_out(api: Api) -> None:
+    """Creating a token or client and rotating need no body when the defaults do."""
+    directory, _ = create(api)
+    base = f"/api/v1/directories/{directory['id']}"
+    token = api.client.post(f"{base}/tokens", headers=api.headers())
+    assert token.status_code == 201, token.text
+    rotated = api.client.post(f"{base}/tokens/{token.json()['id']}/rotate", headers=api.headers())
+    assert rotated.status_code == 201, rotated.text
+    client = api.client.post(f"{base}/clients", headers=api.headers())
+    assert client.status_code == 201, client.text
+    secret = api.client.post(f"{base}/clients/{client.json()['client']['client_id']}/secrets", headers=api.headers())
+    assert secret.status_code == 201, secret.text
+
+
+def test_null_is_refused_for_fields_that_cannot_be_empty(api: Api) -> None:
+    """``status: null`` is refused like ``name: null``, not ignored."""
+    directory, _ = create(api)
+    for field in ("status", "name", "idp", "strict"):
+        assert_problem(api.patch(f"/directories/{directory['id']}", {field: None}), 422)
+
+
+@pytest.mark.parametrize("key", ["has spaces in it but is long enough 0123", "ünïcödé-key-that-is-long-enough-01234"])
+def test_an_operator_key_that_cannot_travel_in_a_bearer_header_is_refused(key: str) -> None:
+    """The key must fit RFC 6750's token characters, or it could never be sent."""
+    with pytest.raises(ValueError, match="openssl rand"):
+        Settings(operator_key=key)

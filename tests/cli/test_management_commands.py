@@ -665,3 +665,10 @@ def test_an_unusable_database_url_is_a_message_not_a_traceback(cli: Cli) -> None
         assert result.exit_code == 1, result.output
         assert "Traceback" not in result.output and "secretpw" not in result.output
         assert "database" in result.output.lower()
+
+
+def test_names_longer_than_the_database_allows_are_usage_errors(cli: Cli) -> None:
+    """A 201-character name or key exits 2 before anything is written, on every backend."""
+    assert cli.run("directory", "create", "x" * 201).exit_code == 2
+    assert cli.run("directory", "create", "ok", "--external-id", "k" * 201).exit_code == 2
+    assert cli.json("directory", "list") == []

@@ -166,3 +166,18 @@ def test_token_cache_can_be_switched_off(database: Database) -> None:
 def test_bearer_token_parsing(header: str | None, expected: str | None) -> None:
     """The header parser takes exactly one token after a case-insensitive Bearer scheme."""
     assert bearer_token(header) == expected
+
+
+def test_a_lookup_that_raced_a_revocation_is_not_remembered() -> None:
+    """A token read from the database before this worker revoked something is not cached after the revocation,
+    so "revoked" takes effect at once on the worker that revoked it."""
+    from scimgate.directories.auth import TokenCache
+    from scimgate.directories.credentials import Opened
+
+    cache = TokenCache(60)
+    generation = cache.generation
+    cache.forget()  # a revocation lands while the lookup runs
+    cache.put("hash", Opened("dir_x", strict=False), generation)
+    assert cache.get("hash") is None
+    cache.put("hash", Opened("dir_x", strict=False), cache.generation)
+    assert cache.get("hash") is not None

@@ -100,7 +100,7 @@ def test_wrong_credentials_are_invalid_client(app_client: TestClient, database: 
             "application/x-www-form-urlencoded",
             "unsupported_grant_type",
         ),
-        ("client_id=a&client_secret=b", "application/x-www-form-urlencoded", "unsupported_grant_type"),
+        ("client_id=a&client_secret=b", "application/x-www-form-urlencoded", "invalid_request"),
         ('{"grant_type": "client_credentials"}', "application/json", "invalid_request"),
         (
             "grant_type=client_credentials&grant_type=client_credentials",
@@ -175,3 +175,45 @@ def test_rotated_secret_works_until_its_overlap_ends(app_client: TestClient, dat
     with database.read() as conn:
         used = conn.execute(sa.select(client_secrets.c.last_used_at).where(client_secrets.c.id == newest.id)).scalar()
         assert used is not None
+
+
+def test_odd_client_authentication_is_invalid_client_not_an_error(app_client: TestClient) -> None:
+    """A non-ASCII Basic header, NUL characters and a bare colon get invalid_client, never a 500."""
+    attempts: list[tuple[dict[str, str], dict[str, Any]]] = [
+        ({"grant_type": "client_credentials"}, {"Authorization": "Basic éé".encode("latin-1")}),
+        ({"grant_type": "client_credentials"}, {"Authorization": "Basic " + base64.b64encode(b":").decode()}),
+        (form("cli_\x00", "secret"), {}),
+        (form("cli_x", "secret\x00"), {}),
+    ]
+    for data, headers in attempts:
+        assert_oauth_error(app_client.post("/oauth/token", data=data, headers=headers), 401, "invalid_client")
+
+
+def test_only_post_reaches_the_token_endpoint(app_client: TestClient) -> None:
+    """Other methods get 405 with an OAuth error body and Allow: POST."""
+    response = app_client.get("/oauth/token")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_revoking_a_secret_stops_the_access_tokens_got_with_it(
+    app_client: TestClient, database: Database, scim: Scim
+) -> None:
+    """A leaked secret is revoked: tokens already issued to the client stop too, a live secret gets new ones."""
+    from scimgate.directories.oauth import get_client, revoke_secret
+
+    client_id, leaked = new_client(database, scim.directory_id)
+    with database.write() as conn:
+        fresh = rotate_secret(conn, scim.directory_id, client_id, timedelta(hours=1))
+    assert fresh is not None
+    token = app_client.post("/oauth/token", data=form(client_id, leaked)).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert app_client.get(f"{scim.base}/Users", headers=headers).status_code == 200
+    with database.write() as conn:
+        client = get_client(conn, scim.directory_id, client_id)
+        assert client is not None
+        assert revoke_secret(conn, scim.directory_id, client_id, client.secrets[0].id)
+    app_client.app.state.token_cache.forget()  # type: ignore[attr-defined]
+    assert app_client.get(f"{scim.base}/Users", headers=headers).status_code == 401
+    assert_oauth_error(app_client.post("/oauth/token", data=form(client_id, leaked)), 401, "invalid_client")
+    assert app_client.post("/oauth/token", data=form(client_id, fresh.secret)).status_code == 200

@@ -2,7 +2,8 @@
 
 FastAPI (0.x) is used only in this package: it gives the routing, the request models and the OpenAPI document
 (``/api/v1/openapi.json``, browsable at ``/api/v1/docs``). Every request needs the operator key
-(``SCIMGATE_OPERATOR_KEY``) as a bearer token. SCIM tokens are never looked up here, and the operator key is not
+(``SCIMGATE_OPERATOR_KEY``) as a bearer token; the OpenAPI document and the docs page, which hold no data, are
+public. SCIM tokens are never looked up here, and the operator key is not
 a SCIM token, so neither credential opens the other's API. Errors are RFC 9457 problem documents.
 """
 
@@ -17,6 +18,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
 from scimgate.api import credentials, data, directories
@@ -28,7 +30,7 @@ from scimgate.store.database import Database, is_unavailable
 logger = logging.getLogger("scimgate.api")
 
 
-def management_api(settings: Settings, db: Database, forget_credentials: Callable[[], None]) -> FastAPI:
+def management_api(settings: Settings, db: Database, forget_credentials: Callable[[], None]) -> ASGIApp:
     expected = settings.operator_key.get_secret_value() if settings.operator_key is not None else None
     expected_digest = hashlib.sha256(expected.encode()).digest() if expected else None
 
@@ -64,7 +66,39 @@ def management_api(settings: Settings, db: Database, forget_credentials: Callabl
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(RequestValidationError, _validation_error)
     api.add_exception_handler(sa.exc.SQLAlchemyError, _database_error)
-    return api
+    api.add_exception_handler(Exception, _unexpected_error)
+    return _Guard(api)
+
+
+class _Guard:
+    """Before FastAPI: refuse NUL characters in the path and query (PostgreSQL cannot store or compare them, and
+    no id or key contains one); after it: an unexpected exception is a problem document, not a plain-text 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            await problem(400, "invalid request", "The URL contains a NUL character.")(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            # FastAPI answered with _unexpected_error and logged, then re-raised (as Starlette's error middleware
+            # always does); the client has its problem document, so the exception ends here.
+            if not started:
+                logger.exception("unexpected error in the management API")
+                await problem(500, "internal error", _UNEXPECTED)(scope, receive, send)
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -92,6 +126,14 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     ]
     summary = "; ".join(f"{error['where']}: {error['problem']}" for error in errors)
     return problem(422, "invalid request", summary, errors=errors)
+
+
+_UNEXPECTED = "The server hit an unexpected error; nothing was changed."
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error in the management API", exc_info=exc)
+    return problem(500, "internal error", _UNEXPECTED)
 
 
 async def _database_error(_request: Request, exc: Exception) -> JSONResponse:

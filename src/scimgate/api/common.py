@@ -6,13 +6,23 @@ from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy.engine import Connection
 
 from scimgate.directories.service import Directory, get_directory
 from scimgate.store.database import Database
 
 T = TypeVar("T")
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""A string field of the API: NUL characters refused (PostgreSQL cannot store them)."""
 MAX_LIMIT = 1000
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from scimgate.api.common import ApiError, Ctx, existing_directory, now
+from scimgate.api.common import ApiError, Ctx, Text, existing_directory, now
 from scimgate.api.directories import NewToken
 from scimgate.directories.credentials import (
     NotRotatable,
@@ -61,7 +61,7 @@ def token_out(info: TokenInfo) -> TokenOut:
 
 
 class TokenIn(BaseModel):
-    name: str | None = Field(None, max_length=200, description='A label, e.g. "Entra production".')
+    name: Text | None = Field(None, max_length=200, description='A label, e.g. "Entra production".')
 
 
 class Rotation(BaseModel):
@@ -78,20 +78,21 @@ def tokens(directory_id: str, ctx: Ctx) -> list[TokenOut]:
 
 
 @router.post("/tokens", status_code=201)
-def create_token(directory_id: str, body: TokenIn, ctx: Ctx) -> NewToken:
+def create_token(directory_id: str, ctx: Ctx, body: TokenIn | None = None) -> NewToken:
     with ctx.db.write() as conn:
         existing_directory(conn, directory_id)
-        issued = issue_token(conn, directory_id, body.name)
+        issued = issue_token(conn, directory_id, body.name if body else None)
     return NewToken(id=issued.id, token=issued.token)
 
 
 @router.post("/tokens/{token_id}/rotate", status_code=201)
-def rotate(directory_id: str, token_id: str, body: Rotation, ctx: Ctx) -> NewToken:
+def rotate(directory_id: str, token_id: str, ctx: Ctx, body: Rotation | None = None) -> NewToken:
     """A new token with the same name; the old one expires after the overlap."""
     with ctx.db.write() as conn:
         existing_directory(conn, directory_id)
         try:
-            issued = rotate_token(conn, directory_id, token_id, timedelta(seconds=body.overlap_seconds))
+            overlap = (body or Rotation()).overlap_seconds
+            issued = rotate_token(conn, directory_id, token_id, timedelta(seconds=overlap))
         except NotRotatable as error:
             raise ApiError(409, "token not active", str(error)) from None
         if issued is None:
@@ -156,7 +157,7 @@ def client_out(client: Client) -> ClientOut:
 
 
 class ClientIn(BaseModel):
-    name: str | None = Field(None, max_length=200)
+    name: Text | None = Field(None, max_length=200)
     access_token_seconds: int = Field(
         MIN_LIFETIME, ge=MIN_LIFETIME, le=MAX_LIFETIME, description="Lifetime of issued access tokens (1–6 h)."
     )
@@ -182,10 +183,11 @@ def clients(directory_id: str, ctx: Ctx) -> list[ClientOut]:
 
 
 @router.post("/clients", status_code=201)
-def create(directory_id: str, body: ClientIn, ctx: Ctx) -> CreatedClient:
+def create(directory_id: str, ctx: Ctx, body: ClientIn | None = None) -> CreatedClient:
     with ctx.db.write() as conn:
         existing_directory(conn, directory_id)
-        client, issued = create_client(conn, directory_id, body.name, body.access_token_seconds)
+        wanted = body or ClientIn()
+        client, issued = create_client(conn, directory_id, wanted.name, wanted.access_token_seconds)
     secret = NewSecret(
         client_id=client.id,
         secret_id=issued.id,
@@ -196,11 +198,12 @@ def create(directory_id: str, body: ClientIn, ctx: Ctx) -> CreatedClient:
 
 
 @router.post("/clients/{client_id}/secrets", status_code=201)
-def new_secret(directory_id: str, client_id: str, body: Rotation, ctx: Ctx) -> NewSecret:
+def new_secret(directory_id: str, client_id: str, ctx: Ctx, body: Rotation | None = None) -> NewSecret:
     """Rotate: a new secret; the client's other secrets keep working for the overlap."""
     with ctx.db.write() as conn:
         existing_directory(conn, directory_id)
-        issued = rotate_secret(conn, directory_id, client_id, timedelta(seconds=body.overlap_seconds))
+        overlap = (body or Rotation()).overlap_seconds
+        issued = rotate_secret(conn, directory_id, client_id, timedelta(seconds=overlap))
     if issued is None:
         raise _no_client(client_id)
     return NewSecret(
@@ -213,12 +216,13 @@ def new_secret(directory_id: str, client_id: str, body: Rotation, ctx: Ctx) -> N
 
 @router.delete("/clients/{client_id}/secrets/{secret_id}")
 def revoke_client_secret(directory_id: str, client_id: str, secret_id: str, ctx: Ctx) -> ClientOut:
-    """Revoke one secret now (access tokens already issued with it run out at their expiry)."""
+    """Revoke one secret now, and the client's access tokens with it (the IdP gets a new one with a live secret)."""
     with ctx.db.write() as conn:
         existing_directory(conn, directory_id)
         if not revoke_secret(conn, directory_id, client_id, secret_id):
             raise ApiError(404, "no such secret", f"Client {client_id[:48]!r} has no secret {secret_id[:48]!r}.")
         client = get_client(conn, directory_id, client_id)
+    ctx.forget_credentials()
     assert client is not None
     return client_out(client)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from scimgate.api.common import ApiError, Ctx, Page, Paging, existing_directory, next_after
+from scimgate.api.common import ApiError, Ctx, Page, Paging, Text, existing_directory, next_after
 from scimgate.directories.credentials import issue_token
 from scimgate.directories.service import (
     Directory,
@@ -62,8 +62,8 @@ def setup_out(setup: Setup) -> SetupOut:
 
 
 class DirectoryIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    external_id: str | None = Field(None, max_length=200, description="Your application's key for this customer.")
+    name: Text = Field(min_length=1, max_length=200)
+    external_id: Text | None = Field(None, max_length=200, description="Your application's key for this customer.")
     idp: Idp = "generic"
     strict: bool = False
     create_token: bool = Field(True, description="Also create a bearer token, returned once in the response.")
@@ -82,8 +82,8 @@ class CreatedDirectory(BaseModel):
 
 
 class DirectoryChange(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    external_id: str | None = Field(None, max_length=200)
+    name: Text | None = Field(None, min_length=1, max_length=200)
+    external_id: Text | None = Field(None, max_length=200)
     idp: Idp | None = None
     strict: bool | None = None
     status: Literal["active", "disabled"] | None = Field(
@@ -132,10 +132,10 @@ def setup(directory_id: str, ctx: Ctx) -> SetupOut:
 @router.patch("/{directory_id}")
 def change(directory_id: str, body: DirectoryChange, ctx: Ctx) -> DirectoryOut:
     changes = body.model_dump(exclude_unset=True)
-    status = changes.pop("status", None)
-    for name in ("name", "idp", "strict"):
+    for name in ("name", "idp", "strict", "status"):
         if name in changes and changes[name] is None:
             raise ApiError(422, "invalid request", f"{name} cannot be null.")
+    status = changes.pop("status", None)
     with ctx.db.write() as conn:
         existing_directory(conn, directory_id)
         directory = update_directory(conn, directory_id, **changes)

@@ -135,3 +135,10 @@ class Duration(click.ParamType[int, Any]):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         return value if isinstance(value, int) else parse_duration(str(value))
+
+
+def label(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A name or key an operator gives: at most 200 characters (the database's limit, on every backend)."""
+    if value is not None and not 0 < len(value) <= 200:
+        raise click.BadParameter("must be 1 to 200 characters", param=param)
+    return value

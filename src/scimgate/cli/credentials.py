@@ -12,6 +12,7 @@ from scimgate.cli.common import (
     current_database,
     emit,
     json_option,
+    label,
     load_settings,
     settings_options,
 )
@@ -62,7 +63,7 @@ def token() -> None:
 
 @token.command(name="create")
 @click.argument("directory_id")
-@click.option("--name", help='A label, e.g. "Entra production".')
+@click.option("--name", callback=label, help='A label, e.g. "Entra production".')
 @json_option
 @database_options
 def token_create(directory_id: str, name: str | None, as_json: bool, **flags: Any) -> None:
@@ -159,7 +160,16 @@ def client_dict(found: Client) -> dict[str, Any]:
         "name": found.name,
         "access_token_seconds": found.access_token_seconds,
         "created_at": _iso(found.created_at),
-        "secrets": [{"id": s.id, "prefix": s.display_prefix, "expires_at": _iso(s.expires_at)} for s in found.secrets],
+        "secrets": [
+            {
+                "id": s.id,
+                "prefix": s.display_prefix,
+                "status": s.status(datetime.now(UTC)),
+                "expires_at": _iso(s.expires_at),
+                "revoked_at": _iso(s.revoked_at),
+            }
+            for s in found.secrets
+        ],
     }
 
 
@@ -170,7 +180,7 @@ def client() -> None:
 
 @client.command(name="create")
 @click.argument("directory_id")
-@click.option("--name", help="A label for the client.")
+@click.option("--name", callback=label, help="A label for the client.")
 @click.option(
     "--lifetime",
     type=Duration(),

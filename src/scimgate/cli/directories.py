@@ -11,6 +11,7 @@ from scimgate.cli.common import (
     current_database,
     emit,
     json_option,
+    label,
     load_settings,
     settings_options,
 )
@@ -72,8 +73,10 @@ def directory() -> None:
 
 
 @directory.command()
-@click.argument("name")
-@click.option("--external-id", help="Your application's key for this customer (tenant or organisation id).")
+@click.argument("name", callback=label)
+@click.option(
+    "--external-id", callback=label, help="Your application's key for this customer (tenant or organisation id)."
+)
 @click.option("--idp", type=click.Choice(IDPS), default="generic", show_default=True, help="The customer's IdP.")
 @click.option("--strict", is_flag=True, help="Strict RFC 7644: refuse the IdP dialects scimgate tolerates.")
 @click.option("--no-token", is_flag=True, help="Do not create a bearer token (e.g. for OAuth clients only).")

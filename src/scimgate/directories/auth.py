@@ -6,7 +6,6 @@ which directories exist. Tokens in the query string are never looked at (RFC 675
 """
 
 import logging
-import re
 import time
 from datetime import UTC, datetime
 
@@ -15,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimgate.directories.credentials import Opened, directory_for_token, needs_touch, touch
-from scimgate.directories.tokens import hash_token
+from scimgate.directories.tokens import B64TOKEN, hash_token
 from scimgate.scim.errors import Unauthorized
 from scimgate.store.database import Database
 
@@ -27,9 +26,6 @@ _REFUSED = (
     "Secret Token)."
 )
 
-# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-
 
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive), or None."""
@@ -37,7 +33,7 @@ def bearer_token(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.partition(" ")
     token = token.lstrip(" ")
-    if scheme.lower() != "bearer" or not _B64TOKEN.fullmatch(token):
+    if scheme.lower() != "bearer" or not B64TOKEN.fullmatch(token):
         return None
     return token
 
@@ -57,6 +53,8 @@ class TokenCache:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._entries: dict[str, tuple[float, Opened]] = {}
+        self.generation = 0
+        """Moves on every ``forget``: a lookup that started before a revocation must not be cached after it."""
 
     def get(self, token_hash: str) -> Opened | None:
         entry = self._entries.get(token_hash)
@@ -64,7 +62,10 @@ class TokenCache:
             return None
         return entry[1]
 
-    def put(self, token_hash: str, opened: Opened) -> None:
+    def put(self, token_hash: str, opened: Opened, generation: int) -> None:
+        """Remember ``opened``, read from the database while the cache was at ``generation``."""
+        if generation != self.generation:
+            return  # something was revoked or changed meanwhile: what was read may be stale already
         seconds = self.seconds
         if opened.expires_at is not None:  # never past the token's own expiry
             seconds = min(seconds, (opened.expires_at - datetime.now(UTC)).total_seconds())
@@ -76,6 +77,7 @@ class TokenCache:
 
     def forget(self) -> None:
         """Drop everything: for changes made in this process (a token revoked, a directory made strict)."""
+        self.generation += 1
         self._entries.clear()
 
 
@@ -97,9 +99,10 @@ class BearerAuth:
         token_hash = hash_token(token)
         opened = self.cache.get(token_hash)
         if opened is None:
+            generation = self.cache.generation
             opened = await run_in_threadpool(self._directory_for, token)
             if opened is not None:
-                self.cache.put(token_hash, opened)
+                self.cache.put(token_hash, opened, generation)
         if opened is None or opened.directory_id != directory_id:
             raise Unauthorized(_REFUSED)
         scope.setdefault("state", {})["strict"] = opened.strict

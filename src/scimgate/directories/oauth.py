@@ -11,11 +11,11 @@ A client may hold several secrets: rotation adds one and gives the others an exp
 """
 
 import base64
-import binascii
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote_plus
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -26,9 +26,10 @@ from starlette.responses import JSONResponse, Response
 from scimgate.directories.credentials import IssuedToken, issue_token, maybe_utc
 from scimgate.directories.tokens import CLIENT_SECRET_PREFIX, display_prefix, generate_token, hash_token, hashes_match
 from scimgate.ids import new_id
-from scimgate.store.database import Database, utc
+from scimgate.store.database import Database, is_unavailable, utc
 from scimgate.store.tables import client_secrets, directories, oauth_clients, tokens
 
+logger = logging.getLogger("scimgate.oauth")
 MIN_LIFETIME = 3600
 MAX_LIFETIME = 6 * 3600
 _MAX_FORM_BYTES = 8192
@@ -162,16 +163,20 @@ def rotate_secret(conn: Connection, directory_id: str, client_id: str, overlap: 
 
 
 def revoke_secret(conn: Connection, directory_id: str, client_id: str, secret_id: str) -> bool:
-    """Revoke one secret now; False when the directory's client has no such secret."""
+    """Revoke one secret and the client's access tokens now; False when the directory's client has no such
+    secret."""
     if get_client(conn, directory_id, client_id) is None:
         return False
     found = client_secrets.c.client_id == client_id, client_secrets.c.id == secret_id
-    conn.execute(
-        client_secrets.update()
-        .where(*found, client_secrets.c.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
-    )
-    return conn.execute(sa.select(client_secrets.c.id).where(*found)).first() is not None
+    if conn.execute(sa.select(client_secrets.c.id).where(*found)).first() is None:
+        return False
+    now = datetime.now(UTC)
+    conn.execute(client_secrets.update().where(*found, client_secrets.c.revoked_at.is_(None)).values(revoked_at=now))
+    # A secret is revoked because it leaked: the access tokens got with it must stop too. Which secret got which
+    # token is not kept, so all the client's tokens go; the IdP asks for a new one with a live secret.
+    live = sa.and_(tokens.c.client_id == client_id, tokens.c.revoked_at.is_(None))
+    conn.execute(tokens.update().where(live).values(revoked_at=now))
+    return True
 
 
 def delete_client(conn: Connection, directory_id: str, client_id: str) -> bool:
@@ -220,9 +225,15 @@ def token_endpoint(db: Database) -> Any:
     """``POST /oauth/token``: the client credentials grant, with errors as RFC 6749 §5.2 has them."""
 
     async def endpoint(request: Request) -> Response:
+        if request.method != "POST":
+            response = _oauth_error(405, "invalid_request", "Token requests are POSTs.")
+            response.headers["Allow"] = "POST"
+            return response
         form, basic = await _credentials_request(request)
         if isinstance(form, Response):
             return form
+        if "grant_type" not in form:
+            return _oauth_error(400, "invalid_request", "grant_type is missing; send grant_type=client_credentials.")
         if form.get("grant_type") != "client_credentials":
             return _oauth_error(
                 400, "unsupported_grant_type", "This endpoint issues tokens for grant_type=client_credentials only."
@@ -230,14 +241,20 @@ def token_endpoint(db: Database) -> Any:
         client_id, secret = basic or (form.get("client_id"), form.get("client_secret"))
         if basic and ("client_id" in form or "client_secret" in form):
             return _oauth_error(400, "invalid_request", "Send the client credentials once: in the header or the body.")
-        if not client_id or not secret:
+        if not client_id or not secret or "\x00" in client_id + secret:
             return _oauth_error(401, "invalid_client", "Send client_id and client_secret (form fields or HTTP Basic).")
 
         def run() -> IssuedToken | None:
             with db.write() as conn:
                 return exchange(conn, client_id, secret)
 
-        issued = await run_in_threadpool(run)
+        try:
+            issued = await run_in_threadpool(run)
+        except sa.exc.SQLAlchemyError as error:
+            if is_unavailable(error):
+                return _oauth_error(503, "temporarily_unavailable", "The database is busy or unavailable; retry.")
+            logger.exception("token request failed", exc_info=error)
+            return _oauth_error(500, "server_error", "The server hit an unexpected error; nothing was issued.")
         if issued is None or issued.expires_at is None:
             return _oauth_error(
                 401,
@@ -284,14 +301,16 @@ def _basic(header: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64, not ASCII, not UTF-8
         return None
     client_id, colon, secret = decoded.partition(":")
-    return (unquote(client_id), unquote(secret)) if colon else None
+    return (unquote_plus(client_id), unquote_plus(secret)) if colon else None
 
 
 def _oauth_error(status: int, error: str, description: str) -> Response:
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if status == 503:
+        headers["Retry-After"] = "5"
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="scimgate"'
     return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)

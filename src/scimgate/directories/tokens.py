@@ -7,8 +7,11 @@ hash is enough (no password-style stretching is needed) and a stolen database do
 
 import hashlib
 import hmac
+import re
 import secrets
 
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 TOKEN_PREFIX = "scimgate_"
 ACCESS_TOKEN_PREFIX = "scimgate_at_"  # OAuth access tokens (directories/oauth.py)
 CLIENT_SECRET_PREFIX = "scimgate_cs_"  # OAuth client secrets

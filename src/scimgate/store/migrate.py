@@ -5,6 +5,7 @@ migration leaves the schema at the old revision, and ``serve`` then refuses to s
 half-migrated schema.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +26,33 @@ def _config() -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
+    _run(db, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(db: Database, revision: str) -> None:
+    """Back to an older revision (for a rollback after a failed upgrade; back the database up first)."""
+    _run(db, lambda config: command.downgrade(config, revision))
+
+
+def _run(db: Database, step: Callable[[Config], None]) -> None:
     config = _config()
-    with db.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+    with db.engine.connect() as conn:
+        # SQLite changes a table's columns by copying it and dropping the old one; with foreign keys on, dropping
+        # `directories` would cascade to every user, group and token. Off for the migration, checked before the
+        # commit, on again after. The pragma only works outside a transaction: on the driver's connection, which
+        # runs in autocommit mode here (store/database.py), before SQLAlchemy begins.
+        raw = conn.connection.driver_connection if db.is_sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                config.attributes["connection"] = conn
+                step(config)
+                if db.is_sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("the migration left rows whose foreign keys point nowhere; nothing was changed")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 @dataclass(frozen=True)
