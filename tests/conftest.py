@@ -97,7 +97,8 @@ OPERATOR_KEY = "operator-key-for-tests-0123456789abcdef"
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(public_url=BASE_URL, operator_key=OPERATOR_KEY)
+    # Webhook delivery is started by the tests that deliver (tests/events); the others need no background work.
+    return Settings(public_url=BASE_URL, operator_key=OPERATOR_KEY, webhooks_in_serve=False)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """``create_app(settings)``: the ASGI application."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,9 +39,18 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        if db is None:
-            database.dispose()
+        stop = asyncio.Event()
+        # Webhooks go out from here unless `scimgate worker` processes do it (several serve workers are fine too:
+        # deliveries are claimed, see scimgate/events/delivery.py).
+        task = asyncio.create_task(settings.dispatcher(database).run(stop)) if settings.webhooks_in_serve else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            if db is None:
+                database.dispose()
 
     app = Starlette(
         routes=[

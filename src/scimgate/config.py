@@ -3,13 +3,19 @@
 ``docs/settings.md`` lists every field; ``tests/test_docs.py`` keeps that list complete.
 """
 
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scimgate.directories.tokens import B64TOKEN
 from scimgate.store.database import Limits
+
+if TYPE_CHECKING:
+    from scimgate.events.delivery import Dispatcher
+    from scimgate.store.database import Database
 
 
 class Settings(BaseSettings):
@@ -79,6 +85,27 @@ class Settings(BaseSettings):
         ),
     )
 
+    event_retention_days: int = Field(
+        30, ge=1, description="Days the event feed keeps events (and their webhook deliveries) before pruning them."
+    )
+    webhooks_in_serve: bool = Field(
+        True,
+        description=(
+            "Deliver webhooks from the serve process. Off: run `scimgate worker` (as many as you like) instead."
+        ),
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="Seconds a webhook receiver has to answer before the attempt counts as failed."
+    )
+    webhook_claim_seconds: float = Field(
+        60.0,
+        ge=1,
+        description=(
+            "Seconds a worker owns a delivery it claimed; a worker that dies mid-delivery loses it after this, "
+            "and another worker tries again. Keep it above webhook_timeout_seconds."
+        ),
+    )
+
     @field_validator("operator_key")
     @classmethod
     def _operator_key_is_a_bearer_token(cls, key: SecretStr | None) -> SecretStr | None:
@@ -86,6 +113,16 @@ class Settings(BaseSettings):
         if key is not None and not B64TOKEN.fullmatch(key.get_secret_value()):
             raise ValueError("use only letters, digits and - . _ ~ + / (then =), e.g. from `openssl rand -base64 32`")
         return key
+
+    def dispatcher(self, db: "Database") -> "Dispatcher":
+        from scimgate.events.delivery import Dispatcher
+
+        return Dispatcher(
+            db,
+            timeout=self.webhook_timeout_seconds,
+            lease=self.webhook_claim_seconds,
+            retention=timedelta(days=self.event_retention_days),
+        )
 
     def database_limits(self) -> Limits:
         return Limits(pool_size=self.db_pool_size, statement_timeout=self.db_statement_timeout)

@@ -20,7 +20,10 @@ def primary_email(document: dict[str, Any]) -> str | None:
     return str(chosen[0]["value"]) if chosen else None
 
 
-def normalised_user(resource_id: str, document: dict[str, Any], groups: Sequence[Membership]) -> dict[str, Any]:
+def normalised_user(
+    resource_id: str, document: dict[str, Any], groups: Sequence[Membership], roles: Sequence[str] = ()
+) -> dict[str, Any]:
+    """``roles``: the user's application roles (scimgate/events/roles.py), sorted."""
     name: dict[str, Any] = document["name"] if isinstance(document.get("name"), dict) else {}
     given, family = name.get("givenName"), name.get("familyName")
     display = document.get("displayName") or name.get("formatted") or " ".join(p for p in (given, family) if p) or None
@@ -35,13 +38,13 @@ def normalised_user(resource_id: str, document: dict[str, Any], groups: Sequence
         "active": document.get("active") is not False,
         "external_id": document.get("externalId"),
         "groups": [{"id": g.group_id, "display_name": g.display} for g in groups],
+        "roles": list(roles),
     }
 
 
-def normalised_group(resource_id: str, document: dict[str, Any], member_count: int) -> dict[str, Any]:
-    return {
-        "id": resource_id,
-        "display_name": document.get("displayName"),
-        "external_id": document.get("externalId"),
-        "member_count": member_count,
-    }
+def normalised_group(resource_id: str, document: dict[str, Any], member_count: int | None = None) -> dict[str, Any]:
+    """``member_count`` only where it was asked for: counting 100,000 members is not free."""
+    group = {"id": resource_id, "display_name": document.get("displayName"), "external_id": document.get("externalId")}
+    if member_count is not None:
+        group["member_count"] = member_count
+    return group

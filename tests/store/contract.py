@@ -90,9 +90,12 @@ class StorageContract:
             for i in range(3):
                 store.insert(conn, users, directory, f"usr_{i}", _user(f"u{i}"), {}, NOW)
             store.insert(conn, groups, directory, "grp_1", _group("g"), {}, NOW)
-            assert store.add_members(conn, directory, "grp_1", [("usr_0", "User"), ("usr_1", "User")]) == 2
-            assert store.add_members(conn, directory, "grp_1", [("usr_1", "User"), ("usr_2", "User")]) == 1
-            assert store.remove_members(conn, directory, "grp_1", ["usr_0", "usr_9"]) == 1
+            added = store.add_members(conn, directory, "grp_1", [("usr_0", "User"), ("usr_1", "User")])
+            assert added == [("usr_0", "User"), ("usr_1", "User")]
+            assert store.add_members(conn, directory, "grp_1", [("usr_1", "User"), ("usr_2", "User")]) == [
+                ("usr_2", "User")
+            ]
+            assert store.remove_members(conn, directory, "grp_1", ["usr_0", "usr_9"]) == [("usr_0", "User")]
             assert store.member_ids(conn, directory, "grp_1") == {"usr_1", "usr_2"}
             assert [m.id for m in store.members_of(conn, directory, ["grp_1"])["grp_1"]] == ["usr_1", "usr_2"]
             assert [g.group_id for g in store.groups_of(conn, directory, ["usr_2"])["usr_2"]] == ["grp_1"]

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
-from scimgate.api import credentials, data, directories
+from scimgate.api import credentials, data, directories, events
 from scimgate.api.common import ApiError, Context
 from scimgate.config import Settings
 from scimgate.directories.auth import bearer_token
@@ -60,7 +60,7 @@ def management_api(settings: Settings, db: Database, forget_credentials: Callabl
         openapi_url="/openapi.json",
     )
     api.state.context = Context(db, settings.resolved_public_url(), forget_credentials)
-    for module in (directories, credentials, data):
+    for module in (directories, credentials, data, events):
         api.include_router(module.router)
     api.add_exception_handler(ApiError, _api_error)
     api.add_exception_handler(HTTPException, _http_error)

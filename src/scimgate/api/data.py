@@ -13,9 +13,10 @@ from sqlalchemy.engine import Connection
 
 from scimgate.api.common import ApiError, Ctx, Page, Paging, existing_directory, next_after
 from scimgate.directories.setup import scim_url
-from scimgate.normalised import normalised_group, normalised_user
-from scimgate.scim.render import manager_ids, render
-from scimgate.scim.resource_types import GROUPS, USERS
+from scimgate.events.record import user_views
+from scimgate.normalised import normalised_group
+from scimgate.scim.render import render
+from scimgate.scim.resource_types import GROUPS
 from scimgate.store import browse
 from scimgate.store import resources as store
 from scimgate.store.resources import StoredResource
@@ -39,6 +40,7 @@ class UserOut(BaseModel):
     active: bool
     external_id: str | None
     groups: list[GroupRef]
+    roles: list[str]
     raw: dict[str, Any]
 
 
@@ -57,15 +59,7 @@ class MemberOut(BaseModel):
 
 
 def _users(conn: Connection, directory_id: str, rows: list[StoredResource], base: str) -> list[UserOut]:
-    ids = [row.id for row in rows]
-    memberships = store.groups_of(conn, directory_id, ids) if ids else {}
-    names = store.display_names(conn, directory_id, manager_ids([row.attributes for row in rows]))
-    out = []
-    for row in rows:
-        member_of = memberships.get(row.id, [])
-        raw = render(USERS, row, base, groups=member_of, manager_names=names)
-        out.append(UserOut(**normalised_user(row.id, row.attributes, member_of), raw=raw))
-    return out
+    return [UserOut(**normalised, raw=raw) for normalised, raw in user_views(conn, directory_id, base, rows).values()]
 
 
 def _groups(conn: Connection, directory_id: str, rows: list[StoredResource], base: str) -> list[GroupOut]:

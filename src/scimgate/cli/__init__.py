@@ -11,6 +11,7 @@ from scimgate.app import create_app
 from scimgate.cli.common import emit, json_option, load_settings, masked_url, open_database, settings_options
 from scimgate.cli.credentials import client, token
 from scimgate.cli.directories import directory
+from scimgate.cli.events import events, role, webhook, worker
 from scimgate.config import Settings
 from scimgate.directories.credentials import issue_token
 from scimgate.directories.service import create_directory, list_directories
@@ -132,6 +133,10 @@ def _announce(db: Database, settings: Settings) -> None:
 main.add_command(directory)
 main.add_command(token)
 main.add_command(client)
+main.add_command(worker)
+main.add_command(events)
+main.add_command(webhook)
+main.add_command(role)
 
 
 @main.group()

@@ -39,7 +39,8 @@ def settings_options(names: tuple[str, ...] | None = None) -> Callable[[Callable
             help_text = f"{field.description} [env: SCIMGATE_{name.upper()}; default: {field.default}]"
             flag = "--" + name.replace("_", "-")
             if field.annotation is bool:
-                command = click.option(flag, name, is_flag=True, default=None, help=help_text)(command)
+                pair = f"{flag}/--no-{flag[2:]}"
+                command = click.option(pair, name, is_flag=True, default=None, help=help_text)(command)
                 continue
             param_type = _CLICK_TYPES.get(field.annotation, click.STRING)
             command = click.option(flag, name, type=param_type, default=None, help=help_text)(command)

@@ -13,9 +13,11 @@ from typing import Any, Literal, get_args
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from scimgate.events.outbox import emit, emit_final
+from scimgate.events.types import DirectoryCreated, DirectoryDeleted, DirectoryDisabled
 from scimgate.ids import new_id
 from scimgate.store.database import utc
-from scimgate.store.tables import directories
+from scimgate.store.tables import directories, events
 
 Idp = Literal["entra", "okta", "onelogin", "google", "generic"]
 IDPS: tuple[str, ...] = get_args(Idp)
@@ -74,7 +76,13 @@ def create_directory(
             strict=strict,
         )
     )
+    emit(conn, directory.id, [DirectoryCreated(event_object(directory))], directory.created_at)
     return directory
+
+
+def event_object(directory: Directory) -> dict[str, Any]:
+    """A directory as its events carry it."""
+    return {"id": directory.id, "name": directory.name, "external_id": directory.external_id, "idp": directory.idp}
 
 
 def get_directory(conn: Connection, directory_id: str) -> Directory | None:
@@ -118,19 +126,32 @@ def set_disabled(conn: Connection, directory_id: str, disabled: bool) -> Directo
     """Disable (every credential then gets 401, data kept) or enable a directory. Disabling twice keeps the first
     time."""
     if disabled:
-        conn.execute(
+        now = datetime.now(UTC)
+        changed = conn.execute(
             directories.update()
             .where(directories.c.id == directory_id, directories.c.disabled_at.is_(None))
-            .values(disabled_at=datetime.now(UTC))
-        )
+            .values(disabled_at=now)
+        ).rowcount
+        directory = get_directory(conn, directory_id)
+        if changed and directory is not None:
+            emit(conn, directory_id, [DirectoryDisabled(event_object(directory))], now)
+        return directory
     else:
         conn.execute(directories.update().where(directories.c.id == directory_id).values(disabled_at=None))
     return get_directory(conn, directory_id)
 
 
 def delete_directory(conn: Connection, directory_id: str) -> bool:
-    """Delete a directory with all its data (the foreign keys cascade); False when there was none."""
-    return conn.execute(directories.delete().where(directories.c.id == directory_id)).rowcount > 0
+    """Delete a directory with all its data (the foreign keys cascade) and its events, which hold copies of that
+    data; then record ``directory.deleted``, its last event. False when there was no such directory."""
+    directory = get_directory(conn, directory_id)
+    if directory is None:
+        return False
+    last = conn.execute(sa.select(directories.c.event_seq).where(directories.c.id == directory_id)).scalar_one()
+    conn.execute(events.delete().where(events.c.directory_id == directory_id))
+    conn.execute(directories.delete().where(directories.c.id == directory_id))
+    emit_final(conn, directory_id, DirectoryDeleted(event_object(directory)), last + 1, datetime.now(UTC))
+    return True
 
 
 def touch_directory(conn: Connection, directory_id: str, now: datetime) -> None:

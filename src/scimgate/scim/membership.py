@@ -7,6 +7,7 @@ unknown id fails the whole request and names the culprits.
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -40,17 +41,29 @@ def resolve_members(conn: Connection, directory_id: str, refs: Sequence[MemberRe
     return resolved
 
 
-def set_members(conn: Connection, directory_id: str, group_id: str, refs: Sequence[MemberRef]) -> None:
+@dataclass(frozen=True)
+class Delta:
+    """The membership rows a request really added and removed, as (member_id, "User"|"Group")."""
+
+    added: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[tuple[str, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+def set_members(conn: Connection, directory_id: str, group_id: str, refs: Sequence[MemberRef]) -> Delta:
     """Make the group's members exactly ``refs`` (create and PUT), by difference with the current ones."""
     wanted = _checked(conn, directory_id, group_id, refs)
     with _member_vanished():
         current = store.member_ids(conn, directory_id, group_id)
-        store.remove_members(conn, directory_id, group_id, current - wanted.keys())
-        store.add_members(conn, directory_id, group_id, [(i, k) for i, k in wanted.items() if i not in current])
+        removed = store.remove_members(conn, directory_id, group_id, current - wanted.keys())
+        added = store.add_members(conn, directory_id, group_id, [(i, k) for i, k in wanted.items() if i not in current])
+    return Delta(added, removed)
 
 
-def change_members(conn: Connection, directory_id: str, group_id: str, changes: MemberChanges) -> bool:
-    """Apply a PATCH's membership edits; True when any row changed."""
+def change_members(conn: Connection, directory_id: str, group_id: str, changes: MemberChanges) -> Delta:
+    """Apply a PATCH's membership edits; the rows that changed."""
     wanted = _checked(conn, directory_id, group_id, list(changes.add.values()))
     with _member_vanished():
         if changes.replace_all:
@@ -59,7 +72,7 @@ def change_members(conn: Connection, directory_id: str, group_id: str, changes: 
         else:
             removed = store.remove_members(conn, directory_id, group_id, changes.remove)
         added = store.add_members(conn, directory_id, group_id, list(wanted.items()))
-    return bool(removed or added)
+    return Delta(added, removed)
 
 
 def _checked(conn: Connection, directory_id: str, group_id: str, refs: Sequence[MemberRef]) -> dict[str, str]:

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from scimgate.events import record
+from scimgate.events.outbox import emit
 from scimgate.ids import new_id
 from scimgate.scim import membership
 from scimgate.scim.compare import comparison_key, storable
@@ -105,10 +107,14 @@ class Operations:
             # A user the IdP creates without saying otherwise is active (Okta and Entra always send it anyway).
             parsed.document.setdefault("active", True)
         now = datetime.now(UTC)
+        base = self.base_url(directory_id)
         with self.db.write() as conn:
             stored = self._insert(conn, rtype, directory_id, parsed, now)
-            if rtype is GROUPS and parsed.members:
-                membership.set_members(conn, directory_id, stored.id, parsed.members)
+            if rtype is USERS:
+                record.user_created(conn, directory_id, base, stored, now)
+            else:
+                delta = membership.set_members(conn, directory_id, stored.id, parsed.members or [])
+                record.group_changed(conn, directory_id, base, None, stored, delta.added, [], now)
             # A user just created belongs to no group yet: no need to ask.
             related = _related(conn, rtype, directory_id, [stored], projection, new_user=rtype is USERS)
         return self._render_one(rtype, directory_id, stored, projection, related)
@@ -150,9 +156,11 @@ class Operations:
                 # (or an active one off). Omitted means unchanged.
                 parsed.document["active"] = current.attributes["active"]
             stored = _write(conn, rtype, directory_id, resource_id, parsed.document, now)
+            delta = _NO_DELTA
             if rtype is GROUPS and parsed.members is not None:
                 # Omitted `members` leaves membership as it is; `members: []` empties the group.
-                membership.set_members(conn, directory_id, resource_id, parsed.members)
+                delta = membership.set_members(conn, directory_id, resource_id, parsed.members)
+            _record(conn, rtype, directory_id, self.base_url(directory_id), current, stored, delta, now)
             related = _related(conn, rtype, directory_id, [stored], projection)
         # Rendered after the commit: on SQLite the next writer can start meanwhile.
         return self._render_one(rtype, directory_id, stored, projection, related)
@@ -181,9 +189,12 @@ class Operations:
             now = datetime.now(UTC)
             if parsed.document != current.attributes:
                 stored = _write(conn, rtype, directory_id, resource_id, parsed.document, now)
-            if result.members.any and membership.change_members(conn, directory_id, resource_id, result.members):
-                if stored is current:  # membership changed, the document did not: the version still moves
+            delta = _NO_DELTA
+            if result.members.any:
+                delta = membership.change_members(conn, directory_id, resource_id, result.members)
+                if delta and stored is current:  # membership changed, the document did not: the version moves
                     stored = store.touch(conn, table, directory_id, resource_id, now) or current
+            _record(conn, rtype, directory_id, self.base_url(directory_id), current, stored, delta, now)
             related = _related(conn, rtype, directory_id, [stored], projection)
         return self._render_one(rtype, directory_id, stored, projection, related)
 
@@ -192,14 +203,19 @@ class Operations:
     ) -> None:
         _check_id(rtype, resource_id)
         now = datetime.now(UTC)
+        base = self.base_url(directory_id)
         with self.db.write() as conn:
-            if preconditions != _NO_CONDITIONS:
-                _locked(conn, rtype, directory_id, resource_id, preconditions)
+            current = _locked(conn, rtype, directory_id, resource_id, preconditions)
+            happened = (
+                [record.user_deleted(conn, directory_id, base, current)]
+                if rtype is USERS
+                else record.group_deleted(conn, directory_id, base, current)
+            )
             # Groups that lose a member change too: their lastModified and version move.
             for membership in store.groups_of(conn, directory_id, [resource_id]).get(resource_id, []):
                 store.touch(conn, groups, directory_id, membership.group_id, now)
-            if not store.delete(conn, _table(rtype), directory_id, resource_id):
-                raise _not_found(rtype, resource_id)
+            store.delete(conn, _table(rtype), directory_id, resource_id)
+            emit(conn, directory_id, happened, now)
 
     def is_key_lookup(self, rtype: ResourceType, filter_text: str | None, page: Page) -> bool:
         """Whether this search is an indexed ``eq`` lookup: a few rows at most, never a scan."""
@@ -366,6 +382,26 @@ class Operations:
             )
             for row in rows
         ]
+
+
+_NO_DELTA = membership.Delta()
+
+
+def _record(
+    conn: Connection,
+    rtype: ResourceType,
+    directory_id: str,
+    base_url: str,
+    before: StoredResource,
+    after: StoredResource,
+    delta: membership.Delta,
+    now: datetime,
+) -> None:
+    """The events of a PUT or PATCH, written last in its transaction (scimgate/events/record.py)."""
+    if rtype is USERS:
+        record.user_changed(conn, directory_id, base_url, before, after, now)
+    else:
+        record.group_changed(conn, directory_id, base_url, before, after, delta.added, delta.removed, now)
 
 
 def _by_key(page: Page) -> bool:

@@ -57,3 +57,13 @@ def member_counts(conn: Connection, directory_id: str, group_ids: Sequence[str])
     counts = {group_id: 0 for group_id in group_ids}
     counts.update({row[0]: row[1] for row in conn.execute(query)})
     return counts
+
+
+def by_ids(conn: Connection, table: Table, directory_id: str, ids: Sequence[str]) -> list[StoredResource]:
+    """The resources with these ids (those that exist), in id order."""
+    found: list[StoredResource] = []
+    for start in range(0, len(ids), 10_000):
+        chunk = list(ids[start : start + 10_000])
+        where = table.c.id.in_(chunk)
+        found += [row for row, _ in keyset_page(conn, table, directory_id, where, len(chunk), [table.c.id], None)]
+    return sorted(found, key=lambda row: row.id)

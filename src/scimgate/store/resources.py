@@ -261,11 +261,14 @@ def display_names(conn: Connection, directory_id: str, user_ids: Iterable[str]) 
     return {row.id: row.display_name or row.user_name for row in rows}
 
 
-def add_members(conn: Connection, directory_id: str, group_id: str, members: Sequence[tuple[str, str]]) -> int:
-    """Add (member_id, "User"|"Group") pairs; ones already present are left alone. Returns how many were new."""
+def add_members(
+    conn: Connection, directory_id: str, group_id: str, members: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Add (member_id, "User"|"Group") pairs; ones already present are left alone. Returns the pairs added."""
     if not members:
-        return 0
+        return []
     present = member_ids(conn, directory_id, group_id, [member_id for member_id, _ in members])
+    added = [(member_id, kind) for member_id, kind in members if member_id not in present]
     rows = [
         {
             "directory_id": directory_id,
@@ -274,25 +277,27 @@ def add_members(conn: Connection, directory_id: str, group_id: str, members: Seq
             "user_id": member_id if kind == "User" else None,
             "child_group_id": member_id if kind == "Group" else None,
         }
-        for member_id, kind in members
-        if member_id not in present
+        for member_id, kind in added
     ]
     if rows:
         conn.execute(group_members.insert(), rows)
-    return len(rows)
+    return added
 
 
-def remove_members(conn: Connection, directory_id: str, group_id: str, ids: Iterable[str]) -> int:
-    removed = 0
+def remove_members(conn: Connection, directory_id: str, group_id: str, ids: Iterable[str]) -> list[tuple[str, str]]:
+    """Remove these members where present. Returns the (member_id, "User"|"Group") pairs removed."""
+    removed: list[tuple[str, str]] = []
     for chunk in _chunks(ids):
         result = conn.execute(
-            group_members.delete().where(
+            group_members.delete()
+            .where(
                 group_members.c.directory_id == directory_id,
                 group_members.c.group_id == group_id,
                 group_members.c.member_id.in_(chunk),
             )
+            .returning(group_members.c.member_id, group_members.c.user_id)
         )
-        removed += result.rowcount
+        removed += [(row.member_id, "User" if row.user_id else "Group") for row in result]
     return removed
 
 

@@ -45,6 +45,9 @@ directories = sa.Table(
     sa.Column("disabled_at", Timestamp, nullable=True),
     # When a credential of this directory last authenticated a request (kept to the minute).
     sa.Column("last_request_at", Timestamp, nullable=True),
+    # The sequence number of the directory's last event. Incrementing it locks this row until the transaction
+    # ends, so a directory's events commit in sequence order (scimgate.events.outbox).
+    sa.Column("event_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index(None, "external_id"),
 )
 
@@ -164,4 +167,86 @@ instance_secrets = sa.Table(
     sa.Column("name", sa.String(40), primary_key=True),
     # Random keys created by migration 0002; "cursor" seals paging cursors (scimgate.scim.cursors).
     sa.Column("value", sa.String(128), nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    # No foreign key: directory.deleted outlives its directory.
+    sa.Column("directory_id", sa.String(40), nullable=False),
+    # Per directory, from 1, without gaps: written in the transaction of the change.
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    # Order across directories, given after commit by the sequencer (scimgate.events.feed); NULL until then.
+    sa.Column("position", sa.BigInteger, nullable=True, unique=True),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("data", JSONDocument, nullable=False),
+    sa.UniqueConstraint("directory_id", "sequence"),
+    sa.Index(None, "occurred_at"),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    # NULL: the events of every directory.
+    sa.Column("directory_id", sa.String(40), sa.ForeignKey("directories.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("url", sa.Text, nullable=False),
+    # Event types to send (a JSON list); NULL: all.
+    sa.Column("types", sa.JSON, nullable=True),
+    sa.Column("description", sa.String(200), nullable=True),
+    # Standard Webhooks signing key (whsec_…): the server must keep it to sign, so it is stored as is.
+    sa.Column("secret", sa.String(100), nullable=False),
+    # After a rotation, messages are signed with both keys until this one expires.
+    sa.Column("previous_secret", sa.String(100), nullable=True),
+    sa.Column("previous_secret_expires_at", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("disabled_at", Timestamp, nullable=True),
+    sa.Column("disabled_reason", sa.Text, nullable=True),
+    sa.Column("last_success_at", Timestamp, nullable=True),
+    sa.Index(None, "directory_id"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_id", sa.String(40), sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    # pending (to be attempted at next_attempt_at), succeeded, or failed (every attempt of the schedule failed).
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Timestamp, nullable=True),
+    # A worker that claimed the delivery owns it until then; a worker that died loses it when this passes.
+    sa.Column("claimed_until", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_attempt_at", Timestamp, nullable=True),
+    sa.UniqueConstraint("endpoint_id", "event_id"),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "event_id"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("delivery_id", sa.String(40), sa.ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("attempted_at", Timestamp, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    # The first 500 characters of the receiver's answer, or what went wrong (timeout, refused connection).
+    sa.Column("response_snippet", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index(None, "delivery_id"),
+)
+
+role_mappings = sa.Table(
+    "role_mappings",
+    metadata,
+    # Members of this IdP group get this application role (scimgate.events.roles).
+    sa.Column("directory_id", sa.String(40), primary_key=True),
+    sa.Column("group_id", sa.String(40), primary_key=True),
+    sa.Column("role", sa.String(200), primary_key=True),
+    sa.ForeignKeyConstraint(["directory_id", "group_id"], ["groups.directory_id", "groups.id"], ondelete="CASCADE"),
 )

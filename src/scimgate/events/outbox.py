@@ -1,0 +1,54 @@
+"""Events are written in the transaction of the change they describe: the outbox.
+
+A change that rolls back leaves no event, and no committed change lacks one. Each directory numbers its events
+1, 2, 3… in ``directories.event_seq``: incrementing it locks the directory's row until the transaction ends (on
+PostgreSQL; SQLite writers are serial anyway), so a directory's events commit in sequence order, and a reader that
+sees sequence N has seen every event before it. Emission is the last step of a write, so that row lock is held
+only for the commit.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from scimgate.events.types import Event
+from scimgate.ids import new_id
+from scimgate.store.tables import directories, events
+
+_NEXT = (
+    directories.update()
+    .where(directories.c.id == sa.bindparam("b_directory_id"))
+    .values(event_seq=directories.c.event_seq + sa.bindparam("b_count", type_=sa.BigInteger))
+    .returning(directories.c.event_seq)
+)
+
+
+def emit(conn: Connection, directory_id: str, happened: Sequence[Event], now: datetime) -> None:
+    """Write these events of one directory, in order, in the caller's transaction."""
+    if not happened:
+        return
+    last = conn.execute(_NEXT, {"b_directory_id": directory_id, "b_count": len(happened)}).scalar_one()
+    _insert(conn, directory_id, happened, last - len(happened) + 1, now)
+
+
+def emit_final(conn: Connection, directory_id: str, event: Event, sequence: int, now: datetime) -> None:
+    """The event of a directory that no longer exists (directory.deleted), numbered by its caller."""
+    _insert(conn, directory_id, [event], sequence, now)
+
+
+def _insert(conn: Connection, directory_id: str, happened: Sequence[Event], first: int, now: datetime) -> None:
+    rows = [
+        {
+            "id": new_id("evt"),
+            "directory_id": directory_id,
+            "sequence": first + index,
+            "position": None,
+            "type": event.name,
+            "occurred_at": now,
+            "data": event.data(),
+        }
+        for index, event in enumerate(happened)
+    ]
+    conn.execute(events.insert(), rows)

@@ -1,0 +1,63 @@
+"""A real HTTP webhook receiver on loopback, for the delivery tests: it records what arrives and can fail the
+first N requests (with a status, or by hanging)."""
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    fail_first: int = 0
+    fail_status: int = 503
+    hang_first: float = 0.0
+    """Seconds to sleep before answering the first request (to let a test kill the sender mid-delivery)."""
+    received: list[Received] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> str:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                with receiver._lock:
+                    receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                    count = len(receiver.received)
+                if count == 1 and receiver.hang_first:
+                    time.sleep(receiver.hang_first)
+                status = receiver.fail_status if count <= receiver.fail_first else 200
+                answer = b'{"ok": false}' if status >= 300 else b'{"ok": true}'
+                self.send_response(status)
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait_for(self, count: int, seconds: float = 20) -> list[Received]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.02)
+        raise AssertionError(f"{count} requests expected, {len(self.received)} arrived")
