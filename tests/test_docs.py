@@ -39,14 +39,29 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_every_management_command_is_documented() -> None:
-    """docs/directories.md names each directory, token, client and config subcommand."""
+    """docs/directories.md and docs/events.md name each subcommand of the management commands."""
     documented: set[tuple[str, str]] = set()
-    for line in (DOCS / "directories.md").read_text().splitlines():
-        words = line.split()
-        if len(words) >= 3 and words[0] == "scimgate":
-            documented |= {(words[1], name) for name in words[2].split("|")}
-    for group_name in ("directory", "token", "client", "config"):
+    for page in ("directories.md", "events.md"):
+        for line in (DOCS / page).read_text().splitlines():
+            words = line.split()
+            if len(words) >= 3 and words[0] == "scimgate":
+                documented |= {(words[1], name) for name in words[2].split("|")}
+    for group_name in ("directory", "token", "client", "config", "events", "webhook", "role"):
         group = main.commands[group_name]
         assert isinstance(group, click.Group)
         for name in group.commands:
             assert (group_name, name) in documented, f"scimgate {group_name} {name} is not in docs/directories.md"
+
+
+def test_every_event_type_is_documented_with_its_fields() -> None:
+    """docs/events.md has a row per event type naming each of its data fields."""
+    from dataclasses import fields
+
+    from scimgate.events.types import EVENT_TYPES
+
+    rows = {line.split("|")[1].strip(): line for line in (DOCS / "events.md").read_text().splitlines() if "|" in line}
+    for event in EVENT_TYPES:
+        row = rows.get(f"`{event.name}`")
+        assert row is not None, f"{event.name} is not in docs/events.md"
+        for field in fields(event):
+            assert f"`{field.name}`" in row.split("|")[2], f"{event.name}: {field.name} is not documented"

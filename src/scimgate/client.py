@@ -1,9 +1,9 @@
 """A small client for the event feed, for applications written in Python.
 
-    feed = EventFeed("http://localhost:8000", operator_key, after=load_my_cursor())
-    for event in feed.events():          # waits for new events; stop with break or Ctrl-C
-        handle(event)
-        save_my_cursor(feed.position)    # resume exactly here after a restart
+    with EventFeed("http://localhost:8000", operator_key, after=load_my_cursor()) as feed:
+        for event in feed.events():          # waits for new events; stop with break or Ctrl-C
+            handle(event)
+            save_my_cursor(feed.position)    # resume exactly here after a restart
 
 Events come in feed order; each directory's in its own sequence. Delivery is at least once across restarts (an
 event handled but whose position was not saved comes again): make handlers idempotent on ``event["id"]``.
@@ -65,3 +65,9 @@ class EventFeed:
 
     def close(self) -> None:
         self._client.close()
+
+    def __enter__(self) -> "EventFeed":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
