@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
@@ -13,10 +14,14 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from scimgate.access_log import AccessLog
+from scimgate.admin import admin_app
 from scimgate.api import management_api
 from scimgate.config import Settings
 from scimgate.directories.auth import BearerAuth, TokenCache
 from scimgate.directories.oauth import token_endpoint
+from scimgate.provisioning.health import health_routes
+from scimgate.provisioning.log import LogWriter, RequestLog
+from scimgate.provisioning.metrics import Metrics
 from scimgate.scim.errors import (
     InternalError,
     MethodNotAllowed,
@@ -36,19 +41,29 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     database = db or Database(settings.resolved_database_url(), settings.database_limits())
     ops = Operations(database, settings.resolved_public_url(), settings.cursor_timeout)
     token_cache = TokenCache(settings.token_cache_seconds)
+    metrics = Metrics(database)
+    log_writer = LogWriter(
+        database,
+        metrics,
+        retention=timedelta(days=settings.request_log_days),
+        max_rows=settings.request_log_max_rows,
+        body_chars=settings.request_log_body_chars,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        tasks = [asyncio.create_task(log_writer.run(stop))]
         # Webhooks go out from here unless `scimgate worker` processes do it (several serve workers are fine too:
         # deliveries are claimed, see scimgate/events/delivery.py).
-        task = asyncio.create_task(settings.dispatcher(database).run(stop)) if settings.webhooks_in_serve else None
+        if settings.webhooks_in_serve:
+            tasks.append(asyncio.create_task(settings.dispatcher(database, metrics).run(stop)))
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
-                await task
+            await asyncio.gather(*tasks)
+            await log_writer.flush()
             if db is None:
                 database.dispose()
 
@@ -58,6 +73,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
             Mount("/api/v1", app=management_api(settings, database, token_cache.forget)),
             # Every method reaches it, so that a GET gets an OAuth error, not a SCIM one.
             Route("/oauth/token", token_endpoint(database), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Mount("/admin", app=admin_app(settings, database, token_cache.forget), name="admin"),
+            *health_routes(database, metrics),
         ],
         exception_handlers={
             ScimError: _scim_error,
@@ -68,8 +85,11 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.add_middleware(AccessLog)
+    # Outermost: every request gets its id before anything can fail.
+    app.add_middleware(RequestLog, writer=log_writer, metrics=metrics, capture_bytes=settings.max_body_bytes)
     app.state.database = database
     app.state.token_cache = token_cache
+    app.state.request_log = log_writer
     return app
 
 

@@ -40,28 +40,33 @@ class EventFeed:
         self._client = client or httpx2.Client(base_url=base_url.rstrip("/"), timeout=60)
         self._headers = {"Authorization": f"Bearer {operator_key}"}
 
-    def page(self, wait: float = 0, limit: int = 100) -> list[dict[str, Any]]:
-        """The next events (waiting up to ``wait`` seconds for one); advances ``position`` past them."""
+    def _fetch(self, wait: float, limit: int) -> tuple[list[dict[str, Any]], str]:
         params = {**self._params, "after": self.position, "wait": wait, "limit": limit}
         response = self._client.get("/api/v1/events", params=params, headers=self._headers)
         if response.status_code in (400, 401, 403, 404, 422):
             raise FeedError(f"{response.status_code}: {response.json().get('detail', response.text)}")
         response.raise_for_status()
         body = response.json()
-        found: list[dict[str, Any]] = body["data"]
-        if not found:
-            self.position = body["next_after"]
+        return body["data"], body["next_after"]
+
+    def page(self, wait: float = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """The next events (waiting up to ``wait`` seconds for one); ``position`` moves past them."""
+        found, next_after = self._fetch(wait, limit)
+        self.position = next_after
         return found
 
     def events(self, wait: float = 25, follow: bool = True) -> Iterator[dict[str, Any]]:
-        """Every event from ``position`` on; with ``follow``, keep long-polling for new ones."""
+        """Every event from ``position`` on; with ``follow``, keep long-polling for new ones. ``position`` moves
+        past each event once the loop body that handled it has run."""
         while True:
-            found = self.page(wait=wait if follow else 0)
+            found, next_after = self._fetch(wait if follow else 0, 100)
             for event in found:
                 yield event
                 self.position = str(event["position"])
-            if not found and not follow:
-                return
+            if len(found) < 100:
+                self.position = next_after
+                if not follow:
+                    return
 
     def close(self) -> None:
         self._client.close()

@@ -5,7 +5,7 @@
 
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +15,7 @@ from scimgate.store.database import Limits
 
 if TYPE_CHECKING:
     from scimgate.events.delivery import Dispatcher
+    from scimgate.provisioning.metrics import Metrics
     from scimgate.store.database import Database
 
 
@@ -106,6 +107,22 @@ class Settings(BaseSettings):
         ),
     )
 
+    admin_password: SecretStr | None = Field(
+        None,
+        min_length=12,
+        description="A password that signs in to the admin page (/admin) as the operator key does. Unset: key only.",
+    )
+    request_log_days: int = Field(14, ge=1, description="Days the provisioning log keeps each SCIM request.")
+    request_log_max_rows: int = Field(
+        500_000, ge=1000, description="Most SCIM requests the provisioning log keeps; the oldest go first."
+    )
+    request_log_body_chars: int = Field(
+        16_384, ge=256, description="Characters of each request and response body the provisioning log keeps."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text, or json: one JSON object per log line, with request_id and directory_id."
+    )
+
     @field_validator("operator_key")
     @classmethod
     def _operator_key_is_a_bearer_token(cls, key: SecretStr | None) -> SecretStr | None:
@@ -114,7 +131,7 @@ class Settings(BaseSettings):
             raise ValueError("use only letters, digits and - . _ ~ + / (then =), e.g. from `openssl rand -base64 32`")
         return key
 
-    def dispatcher(self, db: "Database") -> "Dispatcher":
+    def dispatcher(self, db: "Database", metrics: "Metrics | None" = None) -> "Dispatcher":
         from scimgate.events.delivery import Dispatcher
 
         return Dispatcher(
@@ -122,6 +139,7 @@ class Settings(BaseSettings):
             timeout=self.webhook_timeout_seconds,
             lease=self.webhook_claim_seconds,
             retention=timedelta(days=self.event_retention_days),
+            metrics=metrics,
         )
 
     def database_limits(self) -> Limits:

@@ -20,6 +20,8 @@ class Receiver:
     fail_status: int = 503
     hang_first: float = 0.0
     """Seconds to sleep before answering the first request (to let a test kill the sender mid-delivery)."""
+    trickle: float = 0.0
+    """Seconds between the bytes of the answer (a receiver that answers, but never quite finishes)."""
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -39,6 +41,15 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("content-length", str(len(answer)))
                 self.end_headers()
+                if receiver.trickle:
+                    for byte in answer:
+                        try:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                        except OSError:
+                            return  # the sender gave up
+                        time.sleep(receiver.trickle)
+                    return
                 self.wfile.write(answer)
 
             def log_message(self, *_args: Any) -> None:

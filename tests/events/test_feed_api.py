@@ -155,6 +155,9 @@ def test_the_event_feed_client_resumes_where_it_stopped(scimgate_server: Scimgat
     directory.post("/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "f2@x.org"})
     with scimgate_server.feed(after=feed.position, directory=directory.id) as resumed:
         assert [e["data"]["object"]["user_name"] for e in resumed.events(follow=False)] == ["f2@x.org"]
+    with scimgate_server.feed(directory=directory.id) as paged:
+        assert [e["type"] for e in paged.page()] == ["directory.created", "user.created", "user.created"]
+        assert paged.page() == []  # page() moved past what it returned
     with EventFeed(scimgate_server.url, "wrong-key") as wrong, pytest.raises(FeedError):
         wrong.page()
 

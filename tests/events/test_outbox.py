@@ -2,6 +2,7 @@
 normalised object and the raw SCIM resource; a request that fails emits nothing. Both backends."""
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -221,3 +222,50 @@ def test_roles_from_the_idp_and_from_group_mappings(api: Api, scim: Scim, databa
     unmapped = api.post(f"{base}/role-mappings/remove", {"group_id": editors["id"], "role": "Editor"})
     assert unmapped.status_code == 200 and unmapped.json() == []
     assert len(role_events()) == count
+
+
+def test_positions_are_never_given_twice(database: Database, scim: Scim, other_scim: Scim) -> None:
+    """Deleting the newest events (a deleted directory, a prune) never lets a later event take a position a reader
+    has already passed."""
+    scim.create_user("a@example.com")
+    other_scim.create_user("b@example.com")
+    head = feed.read(database, 0).next_after
+    with database.write() as conn:
+        delete_directory(conn, other_scim.directory_id)
+    after = feed.read(database, head)
+    assert [e["type"] for e in after.events] == ["directory.deleted"]
+    assert after.events[0]["position"] == head + 1
+    feed.prune(database, timedelta(seconds=-1))  # everything is older than "one second in the future"
+    assert all_events(database) == []
+    scim.create_user("c@example.com")
+    assert [e["position"] for e in feed.read(database, head + 1).events] == [head + 2]
+
+
+def test_enabling_a_directory_again_is_an_event(database: Database) -> None:
+    """directory.enabled follows directory.disabled, so a consumer tracking the status sees both."""
+    with database.write() as conn:
+        directory = create_directory(conn, "Toggle")
+        set_disabled(conn, directory.id, True)
+        set_disabled(conn, directory.id, False)
+        set_disabled(conn, directory.id, False)
+    assert [e["type"] for e in all_events(database, directory.id)] == [
+        "directory.created",
+        "directory.disabled",
+        "directory.enabled",
+    ]
+
+
+def test_role_lookups_are_chunked_for_huge_groups(
+    api: Api, scim: Scim, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Members are looked up in chunks (PostgreSQL takes at most 65,535 parameters): a chunk of 2 gives the same
+    roles as one query."""
+    import scimgate.events.roles as roles
+
+    monkeypatch.setattr(roles, "_CHUNK", 2)
+    members = [scim.create_user(f"r{i}@example.com")["id"] for i in range(5)]
+    group = scim.create_group("Readers", members=members)
+    api.post(f"/directories/{scim.directory_id}/role-mappings", {"group_id": group["id"], "role": "Reader"})
+    updated = all_events(database, scim.directory_id, ["user.updated"])
+    assert sorted(e["data"]["object"]["id"] for e in updated) == sorted(members)
+    assert all(e["data"]["object"]["roles"] == ["Reader"] for e in updated)

@@ -38,6 +38,8 @@ def run_until(dispatcher: Dispatcher, done: Callable[[], bool], seconds: float =
                 if not await dispatcher.round(client):
                     await asyncio.sleep(0.02)
 
+        await dispatcher.drain()
+
     asyncio.run(rounds())
 
 
@@ -202,3 +204,34 @@ def test_webhook_management_api(api: Api, scim: Scim) -> None:
     assert api.get(f"/webhooks/{made.json()['id']}/deliveries").json() == []
     assert api.delete(f"/webhooks/{made.json()['id']}").status_code == 204
     assert api.get("/webhooks").json() == []
+
+
+def test_a_receiver_that_trickles_its_answer_fails_within_the_timeout(
+    database: Database, scim: Scim, receiver: Receiver
+) -> None:
+    """The timeout covers the whole attempt, answer included: an answer dripping in fails, and is retried."""
+    receiver.trickle = 0.3
+    endpoint = add_endpoint(database, receiver.start(), types=["user.created"])
+    scim.create_user("slow@example.com")
+    dispatcher = Dispatcher(database, timeout=0.5, schedule=FAST)
+    run_until(dispatcher, lambda: any(d.log for d in deliveries(database, endpoint.id)))
+    attempt = deliveries(database, endpoint.id)[0].log[0]
+    assert attempt["status_code"] is None and "no complete answer within 0.5 s" in attempt["error"]
+    assert attempt["latency_ms"] < 2000
+
+
+def test_redelivering_an_attempt_in_flight_keeps_its_claim(database: Database, scim: Scim, receiver: Receiver) -> None:
+    """Redeliver does not hand a delivery being attempted to a second worker: the claim stays."""
+    from scimgate.store.tables import deliveries as table
+
+    endpoint = add_endpoint(database, receiver.start(), types=["user.created"])
+    scim.create_user("busy@example.com")
+    feed.sequence(database)
+    claimed = Dispatcher(database)._claim(1)
+    assert len(claimed) == 1
+    with database.write() as conn:
+        assert webhooks.redeliver(conn, endpoint.id, claimed[0].delivery_id) == 1
+    assert Dispatcher(database)._claim(1) == []  # still claimed by the first worker
+    with database.read() as conn:
+        row = conn.execute(table.select().where(table.c.id == claimed[0].delivery_id)).one()
+    assert row.claimed_until is not None and row.status == "pending"

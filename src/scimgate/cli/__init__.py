@@ -15,6 +15,7 @@ from scimgate.cli.events import events, role, webhook, worker
 from scimgate.config import Settings
 from scimgate.directories.credentials import issue_token
 from scimgate.directories.service import create_directory, list_directories
+from scimgate.logs import log_config
 from scimgate.store import migrate
 from scimgate.store.database import Database
 
@@ -42,7 +43,7 @@ def serve(**flags: Any) -> None:
         "port": settings.port,
         "log_level": "info",
         "access_log": False,
-        "log_config": _LOG_CONFIG,
+        "log_config": log_config(settings.log_format),
     }
     if settings.workers == 1:
         try:
@@ -102,16 +103,6 @@ def _newer_schema(schema: migrate.SchemaState) -> str:
         f"The database schema is at revision {schema.current}, which this scimgate does not know: a newer scimgate "
         "migrated it. Run that version, or restore a backup taken before the upgrade."
     )
-
-
-# uvicorn's default logging, plus our access logger at INFO on stderr.
-_LOG_CONFIG: dict[str, Any] = {
-    **uvicorn.config.LOGGING_CONFIG,
-    "loggers": {
-        **uvicorn.config.LOGGING_CONFIG["loggers"],
-        "scimgate": {"handlers": ["default"], "level": "INFO", "propagate": False},
-    },
-}
 
 
 def _announce(db: Database, settings: Settings) -> None:

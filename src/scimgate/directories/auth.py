@@ -13,8 +13,10 @@ import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate.directories.credentials import Opened, directory_for_token, needs_touch, touch
+from scimgate.directories.credentials import Opened, diagnose, directory_for_token, needs_touch, touch
 from scimgate.directories.tokens import B64TOKEN, hash_token
+from scimgate.provisioning.explain import AuthFailure
+from scimgate.provisioning.log import request_context
 from scimgate.scim.errors import Unauthorized
 from scimgate.store.database import Database
 
@@ -94,7 +96,10 @@ class BearerAuth:
         directory_id = scope["path_params"]["directory_id"]
         headers = [value for name, value in scope["headers"] if name == b"authorization"]
         token = bearer_token(headers[0].decode("latin-1")) if len(headers) == 1 else None
+        context = request_context(scope)
         if token is None:
+            if context is not None:
+                context.auth_failure = AuthFailure("malformed_token" if headers else "missing_token", {})
             raise Unauthorized(_REFUSED)
         token_hash = hash_token(token)
         opened = self.cache.get(token_hash)
@@ -104,13 +109,21 @@ class BearerAuth:
             if opened is not None:
                 self.cache.put(token_hash, opened, generation)
         if opened is None or opened.directory_id != directory_id:
+            if context is not None:
+                context.auth_failure = await run_in_threadpool(self._diagnose, token, directory_id)
             raise Unauthorized(_REFUSED)
+        if context is not None:
+            context.token_id, context.strict = opened.token_id, opened.strict
         scope.setdefault("state", {})["strict"] = opened.strict
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):
             # Some IdP consoles keep a trailing slash on the tenant URL's paths: /Users/ is /Users.
             scope = {**scope, "path": path.rstrip("/") or "/"}
         await self.app(scope, receive, send)
+
+    def _diagnose(self, token: str, directory_id: str) -> AuthFailure:
+        with self.db.read() as conn:
+            return diagnose(conn, token, directory_id)
 
     def _directory_for(self, token: str) -> Opened | None:
         with self.db.read() as conn:

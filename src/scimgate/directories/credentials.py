@@ -26,6 +26,7 @@ from scimgate.directories.tokens import (
     hashes_match,
 )
 from scimgate.ids import new_id
+from scimgate.provisioning.explain import AuthFailure
 from scimgate.store.database import utc
 from scimgate.store.tables import directories, tokens
 
@@ -207,3 +208,32 @@ def touch(conn: Connection, opened: Opened, now: datetime) -> None:
     """Record that the credential and its directory were just used."""
     conn.execute(tokens.update().where(tokens.c.id == opened.token_id).values(last_used_at=now))
     touch_directory(conn, opened.directory_id, now)
+
+
+def diagnose(conn: Connection, token: str | None, directory_id: str) -> AuthFailure:
+    """Why a credential was refused on this directory's URL: for the provisioning log, never for the response."""
+    if token is None:
+        return AuthFailure("missing_token", {})
+    row = conn.execute(
+        sa.select(
+            tokens.c.id,
+            tokens.c.directory_id,
+            tokens.c.revoked_at,
+            tokens.c.expires_at,
+            directories.c.name,
+            directories.c.disabled_at,
+        )
+        .join(directories, directories.c.id == tokens.c.directory_id)
+        .where(tokens.c.secret_hash == hash_token(token))
+    ).first()
+    if conn.execute(sa.select(directories.c.id).where(directories.c.id == directory_id)).first() is None:
+        return AuthFailure("unknown_directory", {})
+    if row is None:
+        return AuthFailure("unknown_token", {})
+    if row.directory_id != directory_id:
+        return AuthFailure("token_of_another_directory", {"other": f"{row.directory_id}, {row.name!r}"})
+    if row.revoked_at is not None:
+        return AuthFailure("revoked_token", {"token_id": row.id})
+    if row.disabled_at is not None:
+        return AuthFailure("directory_disabled", {})
+    return AuthFailure("expired_token", {"token_id": row.id})

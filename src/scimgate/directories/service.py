@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scimgate.events.outbox import emit, emit_final
-from scimgate.events.types import DirectoryCreated, DirectoryDeleted, DirectoryDisabled
+from scimgate.events.types import DirectoryCreated, DirectoryDeleted, DirectoryDisabled, DirectoryEnabled
 from scimgate.ids import new_id
 from scimgate.store.database import utc
 from scimgate.store.tables import directories, events
@@ -136,21 +136,34 @@ def set_disabled(conn: Connection, directory_id: str, disabled: bool) -> Directo
         if changed and directory is not None:
             emit(conn, directory_id, [DirectoryDisabled(event_object(directory))], now)
         return directory
-    else:
-        conn.execute(directories.update().where(directories.c.id == directory_id).values(disabled_at=None))
-    return get_directory(conn, directory_id)
+    changed = conn.execute(
+        directories.update()
+        .where(directories.c.id == directory_id, directories.c.disabled_at.is_not(None))
+        .values(disabled_at=None)
+    ).rowcount
+    directory = get_directory(conn, directory_id)
+    if changed and directory is not None:
+        emit(conn, directory_id, [DirectoryEnabled(event_object(directory))], datetime.now(UTC))
+    return directory
 
 
 def delete_directory(conn: Connection, directory_id: str) -> bool:
     """Delete a directory with all its data (the foreign keys cascade) and its events, which hold copies of that
     data; then record ``directory.deleted``, its last event. False when there was no such directory."""
+    # Taking the directory's next event number first locks its row: a SCIM write in flight either committed its
+    # events before (they are deleted here) or waits and then finds no directory.
+    last = conn.execute(
+        directories.update()
+        .where(directories.c.id == directory_id)
+        .values(event_seq=directories.c.event_seq + 1)
+        .returning(directories.c.event_seq)
+    ).scalar_one_or_none()
     directory = get_directory(conn, directory_id)
-    if directory is None:
+    if last is None or directory is None:
         return False
-    last = conn.execute(sa.select(directories.c.event_seq).where(directories.c.id == directory_id)).scalar_one()
     conn.execute(events.delete().where(events.c.directory_id == directory_id))
     conn.execute(directories.delete().where(directories.c.id == directory_id))
-    emit_final(conn, directory_id, DirectoryDeleted(event_object(directory)), last + 1, datetime.now(UTC))
+    emit_final(conn, directory_id, DirectoryDeleted(event_object(directory)), last, datetime.now(UTC))
     return True
 
 

@@ -15,7 +15,7 @@ import json
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from scimgate.events import feed
 from scimgate.events.webhooks import get_endpoint, set_enabled, sign
 from scimgate.ids import new_id
+from scimgate.provisioning.metrics import Metrics
 from scimgate.store.database import Database, utc
 from scimgate.store.tables import deliveries, delivery_attempts, events, webhook_endpoints
 
@@ -48,6 +49,7 @@ class Claimed:
     secrets: list[str]
     message_id: str
     body: bytes
+    claimed_until: datetime
 
 
 @dataclass
@@ -59,7 +61,9 @@ class Dispatcher:
     schedule: tuple[float, ...] = SCHEDULE
     batch: int = 20
     poll: float = 0.5
+    metrics: Metrics | None = None
     _last_prune: float = 0.0
+    _inflight: set["asyncio.Task[None]"] = field(default_factory=set)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; a failing round is logged and retried, never fatal."""
@@ -75,18 +79,33 @@ class Dispatcher:
                         await asyncio.wait_for(stop.wait(), self.poll)
                     except TimeoutError:
                         pass
+            await self.drain()
 
     async def round(self, client: httpx2.AsyncClient) -> bool:
-        """Sequence, claim, deliver once; True when there was work (so the next round starts at once)."""
+        """Sequence, claim what there is room for, start delivering it; True when there was work.
+
+        Each delivery runs on its own, bounded by ``timeout``: a slow receiver delays nobody else's messages."""
         await run_in_threadpool(feed.sequence, self.db)
         if time.monotonic() - self._last_prune > 3600:
             self._last_prune = time.monotonic()
             await run_in_threadpool(feed.prune, self.db, self.retention)
-        claimed = await run_in_threadpool(self._claim)
-        await asyncio.gather(*(self._deliver(client, item) for item in claimed))
+        room = self.batch - len(self._inflight)
+        if room <= 0:
+            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+            return True
+        claimed = await run_in_threadpool(self._claim, room)
+        for item in claimed:
+            task = asyncio.create_task(self._deliver(client, item))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
         return bool(claimed)
 
-    def _claim(self) -> list[Claimed]:
+    async def drain(self) -> None:
+        """Wait for the deliveries under way (each ends within ``timeout``)."""
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    def _claim(self, limit: int) -> list[Claimed]:
         now = datetime.now(UTC)
         with self.db.write() as conn:
             due = (
@@ -99,7 +118,7 @@ class Dispatcher:
                     webhook_endpoints.c.disabled_at.is_(None),
                 )
                 .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
-                .limit(self.batch)
+                .limit(limit)
                 .with_for_update(skip_locked=True, of=deliveries)
             )
             ids = [row.id for row in conn.execute(due)]
@@ -107,9 +126,9 @@ class Dispatcher:
                 return []
             until = now + timedelta(seconds=self.lease)
             conn.execute(deliveries.update().where(deliveries.c.id.in_(ids)).values(claimed_until=until))
-            return self._load(conn, ids, now)
+            return self._load(conn, ids, now, until)
 
-    def _load(self, conn: Connection, ids: list[str], now: datetime) -> list[Claimed]:
+    def _load(self, conn: Connection, ids: list[str], now: datetime, until: datetime) -> list[Claimed]:
         rows = conn.execute(
             sa.select(deliveries, events)
             .join(events, events.c.id == deliveries.c.event_id)
@@ -130,6 +149,7 @@ class Dispatcher:
                     secrets=endpoint.signing_secrets(now),
                     message_id=row.event_id,
                     body=body,
+                    claimed_until=until,
                 )
             )
         return claimed
@@ -149,12 +169,26 @@ class Dispatcher:
         snippet: str | None = None
         error: str | None = None
         try:
-            response = await client.post(item.url, content=item.body, headers=headers)
-            status, snippet = response.status_code, response.text[:_SNIPPET]
+            # The whole attempt, answer included, within the timeout: a receiver that trickles its answer byte by
+            # byte fails like one that never answers, long before its claim could run out.
+            async with asyncio.timeout(self.timeout):
+                async with client.stream("POST", item.url, content=item.body, headers=headers) as response:
+                    answer = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        answer.extend(chunk)
+                        if len(answer) >= 4 * _SNIPPET:
+                            break
+                    status, snippet = response.status_code, answer.decode("utf-8", "replace")[:_SNIPPET]
+        except TimeoutError:
+            status, error = None, f"no complete answer within {self.timeout:g} s"
         except httpx2.HTTPError as failure:
             error = f"{type(failure).__name__}: {failure}"[:_SNIPPET]
         latency = int((time.perf_counter() - started) * 1000)
-        await run_in_threadpool(self._record, item, status, snippet, error, latency)
+        try:
+            await run_in_threadpool(self._record, item, status, snippet, error, latency)
+        except sa.exc.SQLAlchemyError:
+            # The claim runs out and the delivery is attempted again: at least once, never lost.
+            logger.exception("could not record the attempt of delivery %s", item.delivery_id)
 
     def _record(self, item: Claimed, status: int | None, snippet: str | None, error: str | None, latency: int) -> None:
         now = datetime.now(UTC)
@@ -173,6 +207,12 @@ class Dispatcher:
                 )
             )
             values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now, "claimed_until": None}
+            outcome = "succeeded" if succeeded else "gave_up" if attempts > len(self.schedule) else "failed"
+            if self.metrics is not None:
+                self.metrics.webhooks.labels(outcome).inc()
+            mine = sa.and_(deliveries.c.id == item.delivery_id, deliveries.c.claimed_until == item.claimed_until)
+            if conn.execute(sa.select(deliveries.c.id).where(mine).with_for_update()).first() is None:
+                return  # the claim ran out and another worker owns the delivery now: its record counts
             if succeeded:
                 values |= {"status": "succeeded", "next_attempt_at": None}
                 conn.execute(
@@ -186,7 +226,7 @@ class Dispatcher:
             else:
                 wait = self.schedule[attempts - 1] * random.uniform(0.8, 1.2)
                 values["next_attempt_at"] = now + timedelta(seconds=wait)
-            conn.execute(deliveries.update().where(deliveries.c.id == item.delivery_id).values(**values))
+            conn.execute(deliveries.update().where(mine).values(**values))
 
     def _disable_if_dead(
         self, conn: Connection, item: Claimed, now: datetime, status: int | None, error: str | None

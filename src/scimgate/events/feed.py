@@ -17,10 +17,11 @@ from sqlalchemy.engine import Connection
 
 from scimgate.events import webhooks
 from scimgate.store.database import Database, utc
-from scimgate.store.tables import events
+from scimgate.store.tables import counters, events
 
 _LOCK_KEY = 0x5C1A9A7E  # pg_advisory_xact_lock: one sequencer at a time across workers and machines
 _BATCH = 20_000
+_COUNTER = "feed_position"
 
 
 def sequence(db: Database) -> int:
@@ -49,7 +50,7 @@ def _sequence_batch(conn: Connection, is_sqlite: bool) -> int:
     ).all()
     if not rows:
         return 0
-    head = conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))).scalar_one()
+    head = _head(conn, for_update=True)
     # Interleave directories by time; then each directory's slots take its events in sequence order, so a
     # clock that differs between workers can never put a directory's event 7 before its event 6.
     slots = sorted(rows, key=lambda row: (utc(row.occurred_at), row.directory_id, row.sequence))
@@ -63,8 +64,21 @@ def _sequence_batch(conn: Connection, is_sqlite: bool) -> int:
         events.update().where(events.c.id == sa.bindparam("b_id")).values(position=sa.bindparam("b_position")),
         positions,
     )
+    conn.execute(counters.update().where(counters.c.name == _COUNTER).values(value=head + len(ordered)))
     webhooks.queue_deliveries(conn, [(row.id, row.directory_id, row.type, row.occurred_at) for row in ordered])
     return len(rows)
+
+
+def _head(conn: Connection, for_update: bool = False) -> int:
+    """The last position given. A counter, not max(position): deleting events (a prune, a deleted directory) must
+    never let a position be given twice, or a reader past it would miss the event."""
+    query = sa.select(counters.c.value).where(counters.c.name == _COUNTER)
+    value = conn.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
+    if value is None:  # a database emptied by hand since its migration
+        value = conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))).scalar_one()
+        if for_update:
+            conn.execute(counters.insert().values(name=_COUNTER, value=value))
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -98,7 +112,7 @@ def read(
     """Events after position ``after``, in order, at most ``limit``."""
     sequence(db)
     with db.read() as conn:
-        head = conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))).scalar_one()
+        head = _head(conn)
         query = (
             sa.select(events)
             .where(events.c.position > after, events.c.position <= head)

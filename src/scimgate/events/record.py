@@ -204,7 +204,8 @@ def roles_remapped(
 def remap(conn: Connection, directory_id: str, base_url: str, group_id: str, role: str, add: bool) -> bool:
     """Map (``add``) or unmap a group to an application role, with ``user.updated`` for each member whose roles
     change. False when the directory has no such group."""
-    if store.get(conn, groups, directory_id, group_id) is None:
+    # Locked, as a membership PATCH locks it: no member can join or leave between reading the members and mapping.
+    if store.get(conn, groups, directory_id, group_id, for_update=True) is None:
         return False
     members = roles.user_members(conn, directory_id, group_id)
     before = roles.mapped_roles(conn, directory_id, members)

@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 
 from scimgate.store.tables import group_members, groups, role_mappings
 
+_CHUNK = 10_000  # PostgreSQL takes at most 65,535 bound parameters per statement
+
 
 def scim_roles(document: dict[str, Any]) -> set[str]:
     names = set()
@@ -32,24 +34,33 @@ def mapped_roles(
 ) -> dict[str, set[str]]:
     """The roles each user has through the groups it is a direct member of (but ``excluding_group``)."""
     out: dict[str, set[str]] = defaultdict(set)
-    if not user_ids:
-        return out
-    query = (
-        sa.select(group_members.c.member_id, role_mappings.c.role)
-        .join(
-            role_mappings,
-            sa.and_(
-                role_mappings.c.directory_id == group_members.c.directory_id,
-                role_mappings.c.group_id == group_members.c.group_id,
-            ),
+    if not user_ids or not has_mappings(conn, directory_id):
+        return out  # the usual case: nobody mapped a group, so nothing to read
+    for start in range(0, len(user_ids), _CHUNK):
+        query = (
+            sa.select(group_members.c.member_id, role_mappings.c.role)
+            .join(
+                role_mappings,
+                sa.and_(
+                    role_mappings.c.directory_id == group_members.c.directory_id,
+                    role_mappings.c.group_id == group_members.c.group_id,
+                ),
+            )
+            .where(
+                group_members.c.directory_id == directory_id,
+                group_members.c.member_id.in_(list(user_ids[start : start + _CHUNK])),
+            )
         )
-        .where(group_members.c.directory_id == directory_id, group_members.c.member_id.in_(list(user_ids)))
-    )
-    if excluding_group is not None:
-        query = query.where(group_members.c.group_id != excluding_group)
-    for row in conn.execute(query):
-        out[row.member_id].add(row.role)
+        if excluding_group is not None:
+            query = query.where(group_members.c.group_id != excluding_group)
+        for row in conn.execute(query):
+            out[row.member_id].add(row.role)
     return out
+
+
+def has_mappings(conn: Connection, directory_id: str) -> bool:
+    query = sa.select(role_mappings.c.role).where(role_mappings.c.directory_id == directory_id).limit(1)
+    return conn.execute(query).first() is not None
 
 
 def roles_of_group(conn: Connection, directory_id: str, group_id: str) -> set[str]:

@@ -120,6 +120,13 @@ class DirectoryDisabled(Event):
 
 
 @dataclass(frozen=True)
+class DirectoryEnabled(Event):
+    """A disabled directory was enabled again: its IdP is accepted again."""
+
+    name = "directory.enabled"
+
+
+@dataclass(frozen=True)
 class DirectoryDeleted(Event):
     """A directory and all its data were deleted (its earlier events with it)."""
 
@@ -139,6 +146,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     GroupUserRemoved,
     DirectoryCreated,
     DirectoryDisabled,
+    DirectoryEnabled,
     DirectoryDeleted,
 )
 TYPE_NAMES: tuple[str, ...] = tuple(event.name for event in EVENT_TYPES)

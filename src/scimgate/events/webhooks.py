@@ -262,9 +262,7 @@ def redeliver(conn: Connection, endpoint_id: str, delivery_id: str | None = None
         condition = sa.and_(condition, deliveries.c.id == delivery_id)
     else:
         condition = sa.and_(condition, deliveries.c.status == "failed")
-    query = (
-        deliveries.update()
-        .where(condition)
-        .values(status="pending", attempts=0, next_attempt_at=datetime.now(UTC), claimed_until=None)
-    )
+    # The claim is left alone: a delivery being attempted right now is picked up again only when that attempt's
+    # claim runs out, so two workers never post it at once.
+    query = deliveries.update().where(condition).values(status="pending", attempts=0, next_attempt_at=datetime.now(UTC))
     return conn.execute(query).rowcount

@@ -112,7 +112,10 @@ def _operations(body: Any, tolerant: bool) -> list[tuple[str, str | None, Any]]:
         op = item.get("op")
         # Entra sends "Add"/"Replace"/"Remove" unless aadOptscim062020 is set; RFC 7644 says they are lower case.
         if not isinstance(op, str) or (op.lower() if tolerant else op) not in _OPS:
-            raise InvalidSyntax(f"Operations[{index}].op must be add, replace or remove, not {excerpt(op)}.")
+            strict = (
+                " (lower case: this directory is in strict mode)" if isinstance(op, str) and op.lower() in _OPS else ""
+            )
+            raise InvalidSyntax(f"Operations[{index}].op must be add, replace or remove{strict}, not {excerpt(op)}.")
         path = item.get("path")
         if path is not None and not isinstance(path, str):
             raise InvalidPath(f"Operations[{index}].path must be a string, not {excerpt(path)}.")

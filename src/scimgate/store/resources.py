@@ -250,15 +250,15 @@ def existing_ids(conn: Connection, table: Table, directory_id: str, ids: Iterabl
 
 
 def display_names(conn: Connection, directory_id: str, user_ids: Iterable[str]) -> dict[str, str | None]:
-    wanted = list(user_ids)
-    if not wanted:
-        return {}
-    rows = conn.execute(
-        sa.select(users.c.id, users.c.display_name, users.c.user_name).where(
-            users.c.directory_id == directory_id, users.c.id.in_(wanted)
+    names: dict[str, str | None] = {}
+    for chunk in _chunks(user_ids):
+        rows = conn.execute(
+            sa.select(users.c.id, users.c.display_name, users.c.user_name).where(
+                users.c.directory_id == directory_id, users.c.id.in_(chunk)
+            )
         )
-    )
-    return {row.id: row.display_name or row.user_name for row in rows}
+        names.update({row.id: row.display_name or row.user_name for row in rows})
+    return names
 
 
 def add_members(

@@ -250,3 +250,39 @@ role_mappings = sa.Table(
     sa.Column("role", sa.String(200), primary_key=True),
     sa.ForeignKeyConstraint(["directory_id", "group_id"], ["groups.directory_id", "groups.id"], ondelete="CASCADE"),
 )
+
+request_log = sa.Table(
+    "request_log",
+    metadata,
+    # Every SCIM request, for the admin page's provisioning log (scimgate/provisioning). Bounded by age and count.
+    sa.Column("id", sa.String(40), primary_key=True),
+    # The directory of the URL, when it names one (even when the credential was refused).
+    sa.Column("directory_id", sa.String(40), nullable=True),
+    sa.Column("time", Timestamp, nullable=False),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("query", sa.Text, nullable=True),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("resource_type", sa.String(20), nullable=True),
+    sa.Column("resource_id", sa.String(40), nullable=True),
+    sa.Column("scim_type", sa.String(40), nullable=True),
+    # For failures: a named reason and what the IT admin should change (scimgate/provisioning/explain.py).
+    sa.Column("reason", sa.String(60), nullable=True),
+    sa.Column("advice", sa.Text, nullable=True),
+    # Bodies with secrets redacted and cut to request_log_body_bytes.
+    sa.Column("request_body", sa.Text, nullable=True),
+    sa.Column("response_body", sa.Text, nullable=True),
+    sa.Column("token_id", sa.String(40), nullable=True),
+    sa.Index(None, "directory_id", "time"),
+    sa.Index(None, "time"),
+)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    # Numbers that only ever go up, whatever rows are deleted: "feed_position" is the last position the sequencer
+    # gave (scimgate.events.feed), so a reader's cursor is never reused after a prune or a directory deletion.
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,125 @@
+"""The admin page at ``/admin``: directories and their setup, users and groups, the provisioning log, events and
+webhook deliveries. Server-rendered (Jinja2), no front-end build.
+
+Signing in takes the operator key or the admin password; the session is a signed, HttpOnly, SameSite=Strict cookie
+scoped to ``/admin`` that lasts 12 hours, and every form carries a CSRF token bound to the session.
+"""
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from scimgate.admin import activity, directories
+from scimgate.admin.common import Admin, check_csrf, render
+from scimgate.config import Settings
+from scimgate.store import resources as store
+from scimgate.store.database import Database
+
+HERE = Path(__file__).parent
+_SESSION_SECONDS = 12 * 3600
+
+
+def admin_app(settings: Settings, db: Database, forget_credentials: Any) -> ASGIApp:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    secrets_ = [s.get_secret_value() for s in (settings.operator_key, settings.admin_password) if s is not None]
+    admin = Admin(db, settings.resolved_public_url(), templates, forget_credentials)
+
+    async def login_page(request: Request) -> Response:
+        return render(request, "login.html", {"error": None, "configured": bool(secrets_)})
+
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        presented = hashlib.sha256(str(form.get("key", "")).encode()).digest()
+        ok = any(hmac.compare_digest(presented, hashlib.sha256(s.encode()).digest()) for s in secrets_)
+        if not ok:
+            context = {"error": "That is not the operator key or the admin password.", "configured": bool(secrets_)}
+            return render(request, "login.html", context, status_code=401)
+        request.session.clear()
+        request.session.update({"signed_in": True, "csrf": secrets.token_urlsafe(24)})
+        return RedirectResponse(request.url_for("admin:home"), status_code=303)
+
+    async def logout(request: Request) -> Response:
+        await check_csrf(request)
+        request.session.clear()
+        return RedirectResponse(request.url_for("admin:login"), status_code=303)
+
+    routes = [
+        Route("/login", login_page, methods=["GET"], name="login"),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"], name="logout"),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+        *directories.routes(admin),
+        *activity.routes(admin),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _error_page})
+    app.state.admin = admin
+    wrapped = _SessionSecret(db, settings, _Guard(app))
+    wrapped.routes = app.routes  # so that url_for("admin:…") finds them through the Mount
+    return wrapped
+
+
+async def _error_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return render(request, "error.html", {"status": exc.status_code, "detail": exc.detail}, exc.status_code)
+
+
+class _Guard:
+    """Everything but the sign-in page and the stylesheet needs a signed-in session."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            root = scope.get("root_path", "")
+            path = scope["path"][len(root) :] if scope["path"].startswith(root) else scope["path"]
+            if not path.startswith(("/login", "/static")) and not scope["session"].get("signed_in"):
+                await RedirectResponse(f"{root}/login", status_code=303)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class _SessionSecret:
+    """The session middleware, keyed by a random secret kept in the database (the same for every worker)."""
+
+    def __init__(self, db: Database, settings: Settings, app: ASGIApp) -> None:
+        self.db = db
+        self.settings = settings
+        self.app = app
+        self._wrapped: ASGIApp | None = None
+        self.routes: list[BaseRoute] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._wrapped is None:
+            key = await run_in_threadpool(self._secret)
+            self._wrapped = SessionMiddleware(
+                self.app,
+                secret_key=key,
+                session_cookie="scimgate_admin",
+                max_age=_SESSION_SECONDS,
+                path=scope.get("root_path") or "/admin",
+                same_site="strict",
+                https_only=self.settings.resolved_public_url().startswith("https://"),
+            )
+        await self._wrapped(scope, receive, send)
+
+    def _secret(self) -> str:
+        with self.db.read() as conn:
+            found = store.instance_secret(conn, "admin_session")
+        if found is not None:
+            return found
+        with self.db.write() as conn:
+            return store.create_instance_secret(conn, "admin_session")

@@ -1,0 +1,131 @@
+"""Admin pages: the provisioning log (every SCIM request and why it failed), events, webhook deliveries."""
+
+import json
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from scimgate.admin import queries
+from scimgate.admin.common import Admin, admin_of, check_csrf, render
+from scimgate.directories.service import list_directories
+from scimgate.events import webhooks
+
+_RESOURCES = ("User", "Group", "Bulk", "Search")
+
+
+def _pretty(body: str | None) -> str | None:
+    if body is None:
+        return None
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        return body
+
+
+async def log_page(request: Request) -> Response:
+    admin = admin_of(request)
+    params = request.query_params
+    directory_id = params.get("directory") or None
+    status = params.get("status") or None
+    resource = params.get("resource") if params.get("resource") in _RESOURCES else None
+    with admin.db.read() as conn:
+        entries = queries.log_page(conn, directory_id, status, resource, params.get("before"))
+        directories = list_directories(conn)
+        stats = queries.directory_stats(conn)
+    warnings = [(d, stats[d.id].warning()) for d in directories if d.id in stats and stats[d.id].warning()]
+    if directory_id:
+        warnings = [(d, w) for d, w in warnings if d.id == directory_id]
+    context: dict[str, Any] = {
+        "entries": entries,
+        "directories": directories,
+        "filters": {"directory": directory_id or "", "status": status or "", "resource": resource or ""},
+        "resources": _RESOURCES,
+        "more": entries[-1].id if len(entries) == queries.PAGE else None,
+        "warnings": warnings,
+    }
+    return render(request, "log.html", context)
+
+
+async def log_entry_page(request: Request) -> Response:
+    admin = admin_of(request)
+    with admin.db.read() as conn:
+        entry = queries.log_entry(conn, request.path_params["entry_id"][:40])
+    if entry is None:
+        raise HTTPException(404, "No such request in the log (it may have been pruned).")
+    context = {
+        "entry": entry,
+        "request_body": _pretty(entry.request_body),
+        "response_body": _pretty(entry.response_body),
+    }
+    return render(request, "log_entry.html", context)
+
+
+async def events_page(request: Request) -> Response:
+    admin = admin_of(request)
+    directory_id = request.query_params.get("directory") or None
+    before = request.query_params.get("before")
+    with admin.db.read() as conn:
+        found = queries.recent_events(conn, directory_id, int(before) if before and before.isdigit() else None)
+        directories = list_directories(conn)
+    context = {
+        "events": [(event, json.dumps(event.data, indent=2, ensure_ascii=False)) for event in found],
+        "directories": directories,
+        "directory": directory_id or "",
+        "more": found[-1].position if len(found) == queries.PAGE else None,
+    }
+    return render(request, "events.html", context)
+
+
+async def webhooks_page(request: Request) -> Response:
+    admin = admin_of(request)
+    with admin.db.read() as conn:
+        endpoints = webhooks.list_endpoints(conn)
+    return render(request, "webhooks.html", {"endpoints": endpoints})
+
+
+async def webhook_page(request: Request) -> Response:
+    admin = admin_of(request)
+    endpoint_id = request.path_params["endpoint_id"][:40]
+    status = request.query_params.get("status") or None
+    with admin.db.read() as conn:
+        endpoint = webhooks.get_endpoint(conn, endpoint_id)
+        if endpoint is None:
+            raise HTTPException(404, "No such webhook endpoint.")
+        found = webhooks.list_deliveries(
+            conn, endpoint_id, status if status in ("pending", "succeeded", "failed") else None
+        )
+    return render(request, "webhook.html", {"endpoint": endpoint, "deliveries": found, "status": status or ""})
+
+
+async def webhook_action(request: Request) -> Response:
+    admin = admin_of(request)
+    form = await check_csrf(request)
+    endpoint_id = request.path_params["endpoint_id"][:40]
+    with admin.db.write() as conn:
+        if webhooks.get_endpoint(conn, endpoint_id) is None:
+            raise HTTPException(404, "No such webhook endpoint.")
+        action = form.get("action")
+        if action == "redeliver":
+            webhooks.redeliver(conn, endpoint_id, str(form.get("delivery", ""))[:40])
+        elif action == "redeliver-failed":
+            webhooks.redeliver(conn, endpoint_id)
+        elif action in ("enable", "disable"):
+            webhooks.set_enabled(conn, endpoint_id, action == "enable")
+        else:
+            raise HTTPException(400, "Unknown action.")
+    return RedirectResponse(request.url_for("admin:webhook", endpoint_id=endpoint_id), status_code=303)
+
+
+def routes(admin: Admin) -> list[BaseRoute]:
+    del admin
+    return [
+        Route("/log", log_page, name="log"),
+        Route("/log/{entry_id}", log_entry_page, name="log_entry"),
+        Route("/events", events_page, name="events"),
+        Route("/webhooks", webhooks_page, name="webhooks"),
+        Route("/webhooks/{endpoint_id}", webhook_page, name="webhook"),
+        Route("/webhooks/{endpoint_id}", webhook_action, methods=["POST"]),
+    ]

@@ -1,0 +1,47 @@
+"""What the admin pages share: their context, rendering with the session's CSRF token, the CSRF check."""
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from scimgate.store.database import Database
+
+
+@dataclass(frozen=True)
+class Admin:
+    db: Database
+    public_url: str
+    templates: Jinja2Templates
+    forget_credentials: Callable[[], None]
+
+
+def admin_of(request: Request) -> Admin:
+    found: Admin = request.app.state.admin
+    return found
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    admin = admin_of(request)
+    full = {"csrf": request.session.get("csrf", ""), "public_url": admin.public_url, **context}
+    response = admin.templates.TemplateResponse(request, name, full, status_code=status_code)
+    # Pages can show a secret once (a new token): never cached, never framed.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+async def check_csrf(request: Request) -> dict[str, Any]:
+    """The form of a POST, after checking its CSRF token against the session's."""
+    form = dict(await request.form())
+    expected = str(request.session.get("csrf", ""))
+    if not expected or not hmac.compare_digest(str(form.get("csrf", "")), expected):
+        raise HTTPException(403, "The form expired or did not come from this admin page; reload it and try again.")
+    return form

@@ -1,0 +1,192 @@
+"""Admin pages: the directories (with their 24-hour activity), a directory's setup and tokens, users and groups."""
+
+import json
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from scimgate.admin import queries
+from scimgate.admin.common import Admin, admin_of, check_csrf, render
+from scimgate.directories.credentials import issue_token, list_tokens
+from scimgate.directories.service import (
+    IDP_NAMES,
+    IDPS,
+    Directory,
+    create_directory,
+    get_directory,
+    list_directories,
+    set_disabled,
+    update_directory,
+)
+from scimgate.directories.setup import setup_for
+from scimgate.events.record import user_views
+from scimgate.normalised import normalised_group
+from scimgate.scim.render import render as render_scim
+from scimgate.scim.resource_types import GROUPS
+from scimgate.store import browse
+from scimgate.store import resources as store
+from scimgate.store.tables import groups, users
+
+
+def _directory(admin: Admin, directory_id: str) -> Directory:
+    with admin.db.read() as conn:
+        found = get_directory(conn, directory_id)
+    if found is None:
+        raise HTTPException(404, f"There is no directory {directory_id[:48]}.")
+    return found
+
+
+async def home(request: Request) -> Response:
+    admin = admin_of(request)
+    with admin.db.read() as conn:
+        found = list_directories(conn)
+        stats = queries.directory_stats(conn)
+    rows = [(d, stats.get(d.id, queries.Stats())) for d in found]
+    warnings = [(d, s.warning()) for d, s in rows if s.warning()]
+    return render(request, "home.html", {"rows": rows, "warnings": warnings, "idps": IDPS, "idp_names": IDP_NAMES})
+
+
+async def create(request: Request) -> Response:
+    admin = admin_of(request)
+    form = await check_csrf(request)
+    name = str(form.get("name", "")).strip()
+    idp = str(form.get("idp", "generic"))
+    external_id = str(form.get("external_id", "")).strip() or None
+    if not 0 < len(name) <= 200 or idp not in IDPS or (external_id and len(external_id) > 200) or "\x00" in name:
+        raise HTTPException(400, "A directory needs a name (1 to 200 characters) and one of the listed IdPs.")
+    with admin.db.write() as conn:
+        made = create_directory(conn, name, external_id=external_id, idp=idp)
+        issued = issue_token(conn, made.id, "created on the admin page")
+    return await _directory_page(request, made, new_token=issued.token)
+
+
+async def directory_page(request: Request) -> Response:
+    return await _directory_page(request, _directory(admin_of(request), request.path_params["directory_id"]))
+
+
+async def _directory_page(request: Request, directory: Directory, new_token: str | None = None) -> Response:
+    admin = admin_of(request)
+    with admin.db.read() as conn:
+        tokens = list_tokens(conn, directory.id)
+        stats = queries.directory_stats(conn).get(directory.id, queries.Stats())
+    context = {
+        "directory": directory,
+        "setup": setup_for(directory, admin.public_url, new_token),
+        "new_token": new_token,
+        "tokens": tokens,
+        "stats": stats,
+        "warning": stats.warning(),
+        "idp_name": IDP_NAMES.get(directory.idp, directory.idp),
+    }
+    return render(request, "directory.html", context)
+
+
+async def new_token(request: Request) -> Response:
+    admin = admin_of(request)
+    await check_csrf(request)
+    directory = _directory(admin, request.path_params["directory_id"])
+    with admin.db.write() as conn:
+        issued = issue_token(conn, directory.id, "created on the admin page")
+    return await _directory_page(request, directory, new_token=issued.token)
+
+
+async def change(request: Request) -> Response:
+    admin = admin_of(request)
+    form = await check_csrf(request)
+    directory = _directory(admin, request.path_params["directory_id"])
+    action = form.get("action")
+    with admin.db.write() as conn:
+        if action in ("disable", "enable"):
+            set_disabled(conn, directory.id, action == "disable")
+        elif action in ("strict", "tolerant"):
+            update_directory(conn, directory.id, strict=action == "strict")
+        else:
+            raise HTTPException(400, "Unknown action.")
+    admin.forget_credentials()
+    return RedirectResponse(request.url_for("admin:directory", directory_id=directory.id), status_code=303)
+
+
+async def user_list(request: Request) -> Response:
+    admin = admin_of(request)
+    directory = _directory(admin, request.path_params["directory_id"])
+    q, after = request.query_params.get("q", "")[:200], request.query_params.get("after")
+    with admin.db.read() as conn:
+        rows = queries.search(conn, users, directory.id, q, after)
+        views = user_views(conn, directory.id, _base(admin, directory), rows)
+    found = [views[row.id][0] for row in rows]
+    more = rows[-1].id if len(rows) == queries.PAGE else None
+    return render(request, "users.html", {"directory": directory, "users": found, "q": q, "more": more})
+
+
+async def user_page(request: Request) -> Response:
+    admin = admin_of(request)
+    directory = _directory(admin, request.path_params["directory_id"])
+    with admin.db.read() as conn:
+        row = store.get(conn, users, directory.id, request.path_params["user_id"][:40])
+        if row is None:
+            raise HTTPException(404, "No such user in this directory.")
+        normalised, raw = user_views(conn, directory.id, _base(admin, directory), [row])[row.id]
+    context = {"directory": directory, "user": normalised, "raw": json.dumps(raw, indent=2, ensure_ascii=False)}
+    return render(request, "user.html", context)
+
+
+async def group_list(request: Request) -> Response:
+    admin = admin_of(request)
+    directory = _directory(admin, request.path_params["directory_id"])
+    q, after = request.query_params.get("q", "")[:200], request.query_params.get("after")
+    with admin.db.read() as conn:
+        rows = queries.search(conn, groups, directory.id, q, after)
+        counts = browse.member_counts(conn, directory.id, [row.id for row in rows])
+    found = [normalised_group(row.id, row.attributes, counts[row.id]) for row in rows]
+    more = rows[-1].id if len(rows) == queries.PAGE else None
+    return render(request, "groups.html", {"directory": directory, "groups": found, "q": q, "more": more})
+
+
+async def group_page(request: Request) -> Response:
+    """A group and one page of its members (a group can have 100,000)."""
+    admin = admin_of(request)
+    directory = _directory(admin, request.path_params["directory_id"])
+    after = request.query_params.get("after")
+    size = _page_size(request.query_params.get("size"))
+    with admin.db.read() as conn:
+        row = store.get(conn, groups, directory.id, request.path_params["group_id"][:40])
+        if row is None:
+            raise HTTPException(404, "No such group in this directory.")
+        count = browse.member_counts(conn, directory.id, [row.id])[row.id]
+        members = browse.member_page(conn, directory.id, row.id, after, size)
+    context: dict[str, Any] = {
+        "directory": directory,
+        "group": normalised_group(row.id, row.attributes, count),
+        "raw": json.dumps(render_scim(GROUPS, row, _base(admin, directory)), indent=2, ensure_ascii=False),
+        "members": members,
+        "more": members[-1].id if len(members) == size else None,
+        "size": size,
+        "first": after is None,
+    }
+    return render(request, "group.html", context)
+
+
+def _page_size(text: str | None) -> int:
+    return min(max(int(text), 1), 500) if text and text.isdigit() else queries.PAGE
+
+
+def _base(admin: Admin, directory: Directory) -> str:
+    return f"{admin.public_url}/scim/v2/{directory.id}"
+
+
+def routes(admin: Admin) -> list[BaseRoute]:
+    del admin  # the handlers find it on the app's state
+    return [
+        Route("/", home, name="home"),
+        Route("/directories", create, methods=["POST"], name="create"),
+        Route("/directories/{directory_id}", directory_page, name="directory"),
+        Route("/directories/{directory_id}/tokens", new_token, methods=["POST"], name="new_token"),
+        Route("/directories/{directory_id}/change", change, methods=["POST"], name="change"),
+        Route("/directories/{directory_id}/users", user_list, name="users"),
+        Route("/directories/{directory_id}/users/{user_id}", user_page, name="user"),
+        Route("/directories/{directory_id}/groups", group_list, name="groups"),
+        Route("/directories/{directory_id}/groups/{group_id}", group_page, name="group"),
+    ]

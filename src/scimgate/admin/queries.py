@@ -1,0 +1,127 @@
+"""The admin page's reads: request statistics and quarantine warnings, searches, the log, events."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from scimgate.scim.compare import comparison_key
+from scimgate.store.browse import page
+from scimgate.store.database import utc
+from scimgate.store.resources import StoredResource, keyset_page
+from scimgate.store.tables import events, request_log, users
+
+PAGE = 50
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    failures: int = 0
+    last_request: datetime | None = None
+    credential_failures_last_hour: int = 0
+
+    @property
+    def error_rate(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+    def warning(self) -> str | None:
+        """Why Entra would quarantine this directory's provisioning job, if it would (Microsoft's documented rules:
+        credential errors quarantine at once; otherwise when more than 40 % of operations fail)."""
+        if self.credential_failures_last_hour:
+            return (
+                f"{self.credential_failures_last_hour} request(s) in the last hour were refused for their credentials. "
+                "Entra quarantines a job on credential errors (EncounteredQuarantineException): check the token."
+            )
+        if self.requests >= 20 and self.error_rate > 0.4:
+            return (
+                f"{self.error_rate:.0%} of the last 24 hours' requests failed. Entra quarantines a job when more than "
+                "40 % of its operations fail (EncounteredEscrowProportionThreshold): see the log for the reasons."
+            )
+        return None
+
+
+def _failed() -> sa.ColumnElement[bool]:
+    # A 404 to a lookup by id is an answer, not a failure (Entra uses it to learn a resource is gone).
+    return sa.and_(
+        request_log.c.status >= 400, sa.not_(sa.and_(request_log.c.status == 404, request_log.c.method == "GET"))
+    )
+
+
+def directory_stats(conn: Connection, now: datetime | None = None) -> dict[str, Stats]:
+    now = now or datetime.now(UTC)
+    day, hour = now - timedelta(hours=24), now - timedelta(hours=1)
+    query = (
+        sa.select(
+            request_log.c.directory_id,
+            sa.func.count(),
+            sa.func.sum(sa.case((_failed(), 1), else_=0)),
+            sa.func.max(request_log.c.time),
+            sa.func.sum(sa.case((sa.and_(request_log.c.status == 401, request_log.c.time >= hour), 1), else_=0)),
+        )
+        .where(request_log.c.time >= day, request_log.c.directory_id.is_not(None))
+        .group_by(request_log.c.directory_id)
+    )
+    return {
+        row[0]: Stats(int(row[1]), int(row[2] or 0), utc(row[3]) if row[3] else None, int(row[4] or 0))
+        for row in conn.execute(query)
+    }
+
+
+def search(conn: Connection, table: sa.Table, directory_id: str, q: str, after: str | None) -> list[StoredResource]:
+    """Resources whose userName or displayName contains ``q`` (case-insensitively), or whose id or externalId is
+    ``q``; a page at a time, by id."""
+    if not q:
+        return page(conn, table, directory_id, after, PAGE)
+    key = comparison_key(q)
+    pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    matches = [
+        table.c.display_name_key.like(pattern, escape="\\"),
+        table.c.id == q,
+        table.c.external_id == q,
+    ]
+    if table is users:
+        matches.append(users.c.user_name_key.like(pattern, escape="\\"))
+    where: sa.ColumnElement[bool] = sa.or_(*matches)
+    if after is not None:
+        where = sa.and_(where, table.c.id > after)
+    return [row for row, _ in keyset_page(conn, table, directory_id, where, PAGE, [table.c.id], None)]
+
+
+def log_page(
+    conn: Connection,
+    directory_id: str | None,
+    status: str | None,
+    resource: str | None,
+    before: str | None,
+) -> list[Any]:
+    """Log entries newest first, filtered; ``status`` is failed, ok, or a code."""
+    query = sa.select(request_log).order_by(request_log.c.id.desc()).limit(PAGE)
+    if directory_id:
+        query = query.where(request_log.c.directory_id == directory_id)
+    if status == "failed":
+        query = query.where(_failed())
+    elif status == "ok":
+        query = query.where(request_log.c.status < 400)
+    elif status and status.isdigit():
+        query = query.where(request_log.c.status == int(status))
+    if resource:
+        query = query.where(request_log.c.resource_type == resource)
+    if before:
+        query = query.where(request_log.c.id < before)
+    return list(conn.execute(query))
+
+
+def log_entry(conn: Connection, entry_id: str) -> Any:
+    return conn.execute(sa.select(request_log).where(request_log.c.id == entry_id)).first()
+
+
+def recent_events(conn: Connection, directory_id: str | None, before: int | None) -> list[Any]:
+    query = sa.select(events).where(events.c.position.is_not(None)).order_by(events.c.position.desc()).limit(PAGE)
+    if directory_id:
+        query = query.where(events.c.directory_id == directory_id)
+    if before:
+        query = query.where(events.c.position < before)
+    return list(conn.execute(query))

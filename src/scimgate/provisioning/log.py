@@ -1,0 +1,233 @@
+"""The provisioning log: every SCIM request, kept with its bodies (secrets redacted) and, when it failed, a named
+reason and what to change.
+
+The middleware records each request under ``/scim/v2/`` in memory; a background task writes them in batches (one
+transaction per half second, off the request's path, so logging never slows or fails a provisioning request) and
+prunes the log to ``request_log_days`` and ``request_log_max_rows``. A burst that outruns the writer drops the
+oldest unwritten entries (counted in the metrics), never the requests.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scimgate.ids import new_id
+from scimgate.logs import current_request
+from scimgate.provisioning.explain import AuthFailure, Explanation, explain, explain_auth
+from scimgate.provisioning.metrics import Metrics
+from scimgate.provisioning.redact import redact_body, redact_query
+from scimgate.store.database import Database
+from scimgate.store.tables import request_log
+
+logger = logging.getLogger("scimgate.provisioning")
+CONTEXT = "scimgate.request"
+_PREFIX = "/scim/v2/"
+_MAX_CAPTURE = 1_048_576 + 1
+
+
+@dataclass
+class RequestContext:
+    """Filled in by the layers a request passes through (authentication, the SCIM routes), read by the log."""
+
+    id: str
+    directory_id: str | None = None
+    token_id: str | None = None
+    strict: bool = False
+    auth_failure: AuthFailure | None = None
+
+
+def request_context(scope: Scope) -> RequestContext | None:
+    found = scope.get(CONTEXT)
+    return found if isinstance(found, RequestContext) else None
+
+
+@dataclass
+class Entry:
+    context: RequestContext
+    time: datetime
+    method: str
+    path: str
+    query: str | None
+    status: int
+    latency_ms: float
+    request_body: bytes
+    response_body: bytes
+
+
+@dataclass
+class LogWriter:
+    db: Database
+    metrics: Metrics
+    retention: timedelta = timedelta(days=14)
+    max_rows: int = 500_000
+    body_chars: int = 16_384
+    capacity: int = 10_000
+    _queue: deque[Entry] = field(default_factory=deque)
+    _last_prune: float = 0.0
+
+    def add(self, entry: Entry) -> None:
+        if len(self._queue) >= self.capacity:
+            self._queue.popleft()
+            self.metrics.log_dropped.inc()
+        self._queue.append(entry)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), 0.5)
+            except TimeoutError:
+                pass
+            await self.flush()
+
+    async def flush(self) -> None:
+        entries = [self._queue.popleft() for _ in range(len(self._queue))]
+        try:
+            if entries:
+                await run_in_threadpool(self._write, entries)
+            if time.monotonic() - self._last_prune > 300:
+                self._last_prune = time.monotonic()
+                await run_in_threadpool(self.prune)
+        except sa.exc.SQLAlchemyError as error:
+            # The log must never take provisioning down with it: a busy database costs these entries only.
+            logger.warning("could not write %d provisioning log entries: %s", len(entries), type(error).__name__)
+        except Exception:
+            logger.exception("could not write %d provisioning log entries", len(entries))
+
+    def _write(self, entries: list[Entry]) -> None:
+        rows = [self._row(entry) for entry in entries]
+        with self.db.write() as conn:
+            conn.execute(request_log.insert(), rows)
+
+    def _row(self, entry: Entry) -> dict[str, Any]:
+        resource_type, resource_id = _resource(entry.path)
+        scim_type, detail = _error(entry.response_body) if entry.status >= 400 else (None, None)
+        context = entry.context
+        explanation: Explanation | None
+        if entry.status == 401 and context.auth_failure is not None:
+            explanation = explain_auth(context.auth_failure, context.directory_id)
+        else:
+            explanation = explain(entry.status, entry.method, resource_type, scim_type, detail, context.strict)
+        return {
+            "id": context.id,
+            "directory_id": context.directory_id,
+            "time": entry.time,
+            "method": entry.method,
+            "path": entry.path,
+            "query": redact_query(entry.query),
+            "status": entry.status,
+            "latency_ms": round(entry.latency_ms, 2),
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "scim_type": scim_type,
+            "reason": explanation.reason if explanation else None,
+            "advice": explanation.advice if explanation else None,
+            "request_body": redact_body(entry.request_body, self.body_chars),
+            "response_body": redact_body(entry.response_body, self.body_chars),
+            "token_id": context.token_id,
+        }
+
+    def prune(self) -> int:
+        """Drop entries older than the retention, then the oldest beyond ``max_rows``."""
+        with self.db.write() as conn:
+            cutoff = datetime.now(UTC) - self.retention
+            removed = conn.execute(request_log.delete().where(request_log.c.time < cutoff)).rowcount
+            newest_dropped = conn.execute(
+                sa.select(request_log.c.time).order_by(request_log.c.time.desc()).offset(self.max_rows).limit(1)
+            ).scalar_one_or_none()
+            if newest_dropped is not None:
+                removed += conn.execute(request_log.delete().where(request_log.c.time <= newest_dropped)).rowcount
+        return removed
+
+
+def _resource(path: str) -> tuple[str | None, str | None]:
+    parts = [part for part in path[len(_PREFIX) :].split("/") if part][1:]
+    if not parts:
+        return None, None
+    kind = {"users": "User", "groups": "Group", "bulk": "Bulk", ".search": "Search"}.get(parts[0].lower())
+    resource_id = parts[1] if kind in ("User", "Group") and len(parts) > 1 and parts[1] != ".search" else None
+    return kind, resource_id[:40] if resource_id else None
+
+
+def _error(body: bytes) -> tuple[str | None, str | None]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(parsed, dict):
+        return None, None
+    scim_type, detail = parsed.get("scimType"), parsed.get("detail")
+    return (scim_type if isinstance(scim_type, str) else None), (detail if isinstance(detail, str) else None)
+
+
+class RequestLog:
+    """ASGI middleware: a request id for every request (``X-Request-Id``), and SCIM requests into the log."""
+
+    def __init__(self, app: ASGIApp, writer: LogWriter, metrics: Metrics, capture_bytes: int) -> None:
+        self.app = app
+        self.writer = writer
+        self.metrics = metrics
+        self.capture = min(capture_bytes + 1, _MAX_CAPTURE)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        context = RequestContext(new_id("req"))
+        scope[CONTEXT] = context
+        path: str = scope["path"]
+        scim = path.startswith(_PREFIX)
+        if scim:
+            context.directory_id = path[len(_PREFIX) :].split("/", 1)[0][:40] or None
+        started = time.perf_counter()
+        request_body = bytearray()
+        response_body = bytearray()
+        status = 500
+
+        async def receiving() -> Message:
+            message = await receive()
+            if scim and message["type"] == "http.request" and len(request_body) < self.capture:
+                request_body.extend(message.get("body", b"")[: self.capture - len(request_body)])
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", context.id.encode())]
+            elif scim and message["type"] == "http.response.body" and len(response_body) < self.capture:
+                response_body.extend(message.get("body", b"")[: self.capture - len(response_body)])
+            await send(message)
+
+        ids = current_request.set((context.id, context.directory_id))
+        try:
+            await self.app(scope, receiving, sending)
+        finally:
+            current_request.reset(ids)
+            latency = (time.perf_counter() - started) * 1000
+            if scim:
+                resource = _resource(path)[0]
+                self.metrics.observe(context.directory_id, resource, scope["method"], status, latency / 1000)
+                query = scope.get("query_string", b"").decode("latin-1") or None
+                self.writer.add(
+                    Entry(
+                        context,
+                        datetime.now(UTC),
+                        scope["method"],
+                        path,
+                        query,
+                        status,
+                        latency,
+                        bytes(request_body),
+                        bytes(response_body),
+                    )
+                )

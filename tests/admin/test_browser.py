@@ -1,0 +1,156 @@
+"""The admin page in a real headless Chromium (Debian's chromium, driven by Selenium through its chromedriver).
+
+A real scimgate serves on loopback; the browser signs in, creates a directory and sees its token once, an IdP's
+request fails, the admin finds it in the log with its explanation, and pages through a group's members.
+Screenshots go to ``artifacts/screenshots`` (or ``$SCIMGATE_SCREENSHOTS``).
+"""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
+
+from scimgate.testing import ScimgateServer
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SHOTS = Path(os.environ.get("SCIMGATE_SCREENSHOTS", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"))
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium and chromedriver are missing under CI: scripts/test installs them")
+        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/test installs them)")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        # No calls home: this machine's network is closed, and tests must not wait on it.
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+        "--window-size=1366,900",  # a laptop screen
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(10)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def shot(driver: WebDriver, name: str) -> None:
+    path = SHOTS / f"{name}.png"
+    assert driver.save_screenshot(str(path)) and path.stat().st_size > 1000
+
+
+def sign_in(driver: WebDriver, server: ScimgateServer) -> None:
+    driver.get(f"{server.url}/admin/login")
+    driver.delete_all_cookies()  # a fresh session for each test
+    driver.get(f"{server.url}/admin/")
+    assert driver.current_url.endswith("/admin/login")
+    driver.find_element(By.ID, "key").send_keys("not the key")
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "not the operator key" in driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    driver.find_element(By.ID, "key").send_keys(server.operator_key)
+    shot(driver, "01-sign-in")
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Directories"
+
+
+def test_an_admin_sets_up_a_directory_and_solves_a_failure(browser: WebDriver, scimgate_server: ScimgateServer) -> None:
+    """Sign in, create a directory, see its token once, then find the IdP's failed request in the log."""
+    sign_in(browser, scimgate_server)
+    browser.find_element(By.NAME, "name").send_keys("Browser Contoso")
+    Select(browser.find_element(By.NAME, "idp")).select_by_value("entra")
+    browser.find_element(By.XPATH, "//button[text()='Create directory']").click()
+    token = browser.find_element(By.CSS_SELECTOR, "#new-token code.token").text
+    scim_url = browser.find_element(By.ID, "scim-url").text
+    assert token.startswith("scimgate_") and "/scim/v2/dir_" in scim_url
+    shot(browser, "02-directory-created-token-shown-once")
+    directory_id = scim_url.rsplit("/", 1)[1]
+    browser.find_element(By.LINK_TEXT, "Directories").click()
+    browser.find_element(By.LINK_TEXT, "Browser Contoso").click()  # the directory's page again: the token is gone
+    assert directory_id in browser.current_url
+    assert token not in browser.page_source and "new-token" not in browser.page_source
+
+    headers = {"Authorization": f"Bearer {token}"}
+    ok = httpx2.post(f"{scim_url}/Users", json={"schemas": [USER], "userName": "ada@contoso.com"}, headers=headers)
+    assert ok.status_code == 201
+    taken = httpx2.post(f"{scim_url}/Users", json={"schemas": [USER], "userName": "ADA@contoso.com"}, headers=headers)
+    assert taken.status_code == 409
+
+    browser.get(f"{scimgate_server.url}/admin/log")
+    Select(browser.find_element(By.NAME, "directory")).select_by_value(directory_id)
+    Select(browser.find_element(By.NAME, "status")).select_by_value("failed")
+    browser.find_element(By.CSS_SELECTOR, "#log-filters button").click()
+    rows = _wait_for_rows(browser, "#log tbody tr.failed")
+    assert len(rows) == 1 and "user_name_taken" in rows[0].text and "next cycle" in rows[0].text
+    shot(browser, "03-log-with-explanation")
+    rows[0].find_element(By.TAG_NAME, "a").click()
+    assert "user_name_taken" in browser.find_element(By.ID, "explanation").text
+    assert taken.headers["x-request-id"] in browser.page_source
+    shot(browser, "04-failed-request")
+
+
+def _wait_for_rows(driver: WebDriver, selector: str) -> list[object]:
+    """The log is written within half a second of the request: reload until the row is there."""
+    import time
+
+    for _ in range(80):
+        rows = driver.find_elements(By.CSS_SELECTOR, selector)
+        if rows:
+            return rows  # type: ignore[return-value]
+        time.sleep(0.25)
+        driver.refresh()
+    raise AssertionError(f"no {selector} on {driver.current_url}")
+
+
+def test_an_admin_pages_through_a_groups_members(browser: WebDriver, scimgate_server: ScimgateServer) -> None:
+    """A group of 120 members shows 50 at a time; Next page walks them all, in order, and ends."""
+    directory = scimgate_server.create_directory("Browser Fabrikam")
+    members = []
+    for i in range(120):
+        created = directory.post("/Users", {"schemas": [USER], "userName": f"m{i:03d}@fabrikam.com"})
+        members.append(created.json()["id"])
+    group = directory.post(
+        "/Groups",
+        {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "All staff",
+         "members": [{"value": member} for member in members]},
+    ).json()  # fmt: skip
+    sign_in(browser, scimgate_server)
+    browser.get(f"{scimgate_server.url}/admin/directories/{directory.id}/groups")
+    browser.find_element(By.LINK_TEXT, "All staff").click()
+    assert browser.find_element(By.ID, "member-count").text == "120"
+    seen: list[str] = []
+    for page in range(1, 10):
+        ids = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#members tbody td code")]
+        seen += ids
+        shot(browser, f"05-group-members-page-{page}")
+        following = browser.find_elements(By.ID, "next-page")
+        if not following:
+            break
+        following[0].click()
+    assert seen == sorted(members) and page == 3
+    assert group["id"] in browser.current_url

@@ -1,0 +1,168 @@
+"""The admin page over HTTP: sign-in, CSRF, the token shown once, escaping, browsing, the log, webhooks."""
+
+import re
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from scimgate.app import create_app
+from scimgate.config import Settings
+from scimgate.events import feed, webhooks
+from scimgate.store.database import Database
+from scimgate.store.tables import deliveries
+from tests.conftest import BASE_URL, OPERATOR_KEY, Scim
+
+PAGES = ["/admin/", "/admin/log", "/admin/events", "/admin/webhooks", "/admin/directories/dir_x"]
+
+
+def sign_in(client: TestClient, key: str = OPERATOR_KEY) -> str:
+    """Sign in; return the session's CSRF token."""
+    response = client.post("/admin/login", data={"key": key})
+    assert response.status_code == 200, response.text
+    found = re.search(r'name="csrf" value="([^"]+)"', response.text)
+    assert found is not None
+    return found.group(1)
+
+
+def flush(client: TestClient) -> None:
+    portal = client.portal
+    assert portal is not None
+    portal.call(client.app.state.request_log.flush)  # type: ignore[attr-defined, call-arg]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_needs_a_signed_in_session(app_client: TestClient, path: str) -> None:
+    """Without a session every page sends to the sign-in page, and shows nothing."""
+    response = app_client.get(path, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].endswith("/admin/login")
+
+
+def test_sign_in_with_the_key_or_the_password(database: Database) -> None:
+    """The operator key and the admin password sign in; anything else is refused; signing out ends the session."""
+    settings = Settings(public_url=BASE_URL, operator_key=OPERATOR_KEY, admin_password="correct horse battery")
+    with TestClient(create_app(settings, database), base_url=BASE_URL) as client:
+        assert client.post("/admin/login", data={"key": "wrong"}).status_code == 401
+        assert client.get("/admin/", follow_redirects=False).status_code == 303
+        csrf = sign_in(client, "correct horse battery")
+        cookie = next(c for c in client.cookies.jar if c.name == "scimgate_admin")
+        assert cookie.path == "/admin" and cookie.has_nonstandard_attr("httponly")
+        assert cookie.get_nonstandard_attr("samesite") == "strict"
+        assert client.post("/admin/logout", data={"csrf": csrf}).status_code == 200
+        assert client.get("/admin/", follow_redirects=False).status_code == 303
+        sign_in(client)
+
+
+def test_nobody_signs_in_when_nothing_is_configured(database: Database) -> None:
+    """With neither an operator key nor an admin password, even an empty key is refused, and the page says why."""
+    with TestClient(create_app(Settings(public_url=BASE_URL), database), base_url=BASE_URL) as client:
+        assert "SCIMGATE_OPERATOR_KEY" in client.get("/admin/login").text
+        assert client.post("/admin/login", data={"key": ""}).status_code == 401
+
+
+def test_forms_need_the_sessions_csrf_token(app_client: TestClient) -> None:
+    """A POST without the session's token (a forged cross-site form) is refused and changes nothing."""
+    sign_in(app_client)
+    for data in ({"name": "Forged", "idp": "entra"}, {"name": "Forged", "idp": "entra", "csrf": "guess"}):
+        assert app_client.post("/admin/directories", data=data).status_code == 403
+    assert "Forged" not in app_client.get("/admin/").text
+
+
+def test_a_new_directorys_token_is_shown_once_and_works(app_client: TestClient) -> None:
+    """Creating a directory shows its token once; the directory page later shows only its prefix."""
+    csrf = sign_in(app_client)
+    page = app_client.post("/admin/directories", data={"name": "Contoso", "idp": "entra", "csrf": csrf})
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    token = re.search(r'<code class="token">([^<]+)</code>', page.text)
+    url = re.search(r'<code id="scim-url">([^<]+)</code>', page.text)
+    assert token and url
+    assert app_client.get(f"{url.group(1)}/Users", headers={"Authorization": f"Bearer {token.group(1)}"}).json()
+    directory_id = url.group(1).rsplit("/", 1)[1]
+    again = app_client.get(f"/admin/directories/{directory_id}").text
+    assert token.group(1) not in again and token.group(1)[:13] in again
+    second = app_client.post(f"/admin/directories/{directory_id}/tokens", data={"csrf": csrf}).text
+    assert re.search(r'<code class="token">scimgate_', second)
+
+
+def test_pages_escape_what_the_idp_sent(app_client: TestClient, scim: Scim) -> None:
+    """A displayName with markup is shown as text, on the list and the detail pages."""
+    sign_in(app_client)
+    user = scim.create_user("x@example.com", displayName="<script>alert(1)</script>")
+    group = scim.create_group("<img src=x onerror=alert(2)>", members=[user["id"]])
+    for path in (
+        f"/admin/directories/{scim.directory_id}/users",
+        f"/admin/directories/{scim.directory_id}/users/{user['id']}",
+        f"/admin/directories/{scim.directory_id}/groups/{group['id']}",
+    ):
+        text = app_client.get(path).text
+        assert "<script>alert" not in text and "<img src=x" not in text
+        assert "&lt;script&gt;" in text or "&lt;img" in text
+
+
+def test_users_and_groups_are_searchable_and_members_paged(app_client: TestClient, scim: Scim) -> None:
+    """Search finds by name; a group's members come a page at a time."""
+    sign_in(app_client)
+    members = [scim.create_user(f"member{i}@example.com")["id"] for i in range(5)]
+    scim.create_user("other@example.org")
+    group = scim.create_group("Big", members=members)
+    found = app_client.get(f"/admin/directories/{scim.directory_id}/users?q=MEMBER3").text
+    assert "member3@example.com" in found and "member1@example.com" not in found
+    seen: list[str] = []
+    url = f"/admin/directories/{scim.directory_id}/groups/{group['id']}?size=2"
+    for _ in range(5):
+        page = app_client.get(url).text
+        seen += re.findall(r"<code>(usr_[a-z0-9]+)</code>", page)
+        following = re.search(r'href="(\?size=2&after=[^"]+)" id="next-page"', page)
+        if following is None:
+            break
+        url = f"/admin/directories/{scim.directory_id}/groups/{group['id']}{following.group(1).replace('&amp;', '&')}"
+    assert seen == sorted(members)
+
+
+def test_the_log_shows_failures_with_their_explanation(app_client: TestClient, scim: Scim, other_scim: Scim) -> None:
+    """The provisioning log lists the request, filters it, and its page explains the failure and shows the
+    bodies without secrets."""
+    sign_in(app_client)
+    scim.create_user("taken@example.com")
+    scim.post("/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "taken@example.com",
+                         "password": "Do-Not-Show-1"})  # fmt: skip
+    scim.client.get(f"{scim.base}/Users", headers=other_scim.headers())
+    flush(app_client)
+    failed = app_client.get(f"/admin/log?directory={scim.directory_id}&status=failed&resource=User").text
+    assert "user_name_taken" in failed and "token_of_another_directory" in failed
+    assert (
+        app_client.get(f"/admin/log?directory={other_scim.directory_id}&status=failed").text.count('class="failed"')
+        == 0
+    )
+    pages = [app_client.get(f"/admin/log/{i}").text for i in re.findall(r'/admin/log/(req_[a-z0-9]+)"', failed)]
+    entry = next(page for page in pages if "user_name_taken" in page)
+    assert "next cycle" in entry and "409" in entry
+    assert "Do-Not-Show-1" not in entry and "[redacted]" in entry
+    banner = app_client.get("/admin/").text
+    assert "EncounteredQuarantineException" in banner  # a credential failure in the last hour
+
+
+def test_webhook_pages_redeliver(app_client: TestClient, scim: Scim, database: Database) -> None:
+    """The webhook page lists deliveries with their attempts, and its buttons queue them again."""
+    csrf = sign_in(app_client)
+    with database.write() as conn:
+        endpoint = webhooks.create_endpoint(conn, "http://127.0.0.1:9/hooks", types=["user.created"])
+    scim.create_user("hook@example.com")
+    feed.sequence(database)
+    with database.write() as conn:
+        conn.execute(deliveries.update().values(status="failed"))
+    page = app_client.get(f"/admin/webhooks/{endpoint.id}").text
+    assert "user.created" in page and "failed" in page
+    response = app_client.post(f"/admin/webhooks/{endpoint.id}", data={"csrf": csrf, "action": "redeliver-failed"})
+    assert response.status_code == 200
+    with database.read() as conn:
+        assert [d.status for d in webhooks.list_deliveries(conn, endpoint.id)] == ["pending"]
+    assert endpoint.secret not in app_client.get("/admin/webhooks").text
+
+
+def test_pages_are_not_cached_or_framed(app_client: TestClient) -> None:
+    """Pages can show a secret: no-store, no framing, no referrer."""
+    response = app_client.get("/admin/login")
+    headers: Any = response.headers
+    assert headers["cache-control"] == "no-store" and headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]

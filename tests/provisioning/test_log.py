@@ -1,0 +1,233 @@
+"""The provisioning log: every SCIM request, redacted, explained when it failed, bounded; metrics and health."""
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from scimgate.app import create_app
+from scimgate.config import Settings
+from scimgate.directories.credentials import issue_token, list_tokens, revoke_token
+from scimgate.directories.service import set_disabled, set_strict
+from scimgate.logs import log_config
+from scimgate.store import migrate
+from scimgate.store.database import Database
+from scimgate.store.tables import request_log
+from tests.conftest import BASE_URL, Scim
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def flush(client: TestClient) -> None:
+    """Write what the log has queued (the background writer does this every half second)."""
+    portal = client.portal
+    assert portal is not None
+    portal.call(client.app.state.request_log.flush)  # type: ignore[attr-defined, call-arg]
+
+
+def entries(database: Database, directory_id: str | None = None) -> list[Any]:
+    with database.read() as conn:
+        query = sa.select(request_log).order_by(request_log.c.id)
+        if directory_id is not None:
+            query = query.where(request_log.c.directory_id == directory_id)
+        return list(conn.execute(query))
+
+
+def test_every_scim_request_is_logged_with_its_outcome(scim: Scim, database: Database) -> None:
+    """Method, path, query, status, latency, resource and both bodies; the same id as the X-Request-Id header."""
+    created = scim.post("/Users", {"schemas": [USER], "userName": "ada@example.com"})
+    found = scim.get('/Users?filter=userName eq "ada@example.com"')
+    flush(scim.client)
+    first, second = entries(database, scim.directory_id)
+    assert (first.method, first.path, first.status, first.resource_type) == ("POST", f"{scim.base}/Users", 201, "User")
+    assert first.id == created.headers["x-request-id"] and first.id.startswith("req_")
+    assert json.loads(first.request_body)["userName"] == "ada@example.com"
+    assert json.loads(first.response_body)["id"] == created.json()["id"] and first.latency_ms > 0
+    assert first.token_id == list_tokens_of(database, scim.directory_id)[0] and first.reason is None
+    assert second.query == 'filter=userName eq "ada@example.com"' or "filter=" in second.query
+    assert second.status == 200 and found.headers["x-request-id"] == second.id
+
+
+def list_tokens_of(database: Database, directory_id: str) -> list[str]:
+    with database.read() as conn:
+        return [token.id for token in list_tokens(conn, directory_id)]
+
+
+def test_secrets_never_reach_the_log(scim: Scim, database: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """Passwords in bodies and PATCHes, tokens in headers, bodies and the query string: redacted, everywhere."""
+    caplog.set_level(logging.DEBUG)
+    user = scim.post("/Users", {"schemas": [USER], "userName": "p@example.com", "password": "Hunter2-Secret"}).json()
+    body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "password", "value": "Second-Secret9"}]}
+    scim.client.patch(f"{scim.base}/Users/{user['id']}", json=body, headers=scim.headers())
+    scim.client.get(f"{scim.base}/Users?access_token={scim.token}")
+    scim.client.post(f"{scim.base}/Users", content=f"token={scim.token}", headers={"Content-Type": "text/plain"})
+    flush(scim.client)
+    stored = json.dumps([tuple(row) for row in entries(database)], default=str)
+    # The server's own log lines (the test client logs its URLs itself: not ours to judge).
+    server_log = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("scimgate"))
+    for secret in ("Hunter2-Secret", "Second-Secret9", scim.token):
+        assert secret not in stored and secret not in server_log
+    assert "[redacted]" in stored
+
+
+def explained(scim: Scim, database: Database) -> Any:
+    flush(scim.client)
+    return entries(database, scim.directory_id)[-1]
+
+
+def test_credential_failures_are_told_apart_in_the_log_only(database: Database, scim: Scim, other_scim: Scim) -> None:
+    """The IdP gets the same 401 for each; the log says which it was and what to do."""
+    wrong = scim.client.get(f"{scim.base}/Users", headers=other_scim.headers())
+    assert wrong.status_code == 401
+    entry = explained(scim, database)
+    assert entry.reason == "token_of_another_directory" and other_scim.directory_id in entry.advice
+    scim.client.get(f"{scim.base}/Users")
+    assert explained(scim, database).reason == "missing_token"
+    scim.client.get(f"{scim.base}/Users", headers={"Authorization": "Bearer scimgate_unknown"})
+    assert explained(scim, database).reason == "unknown_token"
+    with database.write() as conn:
+        extra = issue_token(conn, scim.directory_id)
+        revoke_token(conn, scim.directory_id, extra.id)
+    scim.client.get(f"{scim.base}/Users", headers={"Authorization": f"Bearer {extra.token}"})
+    entry = explained(scim, database)
+    assert entry.reason == "revoked_token" and extra.id in entry.advice
+    with database.write() as conn:
+        set_disabled(conn, scim.directory_id, True)
+    scim.client.app.state.token_cache.forget()  # type: ignore[attr-defined]
+    scim.get("/Users")
+    assert explained(scim, database).reason == "directory_disabled"
+
+
+def test_scim_failures_are_explained(database: Database, scim: Scim) -> None:
+    """A taken userName says what Entra does next; strict mode, unknown members and missing users say what to
+    change."""
+    scim.create_user("taken@example.com")
+    scim.post("/Users", {"schemas": [USER], "userName": "TAKEN@example.com"})
+    entry = explained(scim, database)
+    assert (entry.status, entry.reason, entry.scim_type) == (409, "user_name_taken", "uniqueness")
+    assert "next cycle" in entry.advice
+    group = scim.create_group("Team")
+    add = {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": "usr_x"}]}]}
+    scim.client.patch(f"{scim.base}/Groups/{group['id']}", json=add, headers=scim.headers())
+    assert explained(scim, database).reason == "unknown_member"
+    with database.write() as conn:
+        set_strict(conn, scim.directory_id, True)
+    scim.client.app.state.token_cache.forget()  # type: ignore[attr-defined]
+    user = scim.create_user("strict@example.com")
+    entra = {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
+    scim.client.patch(f"{scim.base}/Users/{user['id']}", json=entra, headers=scim.headers())
+    entry = explained(scim, database)
+    assert entry.reason == "strict_mode_rejected_patch" and "aadOptscim062020" in entry.advice
+    scim.client.patch(f"{scim.base}/Users/usr_gone", json=entra, headers=scim.headers())
+    entry = explained(scim, database)
+    assert (entry.reason, entry.resource_id) == ("resource_not_found", "usr_gone")
+
+
+def test_the_log_is_bounded_by_age_and_count(database: Database, scim: Scim) -> None:
+    """Entries older than request_log_days go, then the oldest beyond request_log_max_rows."""
+    for i in range(5):
+        scim.get(f"/Users?count={i}")
+    flush(scim.client)
+    writer = scim.client.app.state.request_log  # type: ignore[attr-defined]
+    with database.write() as conn:
+        oldest = entries(database)[0].id
+        old = datetime.now(UTC) - timedelta(days=30)
+        conn.execute(request_log.update().where(request_log.c.id == oldest).values(time=old))
+    writer.max_rows = 3
+    assert writer.prune() == 2
+    assert len(entries(database)) == 3 and oldest not in {e.id for e in entries(database)}
+
+
+def test_a_busy_writer_drops_log_entries_not_requests(database: Database, scim: Scim) -> None:
+    """When the queue is full the oldest entries go (and are counted); the requests are all served."""
+    writer = scim.client.app.state.request_log  # type: ignore[attr-defined]
+    writer.capacity = 2
+    for _ in range(5):
+        assert scim.get("/Users").status_code == 200
+    flush(scim.client)
+    assert len(entries(database)) == 2
+    metrics = scim.client.get("/metrics").text
+    assert "scimgate_request_log_dropped_total 3.0" in metrics
+
+
+def test_metrics_count_requests_and_report_the_outbox(scim: Scim) -> None:
+    """Requests by directory, resource, method and status; latency histogram; outbox gauges."""
+    scim.create_user("m@example.com")
+    scim.get("/Users/usr_missing")
+    text = scim.client.get("/metrics").text
+    assert f'directory="{scim.directory_id}",method="POST",resource="User",status="201"}} 1.0' in text
+    assert f'directory="{scim.directory_id}",method="GET",resource="User",status="404"}} 1.0' in text
+    assert 'scimgate_scim_request_seconds_bucket{le="0.5",method="POST",resource="User"}' in text
+    assert "scimgate_events_unsequenced 2.0" in text  # directory.created and user.created, not yet in the feed
+    assert "scimgate_webhook_deliveries_pending 0.0" in text
+
+
+def test_health_and_readiness(database: Database, settings: Settings) -> None:
+    """/healthz answers while the process runs; /readyz says 503 when the schema is not this version's."""
+    with TestClient(create_app(settings, database), base_url=BASE_URL) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").json() == {"status": "ready"}
+        migrate.downgrade(database, "0005")
+        try:
+            answer = client.get("/readyz")
+            assert answer.status_code == 503 and "scimgate migrate" in answer.json()["reason"]
+        finally:
+            migrate.upgrade(database)
+
+
+def test_json_logs_carry_request_and_directory_ids(scim: Scim, capsys: pytest.CaptureFixture[str]) -> None:
+    """With log_format=json every line is a JSON object; a request's lines carry its request and directory ids."""
+    import logging.config
+
+    logging.config.dictConfig(log_config("json"))
+    try:
+        response = scim.client.get(f"{scim.base}/Users", headers=scim.headers())
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    finally:
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+        logging.getLogger("scimgate").handlers.clear()
+        logging.getLogger("scimgate").propagate = True
+    access = [line for line in lines if line["logger"] == "scimgate.access"]
+    assert access and access[-1]["request_id"] == response.headers["x-request-id"]
+    assert access[-1]["directory_id"] == scim.directory_id and scim.token not in json.dumps(lines)
+
+
+def test_stats_warn_before_entra_quarantines(database: Database, scim: Scim) -> None:
+    """A credential failure in the last hour, or more than 40 % failures over 24 hours, puts up a warning."""
+    from scimgate.admin.queries import directory_stats
+
+    for _ in range(12):
+        scim.get("/Users")
+    for i in range(9):
+        scim.post("/Users", {"schemas": [USER], "userName": ""}) if i % 2 else scim.get("/Users/usr_missing")
+    flush(scim.client)
+    with database.read() as conn:
+        stats = directory_stats(conn)[scim.directory_id]
+    assert (stats.requests, stats.failures) == (21, 4)  # a 404 on a lookup is not a failure
+    assert stats.warning() is None
+    for _ in range(12):
+        scim.post("/Users", {"schemas": [USER], "userName": ""})
+    scim.client.get(f"{scim.base}/Users")
+    flush(scim.client)
+    with database.read() as conn:
+        stats = directory_stats(conn)[scim.directory_id]
+    assert stats.credential_failures_last_hour == 1 and "EncounteredQuarantineException" in (stats.warning() or "")
+
+
+def test_the_log_writer_survives_a_database_error(scim: Scim, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed write costs those log entries only; provisioning requests keep being served."""
+    writer = scim.client.app.state.request_log  # type: ignore[attr-defined]
+
+    def broken(_entries: Any) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(writer, "_write", broken)
+    assert scim.get("/Users").status_code == 200
+    asyncio.run(writer.flush())
+    assert scim.get("/Users").status_code == 200
