@@ -7,6 +7,7 @@ Screenshots go to ``artifacts/screenshots`` (or ``$SCIMGATE_SCREENSHOTS``).
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
 from scimgate.testing import ScimgateServer
@@ -114,14 +116,12 @@ def test_an_admin_sets_up_a_directory_and_solves_a_failure(browser: WebDriver, s
     shot(browser, "04-failed-request")
 
 
-def _wait_for_rows(driver: WebDriver, selector: str) -> list[object]:
+def _wait_for_rows(driver: WebDriver, selector: str) -> list[WebElement]:
     """The log is written within half a second of the request: reload until the row is there."""
-    import time
-
     for _ in range(80):
         rows = driver.find_elements(By.CSS_SELECTOR, selector)
         if rows:
-            return rows  # type: ignore[return-value]
+            return rows
         time.sleep(0.25)
         driver.refresh()
     raise AssertionError(f"no {selector} on {driver.current_url}")
