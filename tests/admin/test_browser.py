@@ -136,9 +136,12 @@ def test_an_admin_pages_through_a_groups_members(browser: WebDriver, scimgate_se
         members.append(created.json()["id"])
     group = directory.post(
         "/Groups",
-        {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "All staff",
-         "members": [{"value": member} for member in members]},
-    ).json()  # fmt: skip
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "All staff",
+            "members": [{"value": member} for member in members],
+        },
+    ).json()
     sign_in(browser, scimgate_server)
     browser.get(f"{scimgate_server.url}/admin/directories/{directory.id}/groups")
     browser.find_element(By.LINK_TEXT, "All staff").click()

@@ -124,8 +124,14 @@ def test_the_log_shows_failures_with_their_explanation(app_client: TestClient, s
     bodies without secrets."""
     sign_in(app_client)
     scim.create_user("taken@example.com")
-    scim.post("/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "taken@example.com",
-                         "password": "Do-Not-Show-1"})  # fmt: skip
+    scim.post(
+        "/Users",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "taken@example.com",
+            "password": "Do-Not-Show-1",
+        },
+    )
     scim.client.get(f"{scim.base}/Users", headers=other_scim.headers())
     flush(app_client)
     failed = app_client.get(f"/admin/log?directory={scim.directory_id}&status=failed&resource=User").text

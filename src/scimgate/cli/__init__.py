@@ -154,3 +154,26 @@ def masked(settings: Settings) -> dict[str, Any]:
     values["resolved_database_url"] = masked_url(settings.resolved_database_url())
     values["resolved_public_url"] = settings.resolved_public_url()
     return values
+
+
+@main.command()
+@click.argument("url")
+@click.option("--token", envvar="SCIMGATE_CHECK_TOKEN", required=True, help="The bearer token the IdP would send.")
+@click.option("--idp", type=click.Choice(["entra", "okta"]), default="entra", show_default=True)
+@click.option("--keep", is_flag=True, help="Leave the users and groups the check creates (default: delete them).")
+@json_option
+def check(url: str, token: str, idp: str, keep: bool, as_json: bool) -> None:
+    """Replay an IdP's provisioning cycle against the SCIM endpoint at URL and explain what would fail.
+
+    URL is the SCIM base URL (Entra's Tenant URL), e.g. https://app.example.com/scim/v2. Only that URL is
+    contacted. Exits 1 when a step fails.
+    """
+    from scimgate.check import run_check
+
+    try:
+        report = run_check(url, token, idp, keep)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="URL") from None
+    emit(as_json, report.as_dict(), report.lines)
+    if not report.passed:
+        raise SystemExit(1)

@@ -1,0 +1,106 @@
+"""What an IdP needs of each answer, as checks that fail with the IdP's reaction and the fix."""
+
+from typing import Any
+
+from scimgate.check.runner import LIST, SCIM_JSON, Exchange, Failed
+
+ESCROW = (
+    "Entra logs the operation as failed and retries it on later cycles (6 h, 12 h, 24 h…); when more than 40 % of "
+    "operations fail, the job is quarantined (EncounteredEscrowProportionThreshold)."
+)
+COMPLIANCE = (
+    "Entra reports a SCIM compliance issue: Test Connection fails, and during a run the job is quarantined "
+    "(EncounteredQuarantineException)."
+)
+INCOMPATIBLE = (
+    "Entra cannot read the resource (SystemForCrossDomainIdentityManagementServiceIncompatible) and the operation "
+    "fails on every cycle."
+)
+
+
+def status(
+    exchange: Exchange, *wanted: int, consequence: str = ESCROW, fix: str = "", quarantine: bool = False
+) -> None:
+    if exchange.status in wanted:
+        return
+    detail = exchange.body.get("detail") if isinstance(exchange.body, dict) else None
+    said = f" ({detail})" if detail else ""
+    raise Failed(
+        f"{exchange.method} {exchange.path} answered {exchange.status}{said}; the IdP needs "
+        f"{' or '.join(map(str, wanted))}.",
+        consequence,
+        fix or "Answer as RFC 7644 and Microsoft's SCIM guidance say for this request.",
+        quarantine,
+        exchange,
+    )
+
+
+def scim_json(exchange: Exchange) -> None:
+    if exchange.body is None or exchange.content_type.split(";")[0].strip().lower() == SCIM_JSON:
+        return
+    raise Failed(
+        f"{exchange.method} {exchange.path} answered with Content-Type {exchange.content_type or '(none)'}.",
+        "Microsoft's SCIM guidance and gallery validation require application/scim+json responses; Okta's OIN "
+        "tests check it too.",
+        "Send Content-Type: application/scim+json on every SCIM response, errors included.",
+        exchange=exchange,
+    )
+
+
+def list_response(exchange: Exchange, total: int | None = None, consequence: str = COMPLIANCE) -> list[Any]:
+    """The Resources of a 200 ListResponse (and ``total`` of them, when given)."""
+    status(
+        exchange,
+        200,
+        consequence=consequence,
+        quarantine=consequence is COMPLIANCE,
+        fix="A filter that matches nothing answers 200 with an empty ListResponse, never 404 or 400.",
+    )
+    scim_json(exchange)
+    body = exchange.body
+    if not isinstance(body, dict) or LIST not in body.get("schemas", []) or "totalResults" not in body:
+        raise Failed(
+            f"{exchange.method} {exchange.path} did not answer a ListResponse.",
+            consequence,
+            "Answer queries with {schemas: [ListResponse URN], totalResults, startIndex, itemsPerPage, Resources}.",
+            consequence is COMPLIANCE,
+            exchange,
+        )
+    resources: list[Any] = body.get("Resources") or []
+    if total is not None and (body["totalResults"] != total or len(resources) != total):
+        too_many = total == 1 and len(resources) > 1
+        raise Failed(
+            f"{exchange.method} {exchange.path} found {body['totalResults']} resources; the IdP expects {total}.",
+            "Entra finds several matches (SystemForCrossDomainIdentityManagementMultipleEntriesInResponse) and "
+            "skips the user."
+            if too_many
+            else consequence,
+            "Filter exactly: userName eq is case-insensitive and exact, externalId eq is exact.",
+            exchange=exchange,
+        )
+    return resources
+
+
+def resource(exchange: Exchange, *wanted: int) -> dict[str, Any]:
+    status(exchange, *wanted)
+    scim_json(exchange)
+    if not isinstance(exchange.body, dict) or not isinstance(exchange.body.get("id"), str):
+        raise Failed(
+            f"{exchange.method} {exchange.path} answered without the resource's id.",
+            "Entra caches the id as the user's anchor; without it the user cannot be updated later (InvalidAnchor).",
+            "Return the whole resource, with its server-assigned id, on create, read and (preferably) update.",
+            exchange=exchange,
+        )
+    return exchange.body
+
+
+def equal(actual: Any, expected: Any, what: str, consequence: str = ESCROW, fix: str = "") -> None:
+    if actual == expected:
+        return
+    raise Failed(
+        f"{what}: read back {actual!r}, expected {expected!r}.",
+        consequence
+        if consequence is not ESCROW
+        else "Entra sees a difference on every cycle and sends the same change again (a perpetual PATCH).",
+        fix or "Store values exactly as sent and return them as stored.",
+    )

@@ -1,0 +1,206 @@
+"""`scimgate check` against scimgate (every step passes) and against deliberately broken SCIM servers: scimgate
+with one well-known endpoint bug spliced in front of it. Each bug must be found, with the IdP's reaction."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scimgate.app import create_app
+from scimgate.check import Report, run_check
+from scimgate.cli import main
+from scimgate.config import Settings
+from scimgate.store.database import Database
+from tests.conftest import BASE_URL, Api, Scim
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+Rewrite = Callable[[Scope, Any], Any]
+
+
+class Broken:
+    """scimgate, with a request rewrite before it and a response rewrite after it (JSON bodies)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        request: Rewrite | None = None,
+        response: Rewrite | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.app, self.request, self.response, self.content_type = app, request, response, content_type
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/scim/"):
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if self.request and body:
+            body = json.dumps(self.request(scope, json.loads(body))).encode()
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        start: Message = {}
+        chunks = b""
+
+        async def capture(message: Message) -> None:
+            nonlocal start, chunks
+            if message["type"] == "http.response.start":
+                start = message
+            else:
+                chunks += message.get("body", b"")
+
+        await self.app(scope, replay, capture)
+        headers = [(k, v) for k, v in start["headers"] if k not in (b"content-length", b"content-type")]
+        content_type = self.content_type or "application/scim+json"
+        status = start["status"]
+        if self.response and chunks:
+            status, payload = self.response(scope, (status, json.loads(chunks)))
+            chunks = json.dumps(payload).encode()
+        headers += [(b"content-length", str(len(chunks)).encode()), (b"content-type", content_type.encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": chunks})
+
+
+def error(status: int, detail: str) -> tuple[int, dict[str, Any]]:
+    return status, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": str(status), "detail": detail}
+
+
+def case_sensitive_ops(scope: Scope, body: Any) -> Any:
+    for op in body.get("Operations", []) if isinstance(body, dict) else []:
+        if op.get("op") not in ("add", "replace", "remove"):
+            op["op"] = "INVALID"  # what a case-sensitive server makes of "Replace"
+    return body
+
+
+def no_match_is_404(scope: Scope, answer: Any) -> Any:
+    status, body = answer
+    if scope["method"] == "GET" and b"filter" in scope["query_string"] and body.get("totalResults") == 0:
+        return error(404, "No users match.")
+    return answer
+
+
+def members_anyway(scope: Scope, answer: Any) -> Any:
+    status, body = answer
+    targets = body.get("Resources", [body]) if isinstance(body, dict) else []
+    for resource in targets:
+        if "urn:ietf:params:scim:schemas:core:2.0:Group" in resource.get("schemas", []):
+            resource["members"] = [{"value": "usr_somebody"}]
+    return status, body
+
+
+def strings_are_not_booleans(scope: Scope, body: Any) -> Any:
+    for op in body.get("Operations", []) if isinstance(body, dict) else []:
+        if op.get("value") in ("True", "False"):
+            op["value"] = {"not": "a boolean"}  # refused, as a server that wants real booleans refuses "False"
+    return body
+
+
+def manager_as_string(scope: Scope, answer: Any) -> Any:
+    status, body = answer
+    manager = body.get(ENTERPRISE, {}).get("manager") if isinstance(body, dict) else None
+    if isinstance(manager, dict):
+        body[ENTERPRISE]["manager"] = manager["value"]
+    return status, body
+
+
+def remove_wipes_the_group(scope: Scope, body: Any) -> Any:
+    for op in body.get("Operations", []) if isinstance(body, dict) else []:
+        if str(op.get("op")).lower() == "remove" and op.get("path") == "members":
+            op.pop("value", None)  # the RFC reading: remove members, all of them
+    return body
+
+
+@pytest.fixture
+def target(api: Api, database: Database) -> tuple[str, str]:
+    made = api.post("/directories", {"name": "Checked"}).json()
+    return made["directory"]["scim_url"], made["token"]["token"]
+
+
+def check_against(database: Database, target: tuple[str, str], idp: str = "entra", **breakage: Any) -> Report:
+    settings = Settings(public_url=BASE_URL, webhooks_in_serve=False)
+    with TestClient(Broken(create_app(settings, database), **breakage), base_url=BASE_URL) as client:
+        return run_check(target[0], target[1], idp, client=client)
+
+
+def failure(report: Report, step_starts: str) -> Any:
+    found = [o for o in report.outcomes if o.name.startswith(step_starts)]
+    assert found, [o.name for o in report.outcomes]
+    assert not found[0].passed, f"{step_starts} passed against a broken server"
+    return found[0]
+
+
+@pytest.mark.parametrize("idp", ["entra", "okta"])
+def test_every_step_passes_against_scimgate(database: Database, target: tuple[str, str], scim: Scim, idp: str) -> None:
+    """scimgate itself passes the whole cycle, and the check leaves nothing behind."""
+    report = check_against(database, target, idp)
+    assert report.passed, "\n".join(report.lines())
+    assert report.summary().startswith(f"{len(report.outcomes)} of {len(report.outcomes)} steps passed")
+    directory_id = target[0].rsplit("/", 1)[1]
+    assert Scim(scim.client, directory_id, target[1]).get("/Users").json()["totalResults"] == 0
+    assert Scim(scim.client, directory_id, target[1]).get("/Groups").json()["totalResults"] == 0
+
+
+def test_case_sensitive_ops_are_found(database: Database, target: tuple[str, str]) -> None:
+    """A server that wants lower-case ops fails Entra's default PATCHes."""
+    found = failure(check_against(database, target, request=case_sensitive_ops), "PATCH without aadOptscim062020")
+    assert "400" in found.problem and "ops in any case" in found.fix
+
+
+def test_404_for_no_match_is_found(database: Database, target: tuple[str, str]) -> None:
+    """404 instead of an empty list fails Test Connection, and Entra would quarantine the job."""
+    report = check_against(database, target, response=no_match_is_404)
+    found = failure(report, "Test Connection")
+    assert found.quarantine and "EncounteredQuarantineException" in found.consequence
+    assert "200 with an empty ListResponse" in found.fix and "quarantine" in report.summary()
+
+
+def test_members_despite_excluded_attributes_are_found(database: Database, target: tuple[str, str]) -> None:
+    found = failure(check_against(database, target, response=members_anyway), "Groups matched by displayName")
+    assert "excludedAttributes=members" in found.problem
+    assert "MultipleEntriesInResponse" in found.consequence
+
+
+def test_string_booleans_refused_are_found(database: Database, target: tuple[str, str]) -> None:
+    """Refusing "False" means Entra cannot disable anyone: leavers keep access."""
+    found = failure(check_against(database, target, request=strings_are_not_booleans), "Disable and re-enable")
+    assert "keep access" in found.consequence and '"True"/"False"' in found.fix
+
+
+def test_manager_as_a_string_is_found(database: Database, target: tuple[str, str]) -> None:
+    found = failure(check_against(database, target, response=manager_as_string), "Manager")
+    assert "ServiceIncompatible" in found.consequence
+
+
+def test_a_remove_that_wipes_the_group_is_found(database: Database, target: tuple[str, str]) -> None:
+    found = failure(check_against(database, target, request=remove_wipes_the_group), "Members added")
+    assert "empties the group" in found.consequence
+
+
+def test_application_json_responses_are_found(database: Database, target: tuple[str, str]) -> None:
+    found = failure(check_against(database, target, content_type="application/json"), "Test Connection")
+    assert "application/json" in found.problem and "application/scim+json" in found.fix
+
+
+def test_the_command_prints_a_report_and_fails_the_build(target: tuple[str, str]) -> None:
+    """Exit status 1 and a report naming the step when the endpoint is unreachable; --json for CI; only http(s)."""
+    result = CliRunner().invoke(main, ["check", "http://127.0.0.1:9/scim/v2", "--token", "t", "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["passed"] is False and report["steps"][0]["problem"].startswith("GET /Users")
+    bad = CliRunner().invoke(main, ["check", "file:///etc/passwd", "--token", "t"])
+    assert bad.exit_code == 2
