@@ -93,6 +93,7 @@ def measure(n: int, lookups: int) -> dict[str, Any]:
         loaded_s = time.perf_counter() - started
         port = free_port()
         command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--data-dir", tmp]
+        command += ["--rate-limit-per-second", "0"]
         server = subprocess.Popen(pinned("0", command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_ready(f"http://127.0.0.1:{port}/", server)

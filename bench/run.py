@@ -65,6 +65,7 @@ def run_scimgate(label: str, database_url: str | None, workers: int, load: Load)
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         command = [PYTHON, "-m", "scimgate", "serve", "--port", str(port), "--workers", str(workers)]
+        command += ["--rate-limit-per-second", "0"]  # measure the server, not its rate limit
         if database_url:
             command += ["--database-url", database_url]
         log = open(Path(tmp) / "server.log", "w+")

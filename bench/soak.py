@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_server(workdir: Path, port: int) -> tuple[subprocess.Popen[str], str, str]:
-    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--rate-limit-per-second", "0"]
     process = subprocess.Popen(
         command,
         cwd=workdir,

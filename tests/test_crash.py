@@ -71,6 +71,7 @@ def _work(client: httpx2.Client, url: str, group: str, index: int, ledger: Ledge
 def test_kill_9_during_load_loses_nothing_acknowledged(database_url: str, tmp_path: Path) -> None:
     port = free_port()
     command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--database-url", database_url]
+    command += ["--rate-limit-per-second", "0"]  # the replay re-sends everything at full speed
     server, lines = start(command, cwd=tmp_path)
     url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
     headers = {"Authorization": f"Bearer {value_after(lines, 'Bearer token (Entra: Secret Token):')}"}
@@ -134,6 +135,7 @@ def test_kill_9_during_a_big_member_patch_leaves_old_or_new_members(database_url
     """H3: kill -9 while a PATCH adds 1,000 members: after a restart the group has all of them or none."""
     port = free_port()
     command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--database-url", database_url]
+    command += ["--rate-limit-per-second", "0"]  # the replay re-sends everything at full speed
     server, lines = start(command, cwd=tmp_path)
     url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
     headers = {"Authorization": f"Bearer {value_after(lines, 'Bearer token (Entra: Secret Token):')}"}

@@ -41,6 +41,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     database = db or Database(settings.resolved_database_url(), settings.database_limits())
     ops = Operations(database, settings.resolved_public_url(), settings.cursor_timeout)
     token_cache = TokenCache(settings.token_cache_seconds)
+    limits = settings.limits()
     metrics = Metrics(database)
     log_writer = LogWriter(
         database,
@@ -69,11 +70,11 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Mount("/scim/v2/{directory_id}", app=BearerAuth(scim_router(ops, settings), database, token_cache)),
-            Mount("/api/v1", app=management_api(settings, database, token_cache.forget)),
+            Mount("/scim/v2/{directory_id}", app=BearerAuth(scim_router(ops, settings), database, token_cache, limits)),
+            Mount("/api/v1", app=management_api(settings, database, token_cache.forget, limits)),
             # Every method reaches it, so that a GET gets an OAuth error, not a SCIM one.
-            Route("/oauth/token", token_endpoint(database), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-            Mount("/admin", app=admin_app(settings, database, token_cache.forget), name="admin"),
+            Route("/oauth/token", token_endpoint(database, limits), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Mount("/admin", app=admin_app(settings, database, token_cache.forget, limits), name="admin"),
             *health_routes(database, metrics),
         ],
         exception_handlers={
@@ -90,6 +91,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     app.state.database = database
     app.state.token_cache = token_cache
     app.state.request_log = log_writer
+    app.state.limits = limits
     return app
 
 

@@ -15,6 +15,7 @@ from scimgate.store.database import Limits
 
 if TYPE_CHECKING:
     from scimgate.events.delivery import Dispatcher
+    from scimgate.limits import Limits as RateLimits
     from scimgate.provisioning.metrics import Metrics
     from scimgate.store.database import Database
 
@@ -122,6 +123,32 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="text, or json: one JSON object per log line, with request_id and directory_id."
     )
+
+    rate_limit_per_second: float = Field(
+        100.0,
+        ge=0,
+        description=(
+            "Sustained SCIM requests a second each directory may send to each worker (0: no limit); over it, 429 "
+            "with Retry-After. Entra needs 25."
+        ),
+    )
+    rate_limit_burst: float = Field(
+        3000.0, ge=1, description="Requests a directory may send at once above the sustained rate (an initial sync)."
+    )
+    auth_failures_per_minute: float = Field(
+        30.0,
+        ge=0,
+        description=(
+            "Failed credentials a source address may present per minute (SCIM, management API, admin sign-in, "
+            "OAuth) before its unknown credentials get 429 (0: no limit)."
+        ),
+    )
+
+    def limits(self) -> "RateLimits":
+        from scimgate.limits import Limits, TokenBuckets
+
+        failures = TokenBuckets(self.auth_failures_per_minute / 60, max(self.auth_failures_per_minute, 1))
+        return Limits(TokenBuckets(self.rate_limit_per_second, self.rate_limit_burst), failures)
 
     @field_validator("operator_key")
     @classmethod

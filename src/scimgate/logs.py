@@ -18,6 +18,7 @@ class RequestIds(Filter):
     def filter(self, record: LogRecord) -> bool:
         ids = current_request.get()
         record.request_id, record.directory_id = ids if ids else (None, None)
+        record.__dict__.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
         return True
 
 
@@ -38,6 +39,7 @@ def log_config(log_format: str) -> dict[str, Any]:
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         }
         config["formatters"] = {"default": json_formatter, "access": json_formatter}
+        config["root"] = {"handlers": ["default"], "level": "WARNING"}  # libraries' records, as JSON too
     config["handlers"] = {
         name: {**handler, "filters": ["ids"]} for name, handler in uvicorn.config.LOGGING_CONFIG["handlers"].items()
     }

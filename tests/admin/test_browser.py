@@ -108,7 +108,7 @@ def test_an_admin_sets_up_a_directory_and_solves_a_failure(browser: WebDriver, s
     Select(browser.find_element(By.NAME, "status")).select_by_value("failed")
     browser.find_element(By.CSS_SELECTOR, "#log-filters button").click()
     rows = _wait_for_rows(browser, "#log tbody tr.failed")
-    assert len(rows) == 1 and "user_name_taken" in rows[0].text and "next cycle" in rows[0].text
+    assert len(rows) == 1 and "user_name_taken" in rows[0].text and "EntryConflict" in rows[0].text
     shot(browser, "03-log-with-explanation")
     rows[0].find_element(By.TAG_NAME, "a").click()
     assert "user_name_taken" in browser.find_element(By.ID, "explanation").text

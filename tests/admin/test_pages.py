@@ -142,7 +142,7 @@ def test_the_log_shows_failures_with_their_explanation(app_client: TestClient, s
     )
     pages = [app_client.get(f"/admin/log/{i}").text for i in re.findall(r'/admin/log/(req_[a-z0-9]+)"', failed)]
     entry = next(page for page in pages if "user_name_taken" in page)
-    assert "next cycle" in entry and "409" in entry
+    assert "EntryConflict" in entry and "409" in entry
     assert "Do-Not-Show-1" not in entry and "[redacted]" in entry
     banner = app_client.get("/admin/").text
     assert "EncounteredQuarantineException" in banner  # a credential failure in the last hour
@@ -172,3 +172,21 @@ def test_pages_are_not_cached_or_framed(app_client: TestClient) -> None:
     headers: Any = response.headers
     assert headers["cache-control"] == "no-store" and headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
+
+
+def test_signing_out_ends_copies_of_the_session_and_a_new_key_ends_all(database: Database) -> None:
+    """A cookie kept from before a sign-out, or from before the operator key changed, opens nothing."""
+    settings = Settings(public_url=BASE_URL, operator_key=OPERATOR_KEY, webhooks_in_serve=False)
+    with TestClient(create_app(settings, database), base_url=BASE_URL) as client:
+        csrf = sign_in(client)
+        stolen = dict(client.cookies)
+        client.post("/admin/logout", data={"csrf": csrf})
+        with TestClient(create_app(settings, database), base_url=BASE_URL, cookies=stolen) as thief:
+            assert thief.get("/admin/", follow_redirects=False).status_code == 303
+        sign_in(client)
+        kept = dict(client.cookies)
+    rotated = Settings(
+        public_url=BASE_URL, operator_key="another-operator-key-0123456789abcdef", webhooks_in_serve=False
+    )
+    with TestClient(create_app(rotated, database), base_url=BASE_URL, cookies=kept) as client:
+        assert client.get("/admin/", follow_redirects=False).status_code == 303

@@ -672,3 +672,16 @@ def test_names_longer_than_the_database_allows_are_usage_errors(cli: Cli) -> Non
     assert cli.run("directory", "create", "x" * 201).exit_code == 2
     assert cli.run("directory", "create", "ok", "--external-id", "k" * 201).exit_code == 2
     assert cli.json("directory", "list") == []
+
+
+def test_secret_settings_reach_worker_processes_unmasked() -> None:
+    """serve --workers passes every secret setting to its workers as itself, not as pydantic's mask."""
+    from scimgate.cli import _environment
+    from scimgate.config import Settings
+
+    settings = Settings(operator_key="k" * 40, admin_password="a long admin password")
+    environment = _environment(settings)
+    assert environment["SCIMGATE_OPERATOR_KEY"] == "k" * 40
+    assert environment["SCIMGATE_ADMIN_PASSWORD"] == "a long admin password"
+    parsed = Settings.model_validate({name[9:].lower(): value for name, value in environment.items()})
+    assert parsed.admin_password is not None

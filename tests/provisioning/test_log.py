@@ -111,7 +111,7 @@ def test_scim_failures_are_explained(database: Database, scim: Scim) -> None:
     scim.post("/Users", {"schemas": [USER], "userName": "TAKEN@example.com"})
     entry = explained(scim, database)
     assert (entry.status, entry.reason, entry.scim_type) == (409, "user_name_taken", "uniqueness")
-    assert "next cycle" in entry.advice
+    assert "EntryConflict" in entry.advice and "did not match" in entry.advice
     group = scim.create_group("Team")
     add = {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": "usr_x"}]}]}
     scim.client.patch(f"{scim.base}/Groups/{group['id']}", json=add, headers=scim.headers())
@@ -198,8 +198,9 @@ def test_json_logs_carry_request_and_directory_ids(scim: Scim, capsys: pytest.Ca
     assert access[-1]["directory_id"] == scim.directory_id and scim.token not in json.dumps(lines)
 
 
-def test_stats_warn_before_entra_quarantines(database: Database, scim: Scim) -> None:
-    """A credential failure in the last hour, or more than 40 % failures over 24 hours, puts up a warning."""
+def test_stats_warn_before_entra_quarantines(database: Database, scim: Scim, other_scim: Scim) -> None:
+    """A credential failure that means the IdP is set up wrong, in the last hour, or more than 40 % failures over 24
+    hours, puts up a warning; guessed tokens do not."""
     from scimgate.admin.queries import directory_stats
 
     for _ in range(12):
@@ -213,7 +214,14 @@ def test_stats_warn_before_entra_quarantines(database: Database, scim: Scim) -> 
     assert stats.warning() is None
     for _ in range(12):
         scim.post("/Users", {"schemas": [USER], "userName": ""})
-    scim.client.get(f"{scim.base}/Users")
+    scim.client.get(f"{scim.base}/Users", headers={"Authorization": "Bearer scimgate_guessed"})
+    flush(scim.client)
+    with database.read() as conn:
+        stats = directory_stats(conn)[scim.directory_id]
+    assert stats.credential_failures_last_hour == 0 and "EncounteredEscrowProportionThreshold" in (
+        stats.warning() or ""
+    )
+    scim.client.get(f"{scim.base}/Users", headers=other_scim.headers())  # the token of another directory
     flush(scim.client)
     with database.read() as conn:
         stats = directory_stats(conn)[scim.directory_id]
@@ -231,3 +239,79 @@ def test_the_log_writer_survives_a_database_error(scim: Scim, monkeypatch: pytes
     assert scim.get("/Users").status_code == 200
     asyncio.run(writer.flush())
     assert scim.get("/Users").status_code == 200
+
+
+def test_redaction_holds_for_odd_shapes(scim: Scim, database: Database) -> None:
+    """Mixed-case PATCH keys, Bulk bodies and bodies that are not JSON never leave a password in the log."""
+    user = scim.create_user("odd@example.com")
+    odd = {"schemas": [PATCH_OP], "Operations": [{"OP": "replace", "Path": "password", "Value": "Mixed-Case-Pw1"}]}
+    scim.client.patch(f"{scim.base}/Users/{user['id']}", json=odd, headers=scim.headers())
+    bulk = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {
+                "method": "PATCH",
+                "path": f"/Users/{user['id']}",
+                "data": {
+                    "schemas": [PATCH_OP],
+                    "Operations": [{"op": "replace", "PATH": "Password", "VALUE": "Bulk-Pw-2"}],
+                },
+            }
+        ],
+    }
+    scim.post("/Bulk", bulk)
+    broken = '{"userName": "x@example.com", "path": "password", "value": "Broken-Json-Pw3",}'
+    scim.client.post(f"{scim.base}/Users", content=broken, headers=scim.headers({"Content-Type": "application/json"}))
+    flush(scim.client)
+    stored = json.dumps([tuple(row) for row in entries(database)], default=str)
+    for secret in ("Mixed-Case-Pw1", "Bulk-Pw-2", "Broken-Json-Pw3"):
+        assert secret not in stored
+    assert "not kept" in stored
+
+
+def test_one_unstorable_entry_does_not_lose_the_batch(scim: Scim, database: Database) -> None:
+    """A NUL in the URL (which PostgreSQL cannot store) is cleaned, and the entries around it are all kept."""
+    scim.get("/Users")
+    scim.client.get("/scim/v2/x%00/Users")
+    scim.get("/Groups")
+    flush(scim.client)
+    paths = [entry.path for entry in entries(database)]
+    assert len(paths) == 3 and "\x00" not in "".join(paths)
+
+
+def test_unexpected_errors_carry_the_request_id(scim: Scim, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 500 is a SCIM error with X-Request-Id, so the admin can find the traceback by it."""
+    import scimgate.scim.operations as operations
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(operations.Operations, "search", broken)
+    client = TestClient(scim.client.app, base_url=BASE_URL, raise_server_exceptions=False)
+    response = client.get(f"{scim.base}/Users?count=5", headers=scim.headers())
+    assert response.status_code == 500 and response.headers["x-request-id"].startswith("req_")
+    assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+
+def test_metrics_label_only_authenticated_directories(scim: Scim) -> None:
+    """Unauthenticated requests to made-up directory ids add no series."""
+    for i in range(5):
+        scim.client.get(f"/scim/v2/dir_made_up_{i}/Users")
+    text = scim.client.get("/metrics").text
+    assert "dir_made_up" not in text
+
+
+def test_strict_mode_is_named_only_when_it_was_the_cause(database: Database, scim: Scim) -> None:
+    """In strict mode, an Entra form is explained as such; a PATCH that is wrong in any mode is not."""
+    with database.write() as conn:
+        set_strict(conn, scim.directory_id, True)
+    scim.client.app.state.token_cache.forget()  # type: ignore[attr-defined]
+    user = scim.create_user("strict2@example.com")
+    wrong = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": "maybe"}]}
+    scim.client.patch(f"{scim.base}/Users/{user['id']}", json=wrong, headers=scim.headers())
+    assert explained(scim, database).reason == "invalid_request"
+    create_on_absent = {"op": "replace", "path": 'emails[type eq "work"].value', "value": "w@example.com"}
+    entra = {"schemas": [PATCH_OP], "Operations": [create_on_absent]}
+    answer = scim.client.patch(f"{scim.base}/Users/{user['id']}", json=entra, headers=scim.headers())
+    assert answer.status_code == 400 and "not in strict mode" in answer.json()["detail"]
+    assert explained(scim, database).reason == "strict_mode_rejected_patch"

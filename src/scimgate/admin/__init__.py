@@ -8,9 +8,11 @@ scoped to ``/admin`` that lasts 12 hours, and every form carries a CSRF token bo
 import hashlib
 import hmac
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -25,16 +27,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from scimgate.admin import activity, directories
 from scimgate.admin.common import Admin, check_csrf, render
 from scimgate.config import Settings
+from scimgate.directories.auth import source_address
+from scimgate.limits import Limits
 from scimgate.store import resources as store
 from scimgate.store.database import Database
+from scimgate.store.tables import counters
 
 HERE = Path(__file__).parent
 _SESSION_SECONDS = 12 * 3600
 
 
-def admin_app(settings: Settings, db: Database, forget_credentials: Any) -> ASGIApp:
+def admin_app(settings: Settings, db: Database, forget_credentials: Any, limits: Limits) -> ASGIApp:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     secrets_ = [s.get_secret_value() for s in (settings.operator_key, settings.admin_password) if s is not None]
+    # Sessions made under other credentials (a rotated operator key or password) are not honoured.
+    fingerprint = hashlib.sha256("\n".join(secrets_).encode()).hexdigest()[:16]
     admin = Admin(db, settings.resolved_public_url(), templates, forget_credentials)
 
     async def login_page(request: Request) -> Response:
@@ -42,17 +49,27 @@ def admin_app(settings: Settings, db: Database, forget_credentials: Any) -> ASGI
 
     async def login(request: Request) -> Response:
         form = await request.form()
+        source = source_address(request.scope)
+        if limits.failures.exhausted(source):
+            context = {"error": "Too many failed sign-ins from this address; wait a minute.", "configured": True}
+            return render(request, "login.html", context, status_code=429)
         presented = hashlib.sha256(str(form.get("key", "")).encode()).digest()
         ok = any(hmac.compare_digest(presented, hashlib.sha256(s.encode()).digest()) for s in secrets_)
         if not ok:
+            limits.failures.take(source)
             context = {"error": "That is not the operator key or the admin password.", "configured": bool(secrets_)}
             return render(request, "login.html", context, status_code=401)
         request.session.clear()
-        request.session.update({"signed_in": True, "csrf": secrets.token_urlsafe(24)})
+        request.session.update(
+            {"signed_in": True, "csrf": secrets.token_urlsafe(24), "fp": fingerprint, "at": time.time()}
+        )
         return RedirectResponse(request.url_for("admin:home"), status_code=303)
 
     async def logout(request: Request) -> Response:
         await check_csrf(request)
+        # A signed cookie cannot be taken back, so signing out moves the time sessions must be newer than: every
+        # admin session ends (there is one operator identity), including a copy of this cookie someone kept.
+        await run_in_threadpool(_end_sessions, db)
         request.session.clear()
         return RedirectResponse(request.url_for("admin:login"), status_code=303)
 
@@ -66,7 +83,7 @@ def admin_app(settings: Settings, db: Database, forget_credentials: Any) -> ASGI
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _error_page})
     app.state.admin = admin
-    wrapped = _SessionSecret(db, settings, _Guard(app))
+    wrapped = _SessionSecret(db, settings, _Guard(app, db, fingerprint))
     wrapped.routes = app.routes  # so that url_for("admin:…") finds them through the Mount
     return wrapped
 
@@ -77,19 +94,45 @@ async def _error_page(request: Request, exc: Exception) -> Response:
 
 
 class _Guard:
-    """Everything but the sign-in page and the stylesheet needs a signed-in session."""
+    """Everything but the sign-in page and the stylesheet needs a live signed-in session: made under the current
+    credentials, and after the last sign-out."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, db: Database, fingerprint: str) -> None:
         self.app = app
+        self.db = db
+        self.fingerprint = fingerprint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             root = scope.get("root_path", "")
             path = scope["path"][len(root) :] if scope["path"].startswith(root) else scope["path"]
-            if not path.startswith(("/login", "/static")) and not scope["session"].get("signed_in"):
+            if not path.startswith(("/login", "/static")) and not await self._live(scope["session"]):
+                scope["session"].clear()
                 await RedirectResponse(f"{root}/login", status_code=303)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    async def _live(self, session: dict[str, Any]) -> bool:
+        if not session.get("signed_in") or session.get("fp") != self.fingerprint:
+            return False
+        ended = await run_in_threadpool(_sessions_ended, self.db)
+        return float(session.get("at", 0)) > ended
+
+
+_ENDED = "admin_sessions_ended"
+
+
+def _sessions_ended(db: Database) -> float:
+    with db.read() as conn:
+        value = conn.execute(sa.select(counters.c.value).where(counters.c.name == _ENDED)).scalar_one_or_none()
+    return float(value or 0) / 1000
+
+
+def _end_sessions(db: Database) -> None:
+    now = int(time.time() * 1000)
+    with db.write() as conn:
+        if conn.execute(counters.update().where(counters.c.name == _ENDED).values(value=now)).rowcount == 0:
+            conn.execute(counters.insert().values(name=_ENDED, value=now))
 
 
 class _SessionSecret:

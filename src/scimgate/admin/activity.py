@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -25,7 +26,7 @@ def _pretty(body: str | None) -> str | None:
         return body
 
 
-async def log_page(request: Request) -> Response:
+def log_page(request: Request) -> Response:
     admin = admin_of(request)
     params = request.query_params
     directory_id = params.get("directory") or None
@@ -49,7 +50,7 @@ async def log_page(request: Request) -> Response:
     return render(request, "log.html", context)
 
 
-async def log_entry_page(request: Request) -> Response:
+def log_entry_page(request: Request) -> Response:
     admin = admin_of(request)
     with admin.db.read() as conn:
         entry = queries.log_entry(conn, request.path_params["entry_id"][:40])
@@ -63,7 +64,7 @@ async def log_entry_page(request: Request) -> Response:
     return render(request, "log_entry.html", context)
 
 
-async def events_page(request: Request) -> Response:
+def events_page(request: Request) -> Response:
     admin = admin_of(request)
     directory_id = request.query_params.get("directory") or None
     before = request.query_params.get("before")
@@ -79,14 +80,14 @@ async def events_page(request: Request) -> Response:
     return render(request, "events.html", context)
 
 
-async def webhooks_page(request: Request) -> Response:
+def webhooks_page(request: Request) -> Response:
     admin = admin_of(request)
     with admin.db.read() as conn:
         endpoints = webhooks.list_endpoints(conn)
     return render(request, "webhooks.html", {"endpoints": endpoints})
 
 
-async def webhook_page(request: Request) -> Response:
+def webhook_page(request: Request) -> Response:
     admin = admin_of(request)
     endpoint_id = request.path_params["endpoint_id"][:40]
     status = request.query_params.get("status") or None
@@ -104,18 +105,22 @@ async def webhook_action(request: Request) -> Response:
     admin = admin_of(request)
     form = await check_csrf(request)
     endpoint_id = request.path_params["endpoint_id"][:40]
-    with admin.db.write() as conn:
-        if webhooks.get_endpoint(conn, endpoint_id) is None:
-            raise HTTPException(404, "No such webhook endpoint.")
-        action = form.get("action")
-        if action == "redeliver":
-            webhooks.redeliver(conn, endpoint_id, str(form.get("delivery", ""))[:40])
-        elif action == "redeliver-failed":
-            webhooks.redeliver(conn, endpoint_id)
-        elif action in ("enable", "disable"):
-            webhooks.set_enabled(conn, endpoint_id, action == "enable")
-        else:
-            raise HTTPException(400, "Unknown action.")
+
+    def run() -> None:
+        with admin.db.write() as conn:
+            if webhooks.get_endpoint(conn, endpoint_id) is None:
+                raise HTTPException(404, "No such webhook endpoint.")
+            action = form.get("action")
+            if action == "redeliver":
+                webhooks.redeliver(conn, endpoint_id, str(form.get("delivery", ""))[:40])
+            elif action == "redeliver-failed":
+                webhooks.redeliver(conn, endpoint_id)
+            elif action in ("enable", "disable"):
+                webhooks.set_enabled(conn, endpoint_id, action == "enable")
+            else:
+                raise HTTPException(400, "Unknown action.")
+
+    await run_in_threadpool(run)
     return RedirectResponse(request.url_for("admin:webhook", endpoint_id=endpoint_id), status_code=303)
 
 

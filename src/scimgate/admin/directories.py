@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -39,7 +40,7 @@ def _directory(admin: Admin, directory_id: str) -> Directory:
     return found
 
 
-async def home(request: Request) -> Response:
+def home(request: Request) -> Response:
     admin = admin_of(request)
     with admin.db.read() as conn:
         found = list_directories(conn)
@@ -57,17 +58,22 @@ async def create(request: Request) -> Response:
     external_id = str(form.get("external_id", "")).strip() or None
     if not 0 < len(name) <= 200 or idp not in IDPS or (external_id and len(external_id) > 200) or "\x00" in name:
         raise HTTPException(400, "A directory needs a name (1 to 200 characters) and one of the listed IdPs.")
-    with admin.db.write() as conn:
-        made = create_directory(conn, name, external_id=external_id, idp=idp)
-        issued = issue_token(conn, made.id, "created on the admin page")
-    return await _directory_page(request, made, new_token=issued.token)
+
+    def run() -> Response:
+        with admin.db.write() as conn:
+            made = create_directory(conn, name, external_id=external_id, idp=idp)
+            issued = issue_token(conn, made.id, "created on the admin page")
+        return _directory_page(request, made, new_token=issued.token)
+
+    # Database work off the event loop: the admin page must never stall the IdPs' requests on this worker.
+    return await run_in_threadpool(run)
 
 
-async def directory_page(request: Request) -> Response:
-    return await _directory_page(request, _directory(admin_of(request), request.path_params["directory_id"]))
+def directory_page(request: Request) -> Response:
+    return _directory_page(request, _directory(admin_of(request), request.path_params["directory_id"]))
 
 
-async def _directory_page(request: Request, directory: Directory, new_token: str | None = None) -> Response:
+def _directory_page(request: Request, directory: Directory, new_token: str | None = None) -> Response:
     admin = admin_of(request)
     with admin.db.read() as conn:
         tokens = list_tokens(conn, directory.id)
@@ -87,29 +93,38 @@ async def _directory_page(request: Request, directory: Directory, new_token: str
 async def new_token(request: Request) -> Response:
     admin = admin_of(request)
     await check_csrf(request)
-    directory = _directory(admin, request.path_params["directory_id"])
-    with admin.db.write() as conn:
-        issued = issue_token(conn, directory.id, "created on the admin page")
-    return await _directory_page(request, directory, new_token=issued.token)
+
+    def run() -> Response:
+        directory = _directory(admin, request.path_params["directory_id"])
+        with admin.db.write() as conn:
+            issued = issue_token(conn, directory.id, "created on the admin page")
+        return _directory_page(request, directory, new_token=issued.token)
+
+    return await run_in_threadpool(run)
 
 
 async def change(request: Request) -> Response:
     admin = admin_of(request)
     form = await check_csrf(request)
-    directory = _directory(admin, request.path_params["directory_id"])
     action = form.get("action")
-    with admin.db.write() as conn:
-        if action in ("disable", "enable"):
-            set_disabled(conn, directory.id, action == "disable")
-        elif action in ("strict", "tolerant"):
-            update_directory(conn, directory.id, strict=action == "strict")
-        else:
-            raise HTTPException(400, "Unknown action.")
+    if action not in ("disable", "enable", "strict", "tolerant"):
+        raise HTTPException(400, "Unknown action.")
+
+    def run() -> Directory:
+        directory = _directory(admin, request.path_params["directory_id"])
+        with admin.db.write() as conn:
+            if action in ("disable", "enable"):
+                set_disabled(conn, directory.id, action == "disable")
+            else:
+                update_directory(conn, directory.id, strict=action == "strict")
+        return directory
+
+    directory = await run_in_threadpool(run)
     admin.forget_credentials()
     return RedirectResponse(request.url_for("admin:directory", directory_id=directory.id), status_code=303)
 
 
-async def user_list(request: Request) -> Response:
+def user_list(request: Request) -> Response:
     admin = admin_of(request)
     directory = _directory(admin, request.path_params["directory_id"])
     q, after = request.query_params.get("q", "")[:200], request.query_params.get("after")
@@ -121,7 +136,7 @@ async def user_list(request: Request) -> Response:
     return render(request, "users.html", {"directory": directory, "users": found, "q": q, "more": more})
 
 
-async def user_page(request: Request) -> Response:
+def user_page(request: Request) -> Response:
     admin = admin_of(request)
     directory = _directory(admin, request.path_params["directory_id"])
     with admin.db.read() as conn:
@@ -133,7 +148,7 @@ async def user_page(request: Request) -> Response:
     return render(request, "user.html", context)
 
 
-async def group_list(request: Request) -> Response:
+def group_list(request: Request) -> Response:
     admin = admin_of(request)
     directory = _directory(admin, request.path_params["directory_id"])
     q, after = request.query_params.get("q", "")[:200], request.query_params.get("after")
@@ -145,7 +160,7 @@ async def group_list(request: Request) -> Response:
     return render(request, "groups.html", {"directory": directory, "groups": found, "q": q, "more": more})
 
 
-async def group_page(request: Request) -> Response:
+def group_page(request: Request) -> Response:
     """A group and one page of its members (a group can have 100,000)."""
     admin = admin_of(request)
     directory = _directory(admin, request.path_params["directory_id"])

@@ -14,6 +14,7 @@ from scimgate.store.resources import StoredResource, keyset_page
 from scimgate.store.tables import events, request_log, users
 
 PAGE = 50
+_SETUP_ERRORS = ("token_of_another_directory", "revoked_token", "expired_token", "directory_disabled")
 
 
 @dataclass
@@ -59,7 +60,21 @@ def directory_stats(conn: Connection, now: datetime | None = None) -> dict[str, 
             sa.func.count(),
             sa.func.sum(sa.case((_failed(), 1), else_=0)),
             sa.func.max(request_log.c.time),
-            sa.func.sum(sa.case((sa.and_(request_log.c.status == 401, request_log.c.time >= hour), 1), else_=0)),
+            # A refused credential the directory issued (revoked, expired, another directory's, a disabled
+            # directory): the IdP's own setup is wrong. Unknown tokens are anyone's guesses and do not count.
+            sa.func.sum(
+                sa.case(
+                    (
+                        sa.and_(
+                            request_log.c.status == 401,
+                            request_log.c.time >= hour,
+                            request_log.c.reason.in_(_SETUP_ERRORS),
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ),
         )
         .where(request_log.c.time >= day, request_log.c.directory_id.is_not(None))
         .group_by(request_log.c.directory_id)

@@ -24,13 +24,14 @@ from scimgate import __version__
 from scimgate.api import credentials, data, directories, events
 from scimgate.api.common import ApiError, Context
 from scimgate.config import Settings
-from scimgate.directories.auth import bearer_token
+from scimgate.directories.auth import bearer_token, source_address
+from scimgate.limits import Limits, retry_after
 from scimgate.store.database import Database, is_unavailable
 
 logger = logging.getLogger("scimgate.api")
 
 
-def management_api(settings: Settings, db: Database, forget_credentials: Callable[[], None]) -> ASGIApp:
+def management_api(settings: Settings, db: Database, forget_credentials: Callable[[], None], limits: Limits) -> ASGIApp:
     expected = settings.operator_key.get_secret_value() if settings.operator_key is not None else None
     expected_digest = hashlib.sha256(expected.encode()).digest() if expected else None
 
@@ -43,12 +44,23 @@ def management_api(settings: Settings, db: Database, forget_credentials: Callabl
             )
         token = bearer_token(request.headers.get("authorization"))
         presented = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest() if token else b""
+        source = source_address(request.scope)
+        wait = limits.failures.exhausted(source)
+        if wait and not limits.known_good(presented.hex()):
+            raise ApiError(
+                429,
+                "too many failed attempts",
+                "Too many wrong keys came from this address; retry after the indicated delay.",
+                {"Retry-After": retry_after(wait)},
+            )
         if not hmac.compare_digest(presented, expected_digest):
+            limits.failures.take(source)
             raise ApiError(
                 401,
                 "unauthorized",
                 "Send the operator key as `Authorization: Bearer <key>`. SCIM tokens do not work here.",
             )
+        limits.accepted(presented.hex())
 
     api = FastAPI(
         title="scimgate management API",
@@ -109,7 +121,9 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return problem(exc.status, exc.title, exc.detail)
+    response = problem(exc.status, exc.title, exc.detail)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -27,11 +27,12 @@ MAX_LIMIT = 1000
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, title: str, detail: str) -> None:
+    def __init__(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
+        self.headers = headers or {}
 
 
 @dataclass(frozen=True)

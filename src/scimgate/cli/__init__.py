@@ -5,6 +5,7 @@ from typing import Any
 
 import click
 import uvicorn
+from pydantic import SecretStr
 
 from scimgate import __version__
 from scimgate.app import create_app
@@ -59,8 +60,10 @@ def serve(**flags: Any) -> None:
 
 def _environment(settings: Settings) -> dict[str, str]:
     values = settings.model_dump(exclude_none=True)
-    if settings.operator_key is not None:
-        values["operator_key"] = settings.operator_key.get_secret_value()
+    for name in values:
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr):  # model_dump masks secrets as "**********"
+            values[name] = secret.get_secret_value()
     return {f"SCIMGATE_{name.upper()}": str(value) for name, value in values.items()}
 
 

@@ -15,12 +15,23 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimgate.directories.credentials import Opened, diagnose, directory_for_token, needs_touch, touch
 from scimgate.directories.tokens import B64TOKEN, hash_token
+from scimgate.limits import Limits, retry_after
 from scimgate.provisioning.explain import AuthFailure
 from scimgate.provisioning.log import request_context
-from scimgate.scim.errors import Unauthorized
+from scimgate.scim.errors import TooManyRequests, Unauthorized
 from scimgate.store.database import Database
 
 logger = logging.getLogger("scimgate.auth")
+_TOO_MANY_FAILURES = (
+    "Too many requests with wrong credentials came from this address; wait, then send this directory's token."
+)
+
+
+def source_address(scope: Scope) -> str:
+    """Where the request came from (uvicorn puts a trusted proxy's X-Forwarded-For here)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
 
 _REFUSED = (
     "The bearer token is missing, wrong, revoked or expired, belongs to another directory, or the directory is "
@@ -84,10 +95,11 @@ class TokenCache:
 
 
 class BearerAuth:
-    def __init__(self, app: ASGIApp, db: Database, cache: TokenCache) -> None:
+    def __init__(self, app: ASGIApp, db: Database, cache: TokenCache, limits: Limits) -> None:
         self.app = app
         self.db = db
         self.cache = cache
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,11 +109,17 @@ class BearerAuth:
         headers = [value for name, value in scope["headers"] if name == b"authorization"]
         token = bearer_token(headers[0].decode("latin-1")) if len(headers) == 1 else None
         context = request_context(scope)
+        source = source_address(scope)
         if token is None:
             if context is not None:
                 context.auth_failure = AuthFailure("malformed_token" if headers else "missing_token", {})
             raise Unauthorized(_REFUSED)
         token_hash = hash_token(token)
+        wait = self.limits.failures.exhausted(source)
+        if wait and not self.limits.known_good(token_hash):
+            # This source has presented too many wrong credentials: refuse what this worker does not know to be
+            # good, without a database read. Its good tokens (an IdP behind the same proxy) still work.
+            raise TooManyRequests(_TOO_MANY_FAILURES, retry_after(wait))
         opened = self.cache.get(token_hash)
         if opened is None:
             generation = self.cache.generation
@@ -109,11 +127,20 @@ class BearerAuth:
             if opened is not None:
                 self.cache.put(token_hash, opened, generation)
         if opened is None or opened.directory_id != directory_id:
+            self.limits.failures.take(source)
             if context is not None:
                 context.auth_failure = await run_in_threadpool(self._diagnose, token, directory_id)
             raise Unauthorized(_REFUSED)
+        self.limits.accepted(token_hash)
         if context is not None:
             context.token_id, context.strict = opened.token_id, opened.strict
+        wait = self.limits.per_directory.take(directory_id)
+        if wait:
+            raise TooManyRequests(
+                "This directory is sending more requests than its rate limit allows; retry after the indicated delay. "
+                "(The limit, rate_limit_per_second, is well above what Entra and Okta need.)",
+                retry_after(wait),
+            )
         scope.setdefault("state", {})["strict"] = opened.strict
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from scimgate.directories.credentials import IssuedToken, issue_token, maybe_utc
 from scimgate.directories.tokens import CLIENT_SECRET_PREFIX, display_prefix, generate_token, hash_token, hashes_match
 from scimgate.ids import new_id
+from scimgate.limits import Limits
 from scimgate.store.database import Database, is_unavailable, utc
 from scimgate.store.tables import client_secrets, directories, oauth_clients, tokens
 
@@ -221,13 +222,18 @@ def exchange(conn: Connection, client_id: str, secret: str) -> IssuedToken | Non
     return issue_token(conn, row.directory_id, row.name, expires_at=expires, client_id=client_id)
 
 
-def token_endpoint(db: Database) -> Any:
+def token_endpoint(db: Database, limits: Limits) -> Any:
     """``POST /oauth/token``: the client credentials grant, with errors as RFC 6749 §5.2 has them."""
 
     async def endpoint(request: Request) -> Response:
         if request.method != "POST":
             response = _oauth_error(405, "invalid_request", "Token requests are POSTs.")
             response.headers["Allow"] = "POST"
+            return response
+        source = request.client.host if request.client else "unknown"
+        if limits.failures.exhausted(source):
+            response = _oauth_error(429, "invalid_client", "Too many failed client authentications from this address.")
+            response.headers["Retry-After"] = "60"
             return response
         form, basic = await _credentials_request(request)
         if isinstance(form, Response):
@@ -256,6 +262,7 @@ def token_endpoint(db: Database) -> Any:
             logger.exception("token request failed", exc_info=error)
             return _oauth_error(500, "server_error", "The server hit an unexpected error; nothing was issued.")
         if issued is None or issued.expires_at is None:
+            limits.failures.take(source)
             return _oauth_error(
                 401,
                 "invalid_client",

@@ -70,15 +70,21 @@ def explain(
             )
         return Explanation(
             "user_name_taken",
-            "A user with this userName already exists in this directory (compared case-insensitively). On its next "
-            "cycle Entra looks the user up by its matching attribute (userName by default) and updates the existing "
-            "user instead of creating one; if that is someone else, fix the userName mapping or the duplicate in "
-            "the IdP.",
+            "A user with this userName already exists in this directory (compared case-insensitively), and the IdP "
+            "did not match it: its matching attribute (userName by default, or externalId) found nothing, so it tried "
+            "to create the user. Entra logs EntryConflict and retries after 6, 12 and 24 hours, failing the same way "
+            "until the IdP's value and the existing user's agree: fix the mapping, or remove the stale user here.",
         )
-    if status == 400 and ("strict mode" in text or (strict and method == "PATCH")):
+    if status == 400 and "are not users or groups of this directory" in text:
+        return Explanation(
+            "unknown_member",
+            "The group names members this directory does not have. Assign those users to the application in the "
+            "IdP so they are provisioned before the group; Entra retries the membership on its next cycle.",
+        )
+    if status == 400 and "strict mode" in text:
         return Explanation(
             "strict_mode_rejected_patch",
-            f"This directory is in strict RFC mode, which refuses the PATCH forms Entra sends by default ({text}). "
+            f"This directory is in strict RFC mode, which refuses this IdP form ({text}). "
             "Turn strict mode off for this directory, or make Entra send RFC PATCHes (add ?aadOptscim062020 to the "
             "Tenant URL).",
         )

@@ -25,6 +25,7 @@ from scimgate.logs import current_request
 from scimgate.provisioning.explain import AuthFailure, Explanation, explain, explain_auth
 from scimgate.provisioning.metrics import Metrics
 from scimgate.provisioning.redact import redact_body, redact_query
+from scimgate.scim.errors import InternalError, error_response
 from scimgate.store.database import Database
 from scimgate.store.tables import request_log
 
@@ -32,6 +33,7 @@ logger = logging.getLogger("scimgate.provisioning")
 CONTEXT = "scimgate.request"
 _PREFIX = "/scim/v2/"
 _MAX_CAPTURE = 1_048_576 + 1
+_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 
 @dataclass
@@ -70,7 +72,7 @@ class LogWriter:
     retention: timedelta = timedelta(days=14)
     max_rows: int = 500_000
     body_chars: int = 16_384
-    capacity: int = 10_000
+    capacity: int = 2_000
     _queue: deque[Entry] = field(default_factory=deque)
     _last_prune: float = 0.0
 
@@ -104,8 +106,17 @@ class LogWriter:
 
     def _write(self, entries: list[Entry]) -> None:
         rows = [self._row(entry) for entry in entries]
-        with self.db.write() as conn:
-            conn.execute(request_log.insert(), rows)
+        try:
+            with self.db.write() as conn:
+                conn.execute(request_log.insert(), rows)
+        except sa.exc.DataError:
+            # One unstorable row must not cost the batch (and let a hostile request hide the others): one by one.
+            for row in rows:
+                try:
+                    with self.db.write() as conn:
+                        conn.execute(request_log.insert(), [row])
+                except sa.exc.DataError:
+                    logger.warning("a provisioning log entry could not be stored: %s %s", row["method"], row["id"])
 
     def _row(self, entry: Entry) -> dict[str, Any]:
         resource_type, resource_id = _resource(entry.path)
@@ -118,15 +129,15 @@ class LogWriter:
             explanation = explain(entry.status, entry.method, resource_type, scim_type, detail, context.strict)
         return {
             "id": context.id,
-            "directory_id": context.directory_id,
+            "directory_id": _clean(context.directory_id),
             "time": entry.time,
-            "method": entry.method,
-            "path": entry.path,
+            "method": _clean(entry.method)[:10],
+            "path": _clean(entry.path)[:2000],
             "query": redact_query(entry.query),
             "status": entry.status,
             "latency_ms": round(entry.latency_ms, 2),
             "resource_type": resource_type,
-            "resource_id": resource_id,
+            "resource_id": _clean(resource_id),
             "scim_type": scim_type,
             "reason": explanation.reason if explanation else None,
             "advice": explanation.advice if explanation else None,
@@ -146,6 +157,11 @@ class LogWriter:
             if newest_dropped is not None:
                 removed += conn.execute(request_log.delete().where(request_log.c.time <= newest_dropped)).rowcount
         return removed
+
+
+def _clean(text: Any) -> Any:
+    """Text the database can store: PostgreSQL refuses NUL characters (and a URL may carry one)."""
+    return text.replace("\x00", "\\0") if isinstance(text, str) else text
 
 
 def _resource(path: str) -> tuple[str | None, str | None]:
@@ -198,10 +214,12 @@ class RequestLog:
                 request_body.extend(message.get("body", b"")[: self.capture - len(request_body)])
             return message
 
+        status_sent = False
+
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, status_sent = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", context.id.encode())]
             elif scim and message["type"] == "http.response.body" and len(response_body) < self.capture:
@@ -211,12 +229,22 @@ class RequestLog:
         ids = current_request.set((context.id, context.directory_id))
         try:
             await self.app(scope, receiving, sending)
+        except Exception:
+            # Here, not in the app's error handler, so that the traceback and the answer carry the request id.
+            logger.exception("unexpected error while serving %s %s", scope["method"], path)
+            if status_sent:
+                raise
+            response = error_response(InternalError("The server hit an unexpected error; nothing was changed."))
+            await response(scope, receive, sending)
         finally:
             current_request.reset(ids)
             latency = (time.perf_counter() - started) * 1000
             if scim:
                 resource = _resource(path)[0]
-                self.metrics.observe(context.directory_id, resource, scope["method"], status, latency / 1000)
+                # Labels only from what is known good: an unauthenticated client must not mint new series.
+                directory = context.directory_id if context.token_id else None
+                method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+                self.metrics.observe(directory, resource, method, status, latency / 1000)
                 query = scope.get("query_string", b"").decode("latin-1") or None
                 self.writer.add(
                     Entry(

@@ -19,6 +19,9 @@ _SECRET_PAIR = re.compile(
 )
 
 
+_MAYBE_SECRET = re.compile(r"(?i)password|secret|token|authorization|credential|api_?key")
+
+
 def _secret_key(key: str) -> bool:
     folded = key.lower().replace("-", "").replace("_", "")
     return any(word.replace("_", "") in folded for word in _SECRET_KEYS)
@@ -29,10 +32,11 @@ def _redact(value: Any) -> Any:
         out = {}
         for key, item in value.items():
             out[key] = REDACTED if _secret_key(str(key)) else _redact(item)
-        path = value.get("path")
-        # A PATCH operation on a secret attribute: {"op": "replace", "path": "password", "value": "…"}
-        if isinstance(path, str) and _secret_key(path) and "value" in out:
-            out["value"] = REDACTED
+        # A PATCH operation on a secret attribute, in any case: {"op": "replace", "Path": "password", "Value": "…"}
+        keys = {str(key).lower(): key for key in value}
+        path = value.get(keys.get("path", "path"))
+        if isinstance(path, str) and _secret_key(path) and "value" in keys:
+            out[keys["value"]] = REDACTED
         return out
     if isinstance(value, list):
         return [_redact(item) for item in value]
@@ -48,8 +52,12 @@ def redact_body(raw: bytes, limit: int) -> str | None:
         return None
     try:
         text = json.dumps(_redact(json.loads(raw)), ensure_ascii=False)
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
-        text = redact_text(raw.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):  # not JSON, cut short, or nested deeper than the parser goes
+        text = raw.decode("utf-8", "replace")
+        if _MAYBE_SECRET.search(text):
+            # Without a parse, a secret's value cannot be told from the rest reliably: keep none of it.
+            return "[not kept: the body is not complete JSON and names a password, secret or token]"
+        text = redact_text(text)
     # Lone surrogates ("\ud800" in JSON) cannot be stored as UTF-8: shown as "?".
     text = text.encode("utf-8", "replace").decode("utf-8")
     if len(text) > limit:

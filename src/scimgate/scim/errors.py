@@ -24,6 +24,7 @@ HTTP (RFC 7644 §3.12). The hierarchy::
     ├── NotModified                 304                 (not an error) If-None-Match names the current version
     ├── PayloadTooLarge             413
     ├── UnsupportedMediaType        415
+    ├── TooManyRequests             429                 over a rate limit, with ``Retry-After``
     ├── InternalError               500                 a bug; the transaction was rolled back
     └── ServiceUnavailable          503                 with ``Retry-After``
 
@@ -140,6 +141,13 @@ class UnsupportedMediaType(ScimError):
 
 class InternalError(ScimError):
     status = 500
+
+
+class TooManyRequests(ScimError):
+    status = 429
+
+    def __init__(self, detail: str, retry_after: str) -> None:
+        super().__init__(detail, headers={"Retry-After": retry_after})
 
 
 class ServiceUnavailable(ScimError):

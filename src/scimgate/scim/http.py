@@ -47,13 +47,24 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if not body:
         raise InvalidSyntax("The request body is empty; send the resource as a JSON object.")
     try:
-        parsed = json.loads(body, parse_constant=_reject_constant)
+        parsed = json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
         _check_strings(parsed)
     except RecursionError:
         raise InvalidSyntax("The request body nests JSON too deeply.") from None
     except ValueError as error:
         raise InvalidSyntax(f"The request body is not valid JSON: {error}.") from None
     return parsed
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: with {"userName": "a", "userName": "admin"}, parsers disagree on
+    which wins (the first, the last), so such a body is refused rather than read one way here and another there."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"the key {excerpt(key, 40)} appears twice in one object")
+        found[key] = value
+    return found
 
 
 def _check_strings(value: Any) -> None:

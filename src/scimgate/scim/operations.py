@@ -19,7 +19,7 @@ from scimgate.ids import new_id
 from scimgate.scim import membership
 from scimgate.scim.compare import comparison_key, storable
 from scimgate.scim.cursors import Position, after, open_cursor, query_fingerprint, seal
-from scimgate.scim.errors import InvalidCursor, InvalidValue, NotFound, Uniqueness, excerpt
+from scimgate.scim.errors import InvalidCursor, InvalidValue, NotFound, ScimError, Uniqueness, excerpt
 from scimgate.scim.etags import Preconditions
 from scimgate.scim.filters import compile_filter, compile_filter_across, key_equality
 from scimgate.scim.patch import apply_patch
@@ -180,7 +180,7 @@ class Operations:
         table = _table(rtype)
         with self.db.write() as conn:
             current = _locked(conn, rtype, directory_id, resource_id, preconditions)
-            result = apply_patch(rtype, current.attributes, body, tolerant=tolerant)
+            result = _apply(rtype, current.attributes, body, tolerant)
             if result.ignored:
                 # Names only, never values: they are the IdP's data. The admin request log will show them too.
                 logger.info("PATCH %s/%s skipped unknown attributes: %s", rtype.name, resource_id, result.ignored)
@@ -385,6 +385,21 @@ class Operations:
 
 
 _NO_DELTA = membership.Delta()
+
+
+def _apply(rtype: ResourceType, document: dict[str, Any], body: Any, tolerant: bool) -> Any:
+    """apply_patch; in strict mode, a refusal that the IdP tolerance would have accepted says so."""
+    try:
+        return apply_patch(rtype, document, body, tolerant=tolerant)
+    except ScimError as error:
+        if tolerant or "strict mode" in error.detail:
+            raise
+        try:
+            apply_patch(rtype, document, body, tolerant=True)
+        except ScimError:
+            raise error from None
+        error.detail += " (This IdP form is accepted when the directory is not in strict mode.)"
+        raise
 
 
 def _record(

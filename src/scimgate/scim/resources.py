@@ -11,12 +11,13 @@ What the server owns is dropped from input (RFC 7643 §3.1, RFC 7644 §3.3): ``i
 sends Microsoft-specific schema URIs and ``roles: []``, and refusing them would fail its provisioning job.
 """
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from scimgate.scim.errors import InvalidSyntax, InvalidValue, excerpt
-from scimgate.scim.resource_types import GROUPS, ResourceType
+from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.scim.schema import ENTERPRISE_USER, EXTERNAL_ID, Attribute, Schema
 
 # Keys the server owns or that carry no attribute: ignored on input.
@@ -69,7 +70,24 @@ def parse_resource(rtype: ResourceType, payload: Any) -> ParsedResource:
         if document.get(extension.id) == {}:
             del document[extension.id]
     _check_required(rtype.schema, document)
+    if rtype is USERS:
+        _check_identifier(document["userName"])
     return ParsedResource(document=document, members=members)
+
+
+# Control, format (zero-width joiners and spaces, bidi overrides) and line/paragraph separators: invisible, so two
+# userNames that look the same could be two users. RFC 7644 §7.8 asks for PRECIS preparation; its IdentifierClass
+# disallows these.
+_INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def _check_identifier(user_name: str) -> None:
+    for char in user_name:
+        if unicodedata.category(char) in _INVISIBLE:
+            raise InvalidValue(
+                f"userName contains the invisible character U+{ord(char):04X}; a userName that looks like another "
+                "could then be a different user. Remove it in the IdP's mapping."
+            )
 
 
 def casefold_keys(obj: dict[str, Any], what: str) -> dict[str, Any]:

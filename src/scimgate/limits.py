@@ -1,0 +1,81 @@
+"""Rate limits: a budget per directory, and a budget of failed credentials per source address.
+
+Both are token buckets kept in each worker's memory (a worker enforces its share; with N workers a directory gets up
+to N times the budget, which errs on the side of letting provisioning through). The defaults let an Entra or Okta
+initial sync through untouched: Microsoft requires at least 25 requests a second per tenant, and a 429 that
+persists can put an Entra job in quarantine, so the per-directory budget is well above that with a large burst; its
+purpose is to keep one runaway directory from starving the others.
+
+The failed-credential budget is what makes guessing tokens pointless and cheap to refuse: once a source has spent
+it, its requests with credentials this worker has not recently accepted get 429 without a database lookup, while
+the same source's known-good credentials (an IdP behind a shared proxy) keep working.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    updated: float
+
+
+@dataclass
+class TokenBuckets:
+    """``rate`` tokens a second, up to ``burst``, per key. ``rate`` 0 switches the limit off."""
+
+    rate: float
+    burst: float
+    _buckets: dict[str, Bucket] = field(default_factory=dict)
+    _MAX_KEYS = 100_000
+
+    def take(self, key: str, cost: float = 1.0) -> float:
+        """Spend ``cost``; 0.0 when allowed, else the seconds until it would be."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self._MAX_KEYS:
+                self._buckets.clear()  # simpler than LRU; a full refill only forgives past spending
+            bucket = self._buckets[key] = Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
+            return 0.0
+        return (cost - bucket.tokens) / self.rate
+
+    def exhausted(self, key: str) -> float:
+        """Seconds until ``key`` has a token again (0.0: it has one now), without spending."""
+        if self.rate <= 0:
+            return 0.0
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        tokens = min(self.burst, bucket.tokens + (time.monotonic() - bucket.updated) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+
+@dataclass
+class Limits:
+    per_directory: TokenBuckets
+    failures: TokenBuckets
+    """Failed credentials per source address (SCIM tokens, the operator key, admin sign-in, OAuth clients)."""
+    _accepted: dict[str, float] = field(default_factory=dict)
+    _REMEMBER = 600.0
+
+    def accepted(self, token_hash: str) -> None:
+        if len(self._accepted) >= 100_000:
+            self._accepted.clear()
+        self._accepted[token_hash] = time.monotonic() + self._REMEMBER
+
+    def known_good(self, token_hash: str) -> bool:
+        return self._accepted.get(token_hash, 0.0) > time.monotonic()
+
+
+def retry_after(seconds: float) -> str:
+    """An integer Retry-After, at least 1."""
+    return str(max(1, math.ceil(seconds)))

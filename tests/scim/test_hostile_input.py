@@ -1,0 +1,188 @@
+"""Security test plan cases C, D, F, G, J and K that other modules did not already cover (docs/security.md maps
+every case to its test). Both backends."""
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.conftest import Scim
+from tests.events.receiver import Receiver
+from tests.scim.test_errors import assert_scim_error
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def patch(scim: Scim, path: str, *operations: dict[str, Any]) -> Any:
+    body = {"schemas": [PATCH_OP], "Operations": list(operations)}
+    return scim.client.patch(scim.base + path, json=body, headers=scim.headers())
+
+
+def refused(response: Any, status: int = 400) -> dict[str, Any]:
+    """A SCIM error with this status (whatever its scimType)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/scim+json"
+    body: dict[str, Any] = response.json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] and body["status"] == str(status)
+    return body
+
+
+def raw_post(scim: Scim, body: str) -> Any:
+    return scim.client.post(
+        scim.base + "/Users", content=body, headers=scim.headers({"Content-Type": "application/scim+json"})
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"schemas": ["' + USER + '"], "userName": "a", "userName": "admin"}',  # F3: which one wins is a guess
+        '{"schemas": ["' + USER + '"], "userName": "a", "name": {"givenName": "x", "givenName": "y"}}',
+        '{"schemas": ["' + USER + '"], "userName": "a", "title": ' + "9" * 10_000 + "}",  # F3: huge number
+        '{"schemas": ["' + USER + '"], "userName": "a", "title": Infinity}',
+        '{"a":' * 100_000 + "1" + "}" * 100_000,  # F2: objects nested 100,000 deep
+    ],
+)
+def test_ambiguous_or_monstrous_json_is_400_quickly(scim: Scim, body: str) -> None:
+    """Duplicate keys, 10,000-digit numbers, Infinity and 100,000-deep nesting: 400 invalidSyntax, at once."""
+    started = time.monotonic()
+    assert_scim_error(raw_post(scim, body), 400, "invalidSyntax")
+    assert time.monotonic() - started < 2
+    assert scim.get("/Users").json()["totalResults"] == 0
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u202e", "\u2028", "\u0007"])
+def test_user_names_with_invisible_characters_are_refused(scim: Scim, invisible: str) -> None:
+    """G2: a zero-width space, a bidi override, a line separator or a control character would make a userName
+    that looks like another's; 400 invalidValue, and no second user."""
+    scim.create_user("alice@example.com")
+    response = scim.post("/Users", {"schemas": [USER], "userName": f"alice{invisible}@example.com"})
+    assert_scim_error(response, 400, "invalidValue")
+    assert scim.get("/Users").json()["totalResults"] == 1
+
+
+@pytest.mark.parametrize("path", ["meta.version", "meta.location", "meta.created", "id", "schemas"])
+def test_server_owned_values_cannot_be_patched(scim: Scim, path: str) -> None:
+    """D2: the server owns id, meta and schemas; the resource is unchanged."""
+    user = scim.create_user("owned@example.com")
+    assert_scim_error(
+        patch(scim, f"/Users/{user['id']}", {"op": "replace", "path": path, "value": "x"}), 400, "mutability"
+    )
+    assert scim.get(f"/Users/{user['id']}").json()["meta"] == user["meta"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "__class__",
+        "__dict__.is_admin",
+        "__init__",
+        "_sa_instance_state",
+        "__proto__.x",
+        "constructor.prototype.x",
+    ],
+)
+def test_dunder_and_prototype_paths_are_refused(scim: Scim, path: str) -> None:
+    """D6: internal names are never reachable by a PATCH path; nothing changes."""
+    user = scim.create_user("dunder@example.com")
+    body = refused(patch(scim, f"/Users/{user['id']}", {"op": "replace", "path": path, "value": 1}))
+    assert body["scimType"] in ("invalidPath", "invalidValue", "mutability")
+    assert scim.get(f"/Users/{user['id']}").json() == user
+
+
+@pytest.mark.parametrize("query", ['directory_id eq "x"', 'user_name_key eq "x"', "attributes pr", "version eq 1"])
+def test_storage_columns_are_not_filterable(scim: Scim, query: str) -> None:
+    """C7: the database's own columns are not attributes; C1: the error shows no SQL."""
+    response = scim.get("/Users", params={"filter": query})
+    body = assert_scim_error(response, 400, "invalidFilter")
+    for leak in ("SELECT", "FROM users", "sqlite3", "psycopg", "directory_id ="):
+        assert leak not in body["detail"]
+
+
+@pytest.mark.parametrize("column", ["directory_id", "user_name_key", "attributes", "version"])
+def test_storage_columns_are_not_sortable(scim: Scim, column: str) -> None:
+    refused(scim.get(f"/Users?sortBy={column}"))
+
+
+def test_a_deleted_user_is_gone_for_every_operation(scim: Scim) -> None:
+    """J2 and G6: after DELETE, GET, PATCH, PUT and DELETE are 404; the userName is free for a new user with a new
+    id, and the old id stays gone."""
+    user = scim.create_user("leaver@example.com")
+    assert scim.delete(f"/Users/{user['id']}").status_code == 204
+    assert scim.get(f"/Users/{user['id']}").status_code == 404
+    assert patch(scim, f"/Users/{user['id']}", {"op": "replace", "path": "title", "value": "x"}).status_code == 404
+    assert scim.put(f"/Users/{user['id']}", {"schemas": [USER], "userName": "leaver@example.com"}).status_code == 404
+    assert scim.delete(f"/Users/{user['id']}").status_code == 404
+    again = scim.create_user("leaver@example.com")
+    assert again["id"] != user["id"] and scim.get(f"/Users/{user['id']}").status_code == 404
+    found = scim.get('/Users?filter=userName eq "leaver@example.com"').json()["Resources"]
+    assert [u["id"] for u in found] == [again["id"]]
+
+
+@pytest.mark.parametrize("external_id", ["1", "0", "admin"])
+def test_external_ids_never_link_to_other_users(scim: Scim, external_id: str) -> None:
+    """D9: an externalId equal to an internal-looking value or another user's id makes a new user, nothing else."""
+    other = scim.create_user("other@example.com")
+    for value in (external_id, other["id"]):
+        made = scim.create_user(f"x{value}@example.com", externalId=value)
+        assert made["id"] != other["id"] and made["externalId"] == value
+    assert scim.get(f"/Users/{other['id']}").json() == other
+
+
+def test_a_long_hostile_user_name_is_not_echoed(scim: Scim) -> None:
+    """E4: a 5 KB userName full of markup gets a short detail, no markup."""
+    response = scim.post("/Users", {"schemas": [USER], "userName": "<script>alert(1)</script>" * 200})
+    body = refused(response)
+    assert len(body["detail"]) < 300 and "<script>alert(1)</script><script>" not in body["detail"]
+
+
+def test_unusual_methods_and_overrides_do_nothing(scim: Scim) -> None:
+    """K4: TRACE and CONNECT are 405 SCIM errors; X-HTTP-Method-Override never turns a POST into a DELETE."""
+    user = scim.create_user("kept@example.com")
+    for method in ("TRACE", "CONNECT"):
+        refused(scim.client.request(method, f"{scim.base}/Users", headers=scim.headers()), 405)
+    override = scim.headers({"X-HTTP-Method-Override": "DELETE", "Content-Type": "application/scim+json"})
+    scim.client.post(f"{scim.base}/Users/{user['id']}", content=b"{}", headers=override)
+    assert scim.get(f"/Users/{user['id']}").status_code == 200
+
+
+def test_content_negotiation_never_yields_html(scim: Scim) -> None:
+    """K3: text/plain and XML bodies are 415; Accept: text/html still gets SCIM JSON."""
+    for content_type in ("text/plain", "application/xml"):
+        response = scim.client.post(
+            f"{scim.base}/Users", content=b"userName=x", headers=scim.headers({"Content-Type": content_type})
+        )
+        refused(response, 415)
+    html = scim.client.get(f"{scim.base}/Users", headers=scim.headers({"Accept": "text/html"}))
+    assert html.headers["content-type"].startswith("application/scim+json") and "<html" not in html.text
+
+
+def test_urls_in_resources_are_never_fetched(scim: Scim) -> None:
+    """K6: photos and $ref values pointing at a listener on loopback are stored as strings; nothing is fetched."""
+    receiver = Receiver()
+    try:
+        url = receiver.start()
+        user = scim.create_user("ssrf@example.com", photos=[{"value": url, "type": "photo"}])
+        group = scim.create_group("SSRF", members=[user["id"]])
+        patch(
+            scim,
+            f"/Groups/{group['id']}",
+            {"op": "add", "path": "members", "value": [{"value": user["id"], "$ref": url}]},
+        )
+        scim.get(f"/Users/{user['id']}")
+        scim.get("/Users")
+        time.sleep(0.3)
+        assert receiver.received == []
+        assert scim.get(f"/Users/{user['id']}").json()["photos"][0]["value"] == url
+    finally:
+        receiver.stop()
+
+
+def test_markup_round_trips_as_data(scim: Scim) -> None:
+    """K7: markup in a displayName is stored and returned exactly, JSON-escaped by the serializer only."""
+    markup = "<img src=x onerror=alert(1)>"
+    user = scim.create_user("markup@example.com", displayName=markup)
+    response = scim.get(f"/Users/{user['id']}")
+    assert json.loads(response.text)["displayName"] == markup
