@@ -187,7 +187,7 @@ def test_manager_as_a_string_is_found(database: Database, target: tuple[str, str
 
 
 def test_a_remove_that_wipes_the_group_is_found(database: Database, target: tuple[str, str]) -> None:
-    found = failure(check_against(database, target, request=remove_wipes_the_group), "Members added")
+    found = failure(check_against(database, target, request=remove_wipes_the_group), "Members added and removed")
     assert "empties the group" in found.consequence
 
 

@@ -101,8 +101,12 @@ def patch_default(session: Session) -> None:
             {"op": "Add", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+1 555 0100"},
         ),
     )
+    _patch_user(session, ops({"op": "Add", "path": "nickName", "value": "Babs"}))  # P2: a previously empty one
+    role = '{"id":"06b07648-ecfe-589f-9d2f-6325724a46ee","value":"Reader","displayName":"Reader"}'
+    _patch_user(session, ops({"op": "Add", "path": "roles", "value": [{"value": role}]}))  # P11: JSON in a string
     user = _read_user(session)
     equal(user.get("displayName"), "Renamed Check", f"displayName after Replace ({WITHOUT_FLAG})")
+    equal(user.get("nickName"), "Babs", "nickName added where there was none")
     equal([e.get("value") for e in user.get("emails", []) if e.get("type") == "work"], [work], "the work email")
     equal(user.get(ENTERPRISE, {}).get("department"), "Identity", "the enterprise department")
     equal(
@@ -234,6 +238,10 @@ def memberships(session: Session) -> None:
     flagged = ops({"op": "remove", "path": f'members[value eq "{user}"]'})
     status(session.send("PATCH", group, flagged), 200, 204)
     equal(_members(session), [], "members after a remove by filter (aadOptscim062020)")
+    status(session.send("PATCH", group, both), 200, 204)
+    remove_both = ops({"op": "Remove", "path": "members", "value": [{"value": user}, {"value": manager_id}]})
+    status(session.send("PATCH", group, remove_both), 200, 204)
+    equal(_members(session), [], "members after removing two at once")
     rename = ops({"op": "Replace", "path": "displayName", "value": f"Renamed group {session.tag}"})
     status(session.send("PATCH", group, rename), 200, 204)
     equal(
@@ -302,12 +310,12 @@ STEPS: list[tuple[str, Step]] = [
     ("Create users with the enterprise extension", create_users),
     ("Match by userName (any case) and externalId", match),
     ("Duplicate create is a 409", duplicate),
-    ("PATCH without aadOptscim062020 (Replace, filtered paths, create-on-absent)", patch_default),
+    ("PATCH without aadOptscim062020 (Replace, Add, filtered paths, create-on-absent, roles, P13)", patch_default),
     ("PATCH with aadOptscim062020 (no-path op, dotted keys)", patch_flag),
     ("Manager: set, change, remove", manager),
     ('Disable and re-enable with "False"/"True" and false/true', disable_enable),
     ("Groups matched by displayName, created, read without members", groups),
-    ("Members added one and several at a time, removed both ways, group renamed", memberships),
+    ("Members added and removed one and several at a time, both ways; group renamed", memberships),
     ("Pagination with startIndex and count", pagination),
     ("Content types", content_types),
     ("A burst at 25 requests a second", burst),

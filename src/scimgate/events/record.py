@@ -59,15 +59,19 @@ def changed_names(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return names
 
 
-def user_views(conn: Connection, directory_id: str, base_url: str, rows: Sequence[StoredResource]) -> dict[str, View]:
+def user_views(
+    conn: Connection, directory_id: str, base_url: str, rows: Sequence[StoredResource], with_raw: bool = True
+) -> dict[str, View]:
+    """(normalised, raw) per user; ``with_raw`` False leaves raw empty (membership events carry no raw user: a
+    PATCH of 100 members would otherwise render 100 users)."""
     ids = [row.id for row in rows]
     memberships = store.groups_of(conn, directory_id, ids) if ids else {}
     mapped = roles.mapped_roles(conn, directory_id, ids)
-    names = store.display_names(conn, directory_id, manager_ids([row.attributes for row in rows]))
+    names = store.display_names(conn, directory_id, manager_ids([row.attributes for row in rows])) if with_raw else {}
     views = {}
     for row in rows:
         member_of = memberships.get(row.id, [])
-        raw = render(USERS, row, base_url, groups=member_of, manager_names=names)
+        raw = render(USERS, row, base_url, groups=member_of, manager_names=names) if with_raw else {}
         user_roles = roles.all_roles(row.attributes, mapped.get(row.id, ()))
         views[row.id] = (normalised_user(row.id, row.attributes, member_of, user_roles), raw)
     return views
@@ -130,7 +134,10 @@ def group_changed(
     joined = [member_id for member_id, kind in added if kind == "User"]
     left = [member_id for member_id, kind in removed if kind == "User"]
     if joined or left:
-        views = user_views(conn, directory_id, base_url, browse.by_ids(conn, users, directory_id, joined + left))
+        has_roles = bool(roles.roles_of_group(conn, directory_id, after.id))  # role events carry the raw user
+        views = user_views(
+            conn, directory_id, base_url, browse.by_ids(conn, users, directory_id, joined + left), with_raw=has_roles
+        )
         happened += [GroupUserAdded(views[user_id][0], group_normalised) for user_id in joined if user_id in views]
         happened += [GroupUserRemoved(views[user_id][0], group_normalised) for user_id in left if user_id in views]
         happened += _role_changes(conn, directory_id, after.id, joined, left, views)
