@@ -6,9 +6,10 @@ initial sync through untouched: Microsoft requires at least 25 requests a second
 persists can put an Entra job in quarantine, so the per-directory budget is well above that with a large burst; its
 purpose is to keep one runaway directory from starving the others.
 
-The failed-credential budget is what makes guessing tokens pointless and cheap to refuse: once a source has spent
-it, its requests with credentials this worker has not recently accepted get 429 without a database lookup, while
-the same source's known-good credentials (an IdP behind a shared proxy) keep working.
+The failed-credential budget slows down guessing: once a source has spent it, its wrong credentials get 429 (with no
+diagnosis for the provisioning log). Right credentials are always checked and accepted — tokens, secrets and the
+operator key have 256 bits, so checking them helps no guesser — so an IdP behind the same proxy as a guesser keeps
+provisioning. Only the admin password, which could be guessed, is refused outright while its source is over budget.
 """
 
 import math
@@ -64,16 +65,6 @@ class Limits:
     per_directory: TokenBuckets
     failures: TokenBuckets
     """Failed credentials per source address (SCIM tokens, the operator key, admin sign-in, OAuth clients)."""
-    _accepted: dict[str, float] = field(default_factory=dict)
-    _REMEMBER = 600.0
-
-    def accepted(self, token_hash: str) -> None:
-        if len(self._accepted) >= 100_000:
-            self._accepted.clear()
-        self._accepted[token_hash] = time.monotonic() + self._REMEMBER
-
-    def known_good(self, token_hash: str) -> bool:
-        return self._accepted.get(token_hash, 0.0) > time.monotonic()
 
 
 def retry_after(seconds: float) -> str:

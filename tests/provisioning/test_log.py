@@ -262,9 +262,15 @@ def test_redaction_holds_for_odd_shapes(scim: Scim, database: Database) -> None:
     scim.post("/Bulk", bulk)
     broken = '{"userName": "x@example.com", "path": "password", "value": "Broken-Json-Pw3",}'
     scim.client.post(f"{scim.base}/Users", content=broken, headers=scim.headers({"Content-Type": "application/json"}))
+    for repeated in (
+        '{"Operations": [{"op": "replace", "path": "password", "value": "Dup-Pw-4", "Value": "x"}]}',
+        '{"Operations": [{"op": "replace", "path": "password", "Path": "name", "value": "Dup-Pw-5"}]}',
+        '{"Operations": [{"op": "replace", "path": "password", "value": "Dup-Pw-6", "path": "nickName"}]}',
+    ):
+        scim.client.patch(f"{scim.base}/Users/{user['id']}", content=repeated, headers=scim.headers())
     flush(scim.client)
     stored = json.dumps([tuple(row) for row in entries(database)], default=str)
-    for secret in ("Mixed-Case-Pw1", "Bulk-Pw-2", "Broken-Json-Pw3"):
+    for secret in ("Mixed-Case-Pw1", "Bulk-Pw-2", "Broken-Json-Pw3", "Dup-Pw-4", "Dup-Pw-5", "Dup-Pw-6"):
         assert secret not in stored
     assert "not kept" in stored
 

@@ -186,3 +186,21 @@ def test_markup_round_trips_as_data(scim: Scim) -> None:
     user = scim.create_user("markup@example.com", displayName=markup)
     response = scim.get(f"/Users/{user['id']}")
     assert json.loads(response.text)["displayName"] == markup
+
+
+def test_a_user_name_stored_before_the_rule_can_still_be_updated(scim: Scim, database: Any) -> None:
+    """The invisible-character rule applies to userNames being set; a user stored earlier with one can still be
+    deactivated. Characters some scripts need (ZWNJ, ZWJ) are allowed."""
+    import sqlalchemy as sa
+
+    from scimgate.store.tables import users
+
+    user = scim.create_user("legacy@example.com")
+    with database.write() as conn:
+        stored = {"userName": "leg\u200bacy@example.com", "active": True}
+        conn.execute(
+            sa.update(users).where(users.c.id == user["id"]).values(user_name=stored["userName"], attributes=stored)
+        )
+    answer = patch(scim, f"/Users/{user['id']}", {"op": "Replace", "path": "active", "value": "False"})
+    assert answer.status_code in (200, 204) and scim.get(f"/Users/{user['id']}").json()["active"] is False
+    assert scim.create_user("\u0645\u06cc\u200c\u0646\u0627@example.com")["id"]  # a Persian name with ZWNJ

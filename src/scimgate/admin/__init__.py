@@ -28,7 +28,7 @@ from scimgate.admin import activity, directories
 from scimgate.admin.common import Admin, check_csrf, render
 from scimgate.config import Settings
 from scimgate.directories.auth import source_address
-from scimgate.limits import Limits
+from scimgate.limits import Limits, retry_after
 from scimgate.store import resources as store
 from scimgate.store.database import Database
 from scimgate.store.tables import counters
@@ -50,12 +50,18 @@ def admin_app(settings: Settings, db: Database, forget_credentials: Any, limits:
     async def login(request: Request) -> Response:
         form = await request.form()
         source = source_address(request.scope)
-        if limits.failures.exhausted(source):
-            context = {"error": "Too many failed sign-ins from this address; wait a minute.", "configured": True}
-            return render(request, "login.html", context, status_code=429)
         presented = hashlib.sha256(str(form.get("key", "")).encode()).digest()
-        ok = any(hmac.compare_digest(presented, hashlib.sha256(s.encode()).digest()) for s in secrets_)
-        if not ok:
+        matches = [hmac.compare_digest(presented, hashlib.sha256(s.encode()).digest()) for s in secrets_]
+        # The operator key (high-entropy) is always checked; the password, which could be guessed, is not
+        # while this source is over its budget of failures, right or wrong.
+        by_key = settings.operator_key is not None and matches[0]
+        wait = limits.failures.exhausted(source)
+        if not by_key and wait:
+            context = {"error": "Too many failed sign-ins from this address; wait a minute.", "configured": True}
+            response = render(request, "login.html", context, status_code=429)
+            response.headers["Retry-After"] = retry_after(wait)
+            return response
+        if not any(matches):
             limits.failures.take(source)
             context = {"error": "That is not the operator key or the admin password.", "configured": bool(secrets_)}
             return render(request, "login.html", context, status_code=401)

@@ -115,11 +115,6 @@ class BearerAuth:
                 context.auth_failure = AuthFailure("malformed_token" if headers else "missing_token", {})
             raise Unauthorized(_REFUSED)
         token_hash = hash_token(token)
-        wait = self.limits.failures.exhausted(source)
-        if wait and not self.limits.known_good(token_hash):
-            # This source has presented too many wrong credentials: refuse what this worker does not know to be
-            # good, without a database read. Its good tokens (an IdP behind the same proxy) still work.
-            raise TooManyRequests(_TOO_MANY_FAILURES, retry_after(wait))
         opened = self.cache.get(token_hash)
         if opened is None:
             generation = self.cache.generation
@@ -127,11 +122,16 @@ class BearerAuth:
             if opened is not None:
                 self.cache.put(token_hash, opened, generation)
         if opened is None or opened.directory_id != directory_id:
+            # A source that has presented too many wrong credentials gets 429 for its wrong ones (and no diagnosis,
+            # which costs a read). Good tokens are always checked and pass: tokens have 256 bits, so checking them
+            # helps no guesser, and an IdP behind the same proxy as a guesser must keep provisioning.
+            wait = self.limits.failures.exhausted(source)
+            if wait:
+                raise TooManyRequests(_TOO_MANY_FAILURES, retry_after(wait))
             self.limits.failures.take(source)
             if context is not None:
                 context.auth_failure = await run_in_threadpool(self._diagnose, token, directory_id)
             raise Unauthorized(_REFUSED)
-        self.limits.accepted(token_hash)
         if context is not None:
             context.token_id, context.strict = opened.token_id, opened.strict
         wait = self.limits.per_directory.take(directory_id)

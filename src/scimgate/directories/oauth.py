@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from scimgate.directories.credentials import IssuedToken, issue_token, maybe_utc
 from scimgate.directories.tokens import CLIENT_SECRET_PREFIX, display_prefix, generate_token, hash_token, hashes_match
 from scimgate.ids import new_id
-from scimgate.limits import Limits
+from scimgate.limits import Limits, retry_after
 from scimgate.store.database import Database, is_unavailable, utc
 from scimgate.store.tables import client_secrets, directories, oauth_clients, tokens
 
@@ -231,10 +231,6 @@ def token_endpoint(db: Database, limits: Limits) -> Any:
             response.headers["Allow"] = "POST"
             return response
         source = request.client.host if request.client else "unknown"
-        if limits.failures.exhausted(source):
-            response = _oauth_error(429, "invalid_client", "Too many failed client authentications from this address.")
-            response.headers["Retry-After"] = "60"
-            return response
         form, basic = await _credentials_request(request)
         if isinstance(form, Response):
             return form
@@ -262,6 +258,12 @@ def token_endpoint(db: Database, limits: Limits) -> Any:
             logger.exception("token request failed", exc_info=error)
             return _oauth_error(500, "server_error", "The server hit an unexpected error; nothing was issued.")
         if issued is None or issued.expires_at is None:
+            # Secrets have 256 bits, so they are always checked; only failures are slowed down.
+            wait = limits.failures.exhausted(source)
+            if wait:
+                response = _oauth_error(429, "invalid_client", "Too many failed client authentications from here.")
+                response.headers["Retry-After"] = retry_after(wait)
+                return response
             limits.failures.take(source)
             return _oauth_error(
                 401,

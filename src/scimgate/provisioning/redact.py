@@ -22,6 +22,17 @@ _SECRET_PAIR = re.compile(
 _MAYBE_SECRET = re.compile(r"(?i)password|secret|token|authorization|credential|api_?key")
 
 
+class _Duplicate(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _Duplicate
+    return found
+
+
 def _secret_key(key: str) -> bool:
     folded = key.lower().replace("-", "").replace("_", "")
     return any(word.replace("_", "") in folded for word in _SECRET_KEYS)
@@ -32,11 +43,12 @@ def _redact(value: Any) -> Any:
         out = {}
         for key, item in value.items():
             out[key] = REDACTED if _secret_key(str(key)) else _redact(item)
-        # A PATCH operation on a secret attribute, in any case: {"op": "replace", "Path": "password", "Value": "…"}
-        keys = {str(key).lower(): key for key in value}
-        path = value.get(keys.get("path", "path"))
-        if isinstance(path, str) and _secret_key(path) and "value" in keys:
-            out[keys["value"]] = REDACTED
+        # A PATCH operation on a secret attribute, keys in any case: {"op": "replace", "Path": "password", ...}
+        paths = [item for key, item in value.items() if str(key).lower() == "path"]
+        if any(isinstance(path, str) and _secret_key(path) for path in paths):
+            for key in value:
+                if str(key).lower() == "value":
+                    out[key] = REDACTED
         return out
     if isinstance(value, list):
         return [_redact(item) for item in value]
@@ -51,7 +63,11 @@ def redact_body(raw: bytes, limit: int) -> str | None:
     if not raw:
         return None
     try:
-        text = json.dumps(_redact(json.loads(raw)), ensure_ascii=False)
+        text = json.dumps(_redact(json.loads(raw, object_pairs_hook=_no_duplicates)), ensure_ascii=False)
+    except _Duplicate:
+        # {"path": "password", "value": "…", "path": "nickName"}: which key the reader sees decides what is
+        # redacted, so a body with a repeated key is not kept at all (it was refused anyway).
+        return "[not kept: the body repeats a key]"
     except (ValueError, RecursionError):  # not JSON, cut short, or nested deeper than the parser goes
         text = raw.decode("utf-8", "replace")
         if _MAYBE_SECRET.search(text):

@@ -26,7 +26,7 @@ from scimgate.scim.patch import apply_patch
 from scimgate.scim.projection import Projection
 from scimgate.scim.render import etag, manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
-from scimgate.scim.resources import ParsedResource, parse_resource
+from scimgate.scim.resources import ParsedResource, check_user_name, parse_resource
 from scimgate.scim.schema import ENTERPRISE_SCHEMA
 from scimgate.scim.sorting import SortKey, order_by
 from scimgate.store import resources as store
@@ -104,6 +104,7 @@ class Operations:
     def create(self, rtype: ResourceType, directory_id: str, payload: Any, projection: Projection) -> Single:
         parsed = parse_resource(rtype, payload)
         if rtype is USERS:
+            check_user_name(parsed.document["userName"])
             # A user the IdP creates without saying otherwise is active (Okta and Entra always send it anyway).
             parsed.document.setdefault("active", True)
         now = datetime.now(UTC)
@@ -155,6 +156,7 @@ class Operations:
                 # Okta and hand-written clients PUT users without `active`; that must not flip a disabled user on
                 # (or an active one off). Omitted means unchanged.
                 parsed.document["active"] = current.attributes["active"]
+            _changed_user_name(rtype, current, parsed.document)
             stored = _write(conn, rtype, directory_id, resource_id, parsed.document, now)
             delta = _NO_DELTA
             if rtype is GROUPS and parsed.members is not None:
@@ -188,6 +190,7 @@ class Operations:
             stored = current
             now = datetime.now(UTC)
             if parsed.document != current.attributes:
+                _changed_user_name(rtype, current, parsed.document)
                 stored = _write(conn, rtype, directory_id, resource_id, parsed.document, now)
             delta = _NO_DELTA
             if result.members.any:
@@ -395,7 +398,7 @@ def _apply(rtype: ResourceType, document: dict[str, Any], body: Any, tolerant: b
         if tolerant or "strict mode" in error.detail:
             raise
         try:
-            apply_patch(rtype, document, body, tolerant=True)
+            parse_resource(rtype, apply_patch(rtype, document, body, tolerant=True).document)
         except ScimError:
             raise error from None
         error.detail += " (This IdP form is accepted when the directory is not in strict mode.)"
@@ -433,6 +436,12 @@ def _locked(
         raise _not_found(rtype, resource_id)
     preconditions.check(etag(current.version), reading=False)
     return current
+
+
+def _changed_user_name(rtype: ResourceType, current: StoredResource, document: dict[str, Any]) -> None:
+    """Check a userName a write sets or changes; one stored before the rule existed can still be updated."""
+    if rtype is USERS and document["userName"] != current.attributes.get("userName"):
+        check_user_name(document["userName"])
 
 
 def _write(

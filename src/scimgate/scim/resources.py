@@ -11,13 +11,13 @@ What the server owns is dropped from input (RFC 7643 §3.1, RFC 7644 §3.3): ``i
 sends Microsoft-specific schema URIs and ``roles: []``, and refusing them would fail its provisioning job.
 """
 
-import unicodedata
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from scimgate.scim.errors import InvalidSyntax, InvalidValue, excerpt
-from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
+from scimgate.scim.resource_types import GROUPS, ResourceType
 from scimgate.scim.schema import ENTERPRISE_USER, EXTERNAL_ID, Attribute, Schema
 
 # Keys the server owns or that carry no attribute: ignored on input.
@@ -70,24 +70,23 @@ def parse_resource(rtype: ResourceType, payload: Any) -> ParsedResource:
         if document.get(extension.id) == {}:
             del document[extension.id]
     _check_required(rtype.schema, document)
-    if rtype is USERS:
-        _check_identifier(document["userName"])
     return ParsedResource(document=document, members=members)
 
 
-# Control, format (zero-width joiners and spaces, bidi overrides) and line/paragraph separators: invisible, so two
-# userNames that look the same could be two users. RFC 7644 §7.8 asks for PRECIS preparation; its IdentifierClass
-# disallows these.
-_INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+# Invisible characters that make two userNames look the same while being different users: controls, zero-width
+# space and word joiner, byte order mark, bidi embeddings, overrides and isolates, line and paragraph separators.
+# Not ZWJ/ZWNJ (U+200C/D), which Persian, Indic scripts and emoji need (PRECIS allows them in context).
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 
-def _check_identifier(user_name: str) -> None:
-    for char in user_name:
-        if unicodedata.category(char) in _INVISIBLE:
-            raise InvalidValue(
-                f"userName contains the invisible character U+{ord(char):04X}; a userName that looks like another "
-                "could then be a different user. Remove it in the IdP's mapping."
-            )
+def check_user_name(user_name: str) -> None:
+    """Refuse a new or changed userName with an invisible character (RFC 7644 §7.8: PRECIS-prepared)."""
+    found = _INVISIBLE.search(user_name)
+    if found is not None:
+        raise InvalidValue(
+            f"userName contains the invisible character U+{ord(found.group()):04X}; a userName that looks like "
+            "another could then be a different user. Remove it in the IdP's mapping."
+        )
 
 
 def casefold_keys(obj: dict[str, Any], what: str) -> dict[str, Any]:
