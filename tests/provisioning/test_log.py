@@ -321,3 +321,21 @@ def test_strict_mode_is_named_only_when_it_was_the_cause(database: Database, sci
     answer = scim.client.patch(f"{scim.base}/Users/{user['id']}", json=entra, headers=scim.headers())
     assert answer.status_code == 400 and "not in strict mode" in answer.json()["detail"]
     assert explained(scim, database).reason == "strict_mode_rejected_patch"
+
+
+def test_a_mass_deletion_puts_up_a_warning(database: Database, scim: Scim) -> None:
+    """J3: deleting more than a tenth of a directory's users within an hour (at least 20) warns on the admin page;
+    the deletions themselves go through."""
+    from scimgate.admin.queries import directory_stats
+
+    made = [scim.create_user(f"d{i}@example.com")["id"] for i in range(60)]
+    for user_id in made[:19]:
+        assert scim.delete(f"/Users/{user_id}").status_code == 204
+    flush(scim.client)
+    with database.read() as conn:
+        assert directory_stats(conn)[scim.directory_id].warning() is None  # 19: under the floor of 20
+    assert scim.delete(f"/Users/{made[19]}").status_code == 204
+    flush(scim.client)
+    with database.read() as conn:
+        warning = directory_stats(conn)[scim.directory_id].warning() or ""
+    assert "20 users were deleted in the last hour (33% of the directory)" in warning

@@ -23,6 +23,8 @@ class Stats:
     failures: int = 0
     last_request: datetime | None = None
     credential_failures_last_hour: int = 0
+    deletes_last_hour: int = 0
+    users: int = 0
 
     @property
     def error_rate(self) -> float:
@@ -30,7 +32,16 @@ class Stats:
 
     def warning(self) -> str | None:
         """Why Entra would quarantine this directory's provisioning job, if it would (Microsoft's documented rules:
-        credential errors quarantine at once; otherwise when more than 40 % of operations fail)."""
+        credential errors quarantine at once; otherwise when more than 40 % of operations fail); or a mass
+        deletion in progress."""
+        remaining = self.users + self.deletes_last_hour
+        if self.deletes_last_hour >= 20 and self.deletes_last_hour > 0.1 * remaining:
+            share = self.deletes_last_hour / remaining
+            return (
+                f"{self.deletes_last_hour} users were deleted in the last hour ({share:.0%} of the directory). If "
+                "that was not intended (a scoping change, an unassigned group), stop the provisioning job in the IdP "
+                "now; Entra's accidental-deletions threshold can also hold such changes for approval."
+            )
         if self.credential_failures_last_hour:
             return (
                 f"{self.credential_failures_last_hour} request(s) in the last hour were refused for their credentials. "
@@ -79,8 +90,24 @@ def directory_stats(conn: Connection, now: datetime | None = None) -> dict[str, 
         .where(request_log.c.time >= day, request_log.c.directory_id.is_not(None))
         .group_by(request_log.c.directory_id)
     )
+    deletes = sa.select(request_log.c.directory_id, sa.func.count()).where(
+        request_log.c.time >= hour,
+        request_log.c.method == "DELETE",
+        request_log.c.resource_type == "User",
+        request_log.c.status == 204,
+    )
+    deleted: dict[str, int] = {row[0]: row[1] for row in conn.execute(deletes.group_by(request_log.c.directory_id))}
+    per_directory = sa.select(users.c.directory_id, sa.func.count()).group_by(users.c.directory_id)
+    sizes: dict[str, int] = {row[0]: row[1] for row in conn.execute(per_directory)}
     return {
-        row[0]: Stats(int(row[1]), int(row[2] or 0), utc(row[3]) if row[3] else None, int(row[4] or 0))
+        row[0]: Stats(
+            int(row[1]),
+            int(row[2] or 0),
+            utc(row[3]) if row[3] else None,
+            int(row[4] or 0),
+            int(deleted.get(row[0], 0)),
+            int(sizes.get(row[0], 0)),
+        )
         for row in conn.execute(query)
     }
 
