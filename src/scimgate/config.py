@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted; larger bodies get 413 before parsing."
     )
+    body_read_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="Seconds a client has to send a request's whole body; then 408, nothing changed.",
+    )
     default_page_size: int = Field(100, ge=1, description="Resources per page when a list request gives no count.")
     max_page_size: int = Field(
         1000, ge=1, description="Largest page a list request can ask for; larger counts are clamped."

@@ -204,3 +204,38 @@ def test_a_user_name_stored_before_the_rule_can_still_be_updated(scim: Scim, dat
     answer = patch(scim, f"/Users/{user['id']}", {"op": "Replace", "path": "active", "value": "False"})
     assert answer.status_code in (200, 204) and scim.get(f"/Users/{user['id']}").json()["active"] is False
     assert scim.create_user("\u0645\u06cc\u200c\u0646\u0627@example.com")["id"]  # a Persian name with ZWNJ
+
+
+def test_members_per_request_are_capped(scim: Scim, settings: Any) -> None:
+    """F7: more than 100,000 members in one request is 413 with what to do instead; nothing is written."""
+    settings.max_body_bytes = 8_000_000
+    group = scim.create_group("Capped")
+    ids = [{"value": f"usr_{i:07d}"} for i in range(100_001)]
+    response = patch(scim, f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": ids})
+    body = refused(response, 413)
+    assert "100,000" in body["detail"]
+    assert "members" not in scim.get(f"/Groups/{group['id']}").json()
+
+
+def test_a_body_trickled_too_slowly_is_408() -> None:
+    """F8: a client that sends its body a few bytes at a time gets 408 when the read timeout runs out."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from scimgate.scim.errors import RequestTimeout
+    from scimgate.scim.http import read_json
+
+    async def trickle() -> dict[str, Any]:
+        await asyncio.sleep(0.2)
+        return {"type": "http.request", "body": b"{", "more_body": True}
+
+    scope = {"type": "http", "method": "POST", "headers": [(b"content-type", b"application/scim+json")]}
+    started = time.monotonic()
+    try:
+        asyncio.run(read_json(Request(scope, trickle), 1_000_000, timeout=0.5))
+    except RequestTimeout as error:
+        assert error.status == 408 and "0.5 seconds" in error.detail
+    else:
+        raise AssertionError("a trickled body was accepted")
+    assert time.monotonic() - started < 2

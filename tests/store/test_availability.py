@@ -141,3 +141,37 @@ def test_a_real_deadlock_is_retried(pg_database: Database) -> None:
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(results) == [1, 2]  # both finished; the deadlock victim ran twice
+
+
+def test_a_connection_reset_mid_transaction_is_503_and_writes_nothing(
+    pg_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL drops the connection in the middle of a create (after the user row, before the commit): 503
+    with Retry-After, no user and no event left behind, and the next request works."""
+    import scimgate.events.record as record
+    from scimgate.store.tables import events, users
+
+    original = record.user_created
+
+    def reset_then_continue(conn: Any, *args: Any, **kwargs: Any) -> None:
+        original(conn, *args, **kwargs)
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        admin = sa.create_engine(pg_database.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        admin.dispose()
+
+    with TestClient(create_app(Settings(public_url=BASE_URL), pg_database), base_url=BASE_URL) as client:
+        directory_id, token = new_directory(pg_database, "Reset")
+        scim = Scim(client, directory_id, token)
+        scim.create_user("before@example.com")
+        monkeypatch.setattr(record, "user_created", reset_then_continue)
+        response = scim.post(
+            "/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x@e.org"}
+        )
+        assert response.status_code == 503 and int(response.headers["retry-after"]) >= 1
+        monkeypatch.setattr(record, "user_created", original)
+        with pg_database.read() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() == 1
+            assert conn.execute(sa.select(sa.func.count()).where(events.c.type == "user.created")).scalar() == 1
+        scim.create_user("after@example.com")

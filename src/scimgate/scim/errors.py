@@ -22,6 +22,7 @@ HTTP (RFC 7644 §3.12). The hierarchy::
     ├── MethodNotAllowed            405
     ├── PreconditionFailed          412                 If-Match names another version (RFC 7644 §3.14)
     ├── NotModified                 304                 (not an error) If-None-Match names the current version
+    ├── RequestTimeout              408                 a body that did not arrive within body_read_timeout_seconds
     ├── PayloadTooLarge             413
     ├── UnsupportedMediaType        415
     ├── TooManyRequests             429                 over a rate limit, with ``Retry-After``
@@ -129,6 +130,10 @@ class NotModified(ScimError):
     """Not an error: GET with a matching If-None-Match. Rendered as an empty 304."""
 
     status = 304
+
+
+class RequestTimeout(ScimError):
+    status = 408
 
 
 class PayloadTooLarge(ScimError):

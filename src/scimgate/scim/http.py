@@ -1,5 +1,6 @@
 """Reading SCIM requests and writing SCIM responses: content types, body limits, JSON, query parameters."""
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from scimgate.scim.errors import (
     InvalidSyntax,
     InvalidValue,
     PayloadTooLarge,
+    RequestTimeout,
     UnsupportedMediaType,
     excerpt,
 )
@@ -26,7 +28,7 @@ def scim_response(body: dict[str, Any] | None, status: int = 200, headers: dict[
     return Response(content, status_code=status, headers=headers, media_type=SCIM_MEDIA_TYPE)
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
+async def read_json(request: Request, max_bytes: int, timeout: float = 30.0) -> Any:
     """The request body as JSON, refused with 415, 413 or 400 before anything is written."""
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
@@ -39,11 +41,18 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
     body = bytearray()
-    # Counted while streaming, so a chunked body without Content-Length cannot grow past the limit either.
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise _too_large(max_bytes)
+    # Counted while streaming, so a chunked body without Content-Length cannot grow past the limit either; and
+    # timed, so a client trickling its body a byte a second cannot hold a worker's request for ever.
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise _too_large(max_bytes)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The request body did not arrive within {timeout:g} seconds; nothing was changed. Send it again."
+        ) from None
     if not body:
         raise InvalidSyntax("The request body is empty; send the resource as a JSON object.")
     try:

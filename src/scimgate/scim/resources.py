@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from scimgate.scim.errors import InvalidSyntax, InvalidValue, excerpt
+from scimgate.scim.errors import InvalidSyntax, InvalidValue, PayloadTooLarge, excerpt
 from scimgate.scim.resource_types import GROUPS, ResourceType
 from scimgate.scim.schema import ENTERPRISE_USER, EXTERNAL_ID, Attribute, Schema
 
@@ -224,9 +224,19 @@ def _check_required(schema: Schema, document: dict[str, Any]) -> None:
             raise InvalidValue(f"{attr.name} is required: send a non-empty {attr.name} for every {schema.name}.")
 
 
+# Members one request may name (POST, PUT, or one PATCH operation): a whole group of 100,000, as Okta's group push
+# PUTs whole lists (raise max_body_bytes for that); beyond, the work no longer fits a request's deadline.
+MAX_MEMBERS_PER_REQUEST = 100_000
+
+
 def parse_members(value: Any) -> list[MemberRef]:
     if not isinstance(value, list):
         raise InvalidValue(f"members must be a JSON array of {{'value': '<id>'}} objects, not {excerpt(value)}.")
+    if len(value) > MAX_MEMBERS_PER_REQUEST:
+        raise PayloadTooLarge(
+            f"{len(value)} members in one request; send at most {MAX_MEMBERS_PER_REQUEST:,} at a time (several "
+            "PATCH requests adding members)."
+        )
     members: dict[str, MemberRef] = {}
     for item in value:
         if item is None:

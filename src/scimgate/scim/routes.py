@@ -99,7 +99,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
     def endpoints(rtype: ResourceType) -> list[Route]:
         async def list_or_create(request: Request) -> Response:
             if request.method == "POST":
-                payload = await read_json(request, settings.max_body_bytes)
+                payload = await read_json(request, settings.max_body_bytes, settings.body_read_timeout_seconds)
                 created = await call(ops.create, rtype, directory(request), payload, projection(request, rtype))
                 return one(created, 201)
             filter_text, paging = request.query_params.get("filter"), page(request, rtype)
@@ -116,7 +116,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
 
         async def search(request: Request) -> Response:
             """POST /{type}/.search (RFC 7644 §3.4.3): the query travels in the body, not in the URL."""
-            body = await read_json(request, settings.max_body_bytes)
+            body = await read_json(request, settings.max_body_bytes, settings.body_read_timeout_seconds)
             query = parse_search_request(body)
             result = await call(
                 ops.search,
@@ -140,7 +140,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
                 await call(ops.delete, rtype, directory(request), resource_id, conditions)
                 return Response(status_code=204)
             if request.method in ("PUT", "PATCH"):
-                payload = await read_json(request, settings.max_body_bytes)
+                payload = await read_json(request, settings.max_body_bytes, settings.body_read_timeout_seconds)
                 # Entra asks for 204 on group PATCH: never read, let alone send, a member list of 100,000.
                 quiet = request.method == "PATCH" and rtype is GROUPS and not asks_for_attributes(request)
                 shown = Projection.parse(rtype, None, "members") if quiet else projection(request, rtype)
@@ -164,7 +164,9 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
         ]
 
     async def root_search(request: Request) -> Response:
-        query = parse_search_request(await read_json(request, settings.max_body_bytes))
+        query = parse_search_request(
+            await read_json(request, settings.max_body_bytes, settings.body_read_timeout_seconds)
+        )
         result = await call(
             ops.search_across,
             directory(request),
@@ -177,7 +179,7 @@ def scim_router(ops: Operations, settings: Settings) -> Router:
         return scim_response(result)
 
     async def bulk(request: Request) -> Response:
-        body = await read_json(request, settings.max_body_bytes)
+        body = await read_json(request, settings.max_body_bytes, settings.body_read_timeout_seconds)
         # Not through call(): each operation commits, and is retried, on its own (bulk.py).
         result = await run_in_threadpool(
             run_bulk,
