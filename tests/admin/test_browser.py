@@ -19,7 +19,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from scimgate.testing import ScimgateServer
 
@@ -67,17 +68,24 @@ def shot(driver: WebDriver, name: str) -> None:
     assert driver.save_screenshot(str(path)) and path.stat().st_size > 1000
 
 
+def click_through(driver: WebDriver, element: WebElement) -> None:
+    """Click something that loads a new page, and wait until the old page is gone (or the next find could pick an
+    element of the page being left)."""
+    element.click()
+    WebDriverWait(driver, 20).until(staleness_of(element))
+
+
 def sign_in(driver: WebDriver, server: ScimgateServer) -> None:
     driver.get(f"{server.url}/admin/login")
     driver.delete_all_cookies()  # a fresh session for each test
     driver.get(f"{server.url}/admin/")
     assert driver.current_url.endswith("/admin/login")
     driver.find_element(By.ID, "key").send_keys("not the key")
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click_through(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "not the operator key" in driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
     driver.find_element(By.ID, "key").send_keys(server.operator_key)
     shot(driver, "01-sign-in")
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click_through(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert driver.find_element(By.TAG_NAME, "h1").text == "Directories"
 
 
@@ -86,14 +94,14 @@ def test_an_admin_sets_up_a_directory_and_solves_a_failure(browser: WebDriver, s
     sign_in(browser, scimgate_server)
     browser.find_element(By.NAME, "name").send_keys("Browser Contoso")
     Select(browser.find_element(By.NAME, "idp")).select_by_value("entra")
-    browser.find_element(By.XPATH, "//button[text()='Create directory']").click()
+    click_through(browser, browser.find_element(By.XPATH, "//button[text()='Create directory']"))
     token = browser.find_element(By.CSS_SELECTOR, "#new-token code.token").text
     scim_url = browser.find_element(By.ID, "scim-url").text
     assert token.startswith("scimgate_") and "/scim/v2/dir_" in scim_url
     shot(browser, "02-directory-created-token-shown-once")
     directory_id = scim_url.rsplit("/", 1)[1]
-    browser.find_element(By.LINK_TEXT, "Directories").click()
-    browser.find_element(By.LINK_TEXT, "Browser Contoso").click()  # the directory's page again: the token is gone
+    click_through(browser, browser.find_element(By.LINK_TEXT, "Directories"))
+    click_through(browser, browser.find_element(By.LINK_TEXT, "Browser Contoso"))  # again: the token is gone
     assert directory_id in browser.current_url
     assert token not in browser.page_source and "new-token" not in browser.page_source
 
@@ -106,11 +114,11 @@ def test_an_admin_sets_up_a_directory_and_solves_a_failure(browser: WebDriver, s
     browser.get(f"{scimgate_server.url}/admin/log")
     Select(browser.find_element(By.NAME, "directory")).select_by_value(directory_id)
     Select(browser.find_element(By.NAME, "status")).select_by_value("failed")
-    browser.find_element(By.CSS_SELECTOR, "#log-filters button").click()
+    click_through(browser, browser.find_element(By.CSS_SELECTOR, "#log-filters button"))
     rows = _wait_for_rows(browser, "#log tbody tr.failed")
     assert len(rows) == 1 and "user_name_taken" in rows[0].text and "EntryConflict" in rows[0].text
     shot(browser, "03-log-with-explanation")
-    rows[0].find_element(By.TAG_NAME, "a").click()
+    click_through(browser, rows[0].find_element(By.TAG_NAME, "a"))
     assert "user_name_taken" in browser.find_element(By.ID, "explanation").text
     assert taken.headers["x-request-id"] in browser.page_source
     shot(browser, "04-failed-request")
@@ -144,7 +152,7 @@ def test_an_admin_pages_through_a_groups_members(browser: WebDriver, scimgate_se
     ).json()
     sign_in(browser, scimgate_server)
     browser.get(f"{scimgate_server.url}/admin/directories/{directory.id}/groups")
-    browser.find_element(By.LINK_TEXT, "All staff").click()
+    click_through(browser, browser.find_element(By.LINK_TEXT, "All staff"))
     assert browser.find_element(By.ID, "member-count").text == "120"
     seen: list[str] = []
     for page in range(1, 10):
@@ -154,6 +162,6 @@ def test_an_admin_pages_through_a_groups_members(browser: WebDriver, scimgate_se
         following = browser.find_elements(By.ID, "next-page")
         if not following:
             break
-        following[0].click()
+        click_through(browser, following[0])
     assert seen == sorted(members) and page == 3
     assert group["id"] in browser.current_url
