@@ -239,3 +239,24 @@ def test_a_body_trickled_too_slowly_is_408() -> None:
     else:
         raise AssertionError("a trickled body was accepted")
     assert time.monotonic() - started < 2
+
+
+def test_a_fault_inside_a_patch_leaves_the_user_as_it_was(scim: Scim, monkeypatch: pytest.MonkeyPatch) -> None:
+    """D5: a PATCH whose transaction fails after its writes (here, as its event is recorded) answers 500 and leaves
+    the user, its version and its ETag exactly as before."""
+    from starlette.testclient import TestClient
+
+    import scimgate.events.record as record
+
+    user = scim.create_user("atomic@example.com", title="Before")
+
+    def fail(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the database went away between the write and the commit")
+
+    monkeypatch.setattr(record, "user_changed", fail)
+    client = TestClient(scim.client.app, base_url="http://testserver", raise_server_exceptions=False)
+    body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "After"}]}
+    response = client.patch(f"{scim.base}/Users/{user['id']}", json=body, headers=scim.headers())
+    assert response.status_code == 500 and response.json()["status"] == "500"
+    after = scim.get(f"/Users/{user['id']}")
+    assert after.json() == user and after.headers["etag"] == user["meta"]["version"]
