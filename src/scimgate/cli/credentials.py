@@ -5,6 +5,7 @@ from typing import Any
 
 import click
 
+from scimgate.api.credentials import token_out
 from scimgate.cli.common import (
     DATABASE_SETTINGS,
     Duration,
@@ -44,16 +45,8 @@ def _iso(value: Any) -> str | None:
 
 
 def token_dict(info: TokenInfo) -> dict[str, Any]:
-    return {
-        "id": info.id,
-        "name": info.name,
-        "prefix": info.display_prefix,
-        "status": info.status(datetime.now(UTC)),
-        "created_at": _iso(info.created_at),
-        "last_used_at": _iso(info.last_used_at),
-        "expires_at": _iso(info.expires_at),
-        "revoked_at": _iso(info.revoked_at),
-    }
+    """A token as the management API shows it (never the secret)."""
+    return token_out(info).model_dump(mode="json")
 
 
 @click.group()

@@ -5,6 +5,7 @@ from typing import Any
 
 import click
 
+from scimgate.api.directories import directory_out
 from scimgate.cli.common import (
     DATABASE_SETTINGS,
     NotFound,
@@ -26,25 +27,15 @@ from scimgate.directories.service import (
     list_directories,
     set_disabled,
 )
-from scimgate.directories.setup import Setup, scim_url, setup_for
+from scimgate.directories.setup import Setup, setup_for
 from scimgate.store.database import Database
 
 database_options = settings_options(DATABASE_SETTINGS)
 
 
 def directory_dict(directory: Directory, public_url: str) -> dict[str, Any]:
-    return {
-        "id": directory.id,
-        "name": directory.name,
-        "external_id": directory.external_id,
-        "idp": directory.idp,
-        "strict": directory.strict,
-        "status": directory.status,
-        "scim_url": scim_url(public_url, directory.id),
-        "created_at": directory.created_at.isoformat(),
-        "disabled_at": directory.disabled_at.isoformat() if directory.disabled_at else None,
-        "last_request_at": directory.last_request_at.isoformat() if directory.last_request_at else None,
-    }
+    """A directory as the management API shows it."""
+    return directory_out(directory, public_url).model_dump(mode="json")
 
 
 def setup_lines(directory: Directory, setup: Setup, token: str | None) -> list[str]:

@@ -58,11 +58,16 @@ class TokenInfo:
     revoked_at: datetime | None
 
     def status(self, now: datetime) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and utc(self.expires_at) <= now:
-            return "expired"
-        return "active"
+        return credential_status(self.revoked_at, self.expires_at, now)
+
+
+def credential_status(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> str:
+    """revoked, expired or active: the same rule for tokens and client secrets."""
+    if revoked_at is not None:
+        return "revoked"
+    if expires_at is not None and utc(expires_at) <= now:
+        return "expired"
+    return "active"
 
 
 def _info(row: sa.Row[Any]) -> TokenInfo:

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from scimgate.directories.credentials import IssuedToken, issue_token, maybe_utc
+from scimgate.directories.credentials import IssuedToken, credential_status, issue_token, maybe_utc
 from scimgate.directories.tokens import CLIENT_SECRET_PREFIX, display_prefix, generate_token, hash_token, hashes_match
 from scimgate.ids import new_id
 from scimgate.limits import Limits, retry_after
@@ -46,11 +46,7 @@ class SecretInfo:
     revoked_at: datetime | None
 
     def status(self, now: datetime) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and utc(self.expires_at) <= now:
-            return "expired"
-        return "active"
+        return credential_status(self.revoked_at, self.expires_at, now)
 
 
 @dataclass(frozen=True)
