@@ -57,6 +57,7 @@ def test_a_locked_resource_times_out_into_503_then_works(scim: Scim, database: D
             response = client.patch(f"{scim.base}/Users/{user['id']}", json=body, headers=headers)
             assert time.monotonic() - started < 5
             assert_scim_error(response, 503)
+            assert client.get("/readyz").status_code == 503  # too slow to take writes: not ready (plan H4)
             transaction.rollback()
             assert client.patch(f"{scim.base}/Users/{user['id']}", json=body, headers=headers).status_code == 200
     finally:

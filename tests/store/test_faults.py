@@ -7,6 +7,7 @@ are set on every new connection.
 """
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from starlette.testclient import TestClient
 
 from scimgate.app import create_app
 from scimgate.config import Settings
+from scimgate.provisioning import health
 from scimgate.store.database import Database
 from scimgate.store.tables import events, users
 from tests.conftest import BASE_URL, Scim, new_directory
@@ -63,7 +65,10 @@ def counts(db: Database) -> tuple[int, int]:
     ["max_page_count = 1", "query_only = ON"],  # 1: "no more pages than it has now"
     ids=["disk full", "read-only"],
 )
-def test_a_storage_fault_is_503_changes_nothing_and_clears_by_itself(sqlite_db: Database, pragma: str) -> None:
+def test_a_storage_fault_is_503_changes_nothing_and_clears_by_itself(
+    sqlite_db: Database, pragma: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(health, "FAULT_MEMORY_SECONDS", 1.0)  # 30 s in production
     directory_id, token = new_directory(sqlite_db, "Faulty")
     settings = Settings(public_url=BASE_URL, webhooks_in_serve=False, token_cache_seconds=60)
     with TestClient(create_app(settings, sqlite_db), base_url=BASE_URL) as client:
@@ -78,5 +83,23 @@ def test_a_storage_fault_is_503_changes_nothing_and_clears_by_itself(sqlite_db: 
             assert int(response.headers["retry-after"]) >= 1
             assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
             assert scim.get("/Users").status_code == 200  # reads still work
+            # Not ready: a load balancer stops sending this instance writes that would fail.
+            readiness = client.get("/readyz")
+            assert readiness.status_code == 503 and "SQLITE_" in readiness.json()["reason"], readiness.text
         assert counts(sqlite_db) == before  # no partial user, no orphan event
         assert scim.post("/Users", {"schemas": [USER], "userName": "after@example.com"}).status_code == 201
+        assert client.get("/readyz").status_code == 503  # the fault is remembered for a while...
+        time.sleep(1.1)
+        assert client.get("/readyz").json() == {"status": "ready"}  # ...then it is ready again by itself
+
+
+def test_a_read_only_database_is_not_ready_before_any_write_fails(sqlite_db: Database) -> None:
+    """The readiness probe writes a row itself, so a read-only database is found without waiting for traffic."""
+    settings = Settings(public_url=BASE_URL, webhooks_in_serve=False)
+    with TestClient(create_app(settings, sqlite_db), base_url=BASE_URL) as client:
+        assert client.get("/readyz").json() == {"status": "ready"}
+        with fault(sqlite_db, "query_only = ON"):
+            readiness = client.get("/readyz")
+            assert readiness.status_code == 503
+            assert readiness.json()["reason"] == "database: OperationalError (SQLITE_READONLY)"
+        assert client.get("/readyz").status_code == 503  # the failed probe write counts as a fault, for a while

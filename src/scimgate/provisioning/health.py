@@ -1,6 +1,7 @@
-"""``/healthz`` (the process answers), ``/readyz`` (it can serve: database reachable, schema current) and
-``/metrics`` (Prometheus)."""
+"""``/healthz`` (the process answers), ``/readyz`` (it can serve: database reachable, schema current, a write goes
+through, and no write failed on storage lately) and ``/metrics`` (Prometheus)."""
 
+import anyio
 import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -10,7 +11,18 @@ from starlette.routing import BaseRoute, Route
 
 from scimgate.provisioning.metrics import Metrics
 from scimgate.store import migrate
-from scimgate.store.database import Database
+from scimgate.store.database import Database, fault_name
+from scimgate.store.tables import counters
+
+# A probe that takes longer than this is "not ready": Kubernetes' own probe gives up after one second by default, and
+# an answer after its timeout is worth nothing. The probe's thread is abandoned, not killed; it ends at the
+# database's statement timeout.
+PROBE_SECONDS = 2.0
+# After a write fails on storage (disk full, read-only file, database down or too slow), stay unready this long even
+# if the probe's one-row write goes through: a full disk still takes a small write, and a load balancer that sees
+# "ready" again at once would send back the writes that fail. Recovery needs no step: the window passes.
+FAULT_MEMORY_SECONDS = 30.0
+_PROBES = "readiness_probes"
 
 
 def health_routes(db: Database, metrics: Metrics) -> list[BaseRoute]:
@@ -19,12 +31,23 @@ def health_routes(db: Database, metrics: Metrics) -> list[BaseRoute]:
 
     async def readyz(_request: Request) -> Response:
         try:
-            schema = await run_in_threadpool(migrate.state, db)
+            with anyio.fail_after(PROBE_SECONDS):
+                schema = await anyio.to_thread.run_sync(migrate.state, db, abandon_on_cancel=True)
+                if not schema.up_to_date:
+                    reason = f"schema at {schema.current}, this version needs {schema.head}: run `scimgate migrate`"
+                    return _unavailable(reason)
+                await anyio.to_thread.run_sync(_probe_write, db, abandon_on_cancel=True)
+        except TimeoutError:
+            return _unavailable(f"database: no answer within {PROBE_SECONDS:g} s")
         except sa.exc.SQLAlchemyError as error:
-            return JSONResponse({"status": "unavailable", "reason": f"database: {type(error).__name__}"}, 503)
-        if not schema.up_to_date:
-            reason = f"schema at {schema.current}, this version needs {schema.head}: run `scimgate migrate`"
-            return JSONResponse({"status": "unavailable", "reason": reason}, 503)
+            return _unavailable(f"database: {fault_name(error)}")
+        fault = db.write_fault_within(FAULT_MEMORY_SECONDS)
+        if fault is not None:
+            ago, why = fault
+            return _unavailable(
+                f"a write failed on storage {ago:.0f} s ago ({why}); ready again after "
+                f"{FAULT_MEMORY_SECONDS:g} s without one"
+            )
         return JSONResponse({"status": "ready"})
 
     async def metrics_page(_request: Request) -> Response:
@@ -32,3 +55,19 @@ def health_routes(db: Database, metrics: Metrics) -> list[BaseRoute]:
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_page)]
+
+
+def _unavailable(reason: str) -> Response:
+    return JSONResponse({"status": "unavailable", "reason": reason}, 503)
+
+
+def _probe_write(db: Database) -> None:
+    """One committed one-row write: proves the database takes writes (not read-only, not refusing transactions)."""
+    with db.write() as conn:
+        bumped = conn.execute(counters.update().where(counters.c.name == _PROBES).values(value=counters.c.value + 1))
+        if bumped.rowcount == 0:
+            try:
+                with conn.begin_nested():
+                    conn.execute(counters.insert().values(name=_PROBES, value=1))
+            except sa.exc.IntegrityError:
+                pass  # another worker's first probe inserted it a moment ago: that write went through too

@@ -52,6 +52,9 @@ class Database:
         self.limits = limits or Limits()
         self.engine = _create_engine(self.url, self.limits)
         self._writer = threading.Lock() if self.is_sqlite else None
+        # When a write last failed because storage could not take it (full, read-only, down, too slow), and why:
+        # readiness (/readyz) stays false for a while after one, so a load balancer sends writes elsewhere.
+        self.last_write_fault: tuple[float, str] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -65,16 +68,31 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits when the block ends and rolls back everything if it raises."""
-        if self._writer is None:
-            with self._transaction() as conn:
+        try:
+            with self._serialised(), self._transaction() as conn:
                 yield conn
+        except sa.exc.SQLAlchemyError as error:
+            if is_unavailable(error) and not _lost_race(error):
+                self.last_write_fault = (time.monotonic(), fault_name(error))
+            raise
+
+    def write_fault_within(self, seconds: float) -> tuple[float, str] | None:
+        """How long ago a write last failed on storage, and why, if that was within ``seconds``."""
+        fault = self.last_write_fault
+        if fault is None or time.monotonic() - fault[0] > seconds:
+            return None
+        return time.monotonic() - fault[0], fault[1]
+
+    @contextmanager
+    def _serialised(self) -> Iterator[None]:
+        if self._writer is None:
+            yield
             return
         if not self._writer.acquire(timeout=self.limits.statement_timeout):
             # Waiting this long for the write lock is "busy", as when busy_timeout runs out: a 503, not a 500.
             raise sa.exc.TimeoutError("timed out waiting for this process's SQLite write lock")
         try:
-            with self._transaction() as conn:
-                yield conn
+            yield
         finally:
             self._writer.release()
 
@@ -171,6 +189,17 @@ def is_unavailable(error: BaseException) -> bool:
     # 08 connection exception, 53 insufficient resources, 57 operator intervention (incl. statement timeout),
     # 40 transaction rollback (a race that outlived its retries).
     return code[:2] in ("08", "53", "57", "40")
+
+
+def _lost_race(error: sa.exc.SQLAlchemyError) -> bool:
+    return isinstance(error, sa.exc.DBAPIError) and sqlstate(error) in _RETRYABLE
+
+
+def fault_name(error: sa.exc.SQLAlchemyError) -> str:
+    """What went wrong, without the statement or its parameters: "disk full", "read-only", a SQLSTATE or a class."""
+    orig = getattr(error, "orig", None)
+    name = getattr(orig, "sqlite_errorname", None) or getattr(orig, "sqlstate", None)
+    return f"{type(error).__name__} ({name})" if isinstance(name, str) else type(error).__name__
 
 
 def utc(value: datetime) -> datetime:
