@@ -22,7 +22,7 @@ def assert_scim_error(response: Any, status: int, scim_type: str | None = None) 
     return body
 
 
-@pytest.mark.parametrize(
+BAD_USER_BODIES = pytest.mark.parametrize(
     ("body", "scim_type"),
     [
         ("{not json", "invalidSyntax"),
@@ -44,6 +44,9 @@ def assert_scim_error(response: Any, status: int, scim_type: str | None = None) 
         ('{"userName": "x", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": "nope"}', "invalidValue"),
     ],
 )
+
+
+@BAD_USER_BODIES
 def test_bad_user_bodies_are_400_and_create_nothing(scim: Scim, body: str, scim_type: str) -> None:
     """Malformed JSON, wrong types and a missing userName are 400s with the RFC scimType; nothing is stored."""
     response = scim.client.post(
@@ -51,6 +54,21 @@ def test_bad_user_bodies_are_400_and_create_nothing(scim: Scim, body: str, scim_
     )
     assert_scim_error(response, 400, scim_type)
     assert scim.get("/Users").json()["totalResults"] == 0
+
+
+@BAD_USER_BODIES
+def test_bad_user_bodies_in_a_put_are_400_and_change_nothing(scim: Scim, body: str, scim_type: str) -> None:
+    """The same bodies as a PUT replacement: refused with the same scimType, the user and its ETag untouched."""
+    created = scim.create_user("kept@example.com", title="Engineer")
+    before = scim.get(f"/Users/{created['id']}")
+    response = scim.client.put(
+        f"{scim.base}/Users/{created['id']}",
+        content=body,
+        headers=scim.headers({"Content-Type": "application/scim+json"}),
+    )
+    assert_scim_error(response, 400, scim_type)
+    after = scim.get(f"/Users/{created['id']}")
+    assert after.json() == before.json() and after.headers["ETag"] == before.headers["ETag"]
 
 
 def test_error_detail_does_not_echo_large_input(scim: Scim) -> None:

@@ -47,6 +47,16 @@ def test_like_wildcards_are_literal(scim: Scim) -> None:
     assert _ids(scim, "/Users", 'userName co "_"') == {under}
 
 
+def test_a_backslash_matches_only_itself(scim: Scim) -> None:
+    """A backslash is LIKE's escape character on PostgreSQL: ``ew "\\"`` must still match only a literal one."""
+    trailing = scim.create_user("corp\\")["id"]
+    inside = scim.create_user("corp\\jo@example.com")["id"]
+    scim.create_user("corp@example.com")
+    assert _ids(scim, "/Users", 'userName ew "\\\\"') == {trailing}
+    assert _ids(scim, "/Users", 'userName co "\\\\"') == {trailing, inside}
+    assert _ids(scim, "/Users", 'userName sw "corp\\\\j"') == {inside}
+
+
 def test_injection_attempts_match_nothing(scim: Scim) -> None:
     """Quotes and SQL in values are bound parameters: no match, no error, tables intact."""
     scim.create_user("x@example.com")
@@ -115,6 +125,17 @@ def test_bad_filters_are_400_invalid_filter(scim: Scim, filter_: str) -> None:
     """Broken syntax, unknown or unfilterable attributes and wrong value types are 400 invalidFilter, never 500."""
     scim.create_user("alice")
     assert_scim_error(scim.get("/Users", params={"filter": filter_}), 400, "invalidFilter")
+
+
+def test_a_megabyte_filter_is_400_not_a_crash(scim: Scim) -> None:
+    """A filter of a million characters in a SearchRequest (and the longest URL a client sends) is refused by its
+    length before parsing. (Longer request lines than that never reach the app: the HTTP server refuses them.)"""
+    scim.create_user("alice")
+    huge = 'userName eq "' + "a" * 1_000_000 + '"'
+    assert_scim_error(scim.get("/Users", params={"filter": huge[:60_000]}), 400, "invalidFilter")
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": huge}
+    assert_scim_error(scim.post("/Users/.search", body), 400, "invalidFilter")
+    assert scim.get("/Users").json()["totalResults"] == 1
 
 
 def test_search_request_in_the_body(scim: Scim) -> None:

@@ -1,5 +1,6 @@
 """PATCH semantics (RFC 7644 §3.5.2): the RFC's examples, mutability, atomicity, errors, membership, ETags."""
 
+import logging
 from typing import Any
 
 import pytest
@@ -62,6 +63,18 @@ def test_rfc_7644_remove_examples(scim: Scim) -> None:
     user = scim.create_user("c@example.com", emails=[{"value": "c@x.example", "type": "work", "primary": True}])["id"]
     body = patch(scim, f"/Users/{user}", {"op": "remove", "path": 'emails[type eq "work"].primary'}).json()
     assert body["emails"] == [{"value": "c@x.example", "type": "work"}]
+
+
+def test_emptying_a_group_is_logged_loudly(scim: Scim, caplog: pytest.LogCaptureFixture) -> None:
+    """D13: a value-less remove of members empties the group (RFC) and leaves a warning naming the group."""
+    a, b = scim.create_user("a@example.com")["id"], scim.create_user("b@example.com")["id"]
+    group = scim.create_group("G", [a, b])["id"]
+    with caplog.at_level(logging.WARNING, logger="scimgate.scim"):
+        assert patch(scim, f"/Groups/{group}", {"op": "remove", "path": f'members[value eq "{a}"]'}).status_code == 204
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert patch(scim, f"/Groups/{group}", {"op": "remove", "path": "members"}).status_code == 204
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert group in warning and "all 1 members removed" in warning
 
 
 def test_rfc_7644_replace_examples(scim: Scim) -> None:

@@ -195,6 +195,15 @@ class Operations:
             delta = _NO_DELTA
             if result.members.any:
                 delta = membership.change_members(conn, directory_id, resource_id, result.members)
+                if result.members.replace_all and delta.removed and not delta.added:
+                    # Security plan D13: {"op": "remove", "path": "members"} without a value empties the group, as
+                    # the RFC says. Entra's older dialect sends exactly that when it meant one member, so say so.
+                    logger.warning(
+                        "PATCH emptied group %s in directory %s: all %d members removed",
+                        resource_id,
+                        directory_id,
+                        len(delta.removed),
+                    )
                 if delta and stored is current:  # membership changed, the document did not: the version moves
                     stored = store.touch(conn, table, directory_id, resource_id, now) or current
             _record(conn, rtype, directory_id, self.base_url(directory_id), current, stored, delta, now)
