@@ -127,6 +127,19 @@ class DirectoryEnabled(Event):
 
 
 @dataclass(frozen=True)
+class DirectoryMassDeletion(Event):
+    """An alarm, not a change: the IdP deleted more than a tenth of the directory's users (and at least 20) within
+    an hour, which is more often a scoping mistake (an unassigned group, a changed filter) than a real departure.
+    The deletions went ahead; their ``user.deleted`` events are already in the feed. ``deleted``: users deleted since
+    ``since`` (ISO 8601); ``remaining``: users left. Sent at most once per hour-long window."""
+
+    name = "directory.mass_deletion"
+    deleted: int
+    since: str
+    remaining: int
+
+
+@dataclass(frozen=True)
 class DirectoryDeleted(Event):
     """A directory and all its data were deleted (its earlier events with it)."""
 
@@ -147,6 +160,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DirectoryCreated,
     DirectoryDisabled,
     DirectoryEnabled,
+    DirectoryMassDeletion,
     DirectoryDeleted,
 )
 TYPE_NAMES: tuple[str, ...] = tuple(event.name for event in EVENT_TYPES)

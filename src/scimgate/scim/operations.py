@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from scimgate.events import record
+from scimgate.events.deletions import count_user_deletion
 from scimgate.events.outbox import emit
 from scimgate.ids import new_id
 from scimgate.scim import membership
@@ -227,6 +228,16 @@ class Operations:
             for membership in store.groups_of(conn, directory_id, [resource_id]).get(resource_id, []):
                 store.touch(conn, groups, directory_id, membership.group_id, now)
             store.delete(conn, _table(rtype), directory_id, resource_id)
+            alarm = count_user_deletion(conn, directory_id, now) if rtype is USERS else None
+            if alarm is not None:
+                happened.append(alarm)
+                logger.warning(
+                    "mass deletion in directory %s: %d users deleted since %s, %d remain",
+                    directory_id,
+                    alarm.deleted,
+                    alarm.since,
+                    alarm.remaining,
+                )
             emit(conn, directory_id, happened, now)
 
     def is_key_lookup(self, rtype: ResourceType, filter_text: str | None, page: Page) -> bool:

@@ -48,6 +48,11 @@ directories = sa.Table(
     # The sequence number of the directory's last event. Incrementing it locks this row until the transaction
     # ends, so a directory's events commit in sequence order (scimgate.events.outbox).
     sa.Column("event_seq", sa.BigInteger, nullable=False, server_default="0"),
+    # The mass-deletion alarm (scimgate.events.deletions): users deleted since deletions_since (a window of an
+    # hour), and when the alarm last went off.
+    sa.Column("deletions_since", Timestamp, nullable=True),
+    sa.Column("deletions", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("mass_deletion_at", Timestamp, nullable=True),
     sa.Index(None, "external_id"),
 )
 

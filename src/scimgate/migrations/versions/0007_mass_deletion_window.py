@@ -1,0 +1,30 @@
+"""Each directory counts its user deletions in a one-hour window, for the mass-deletion alarm
+(scimgate.events.deletions).
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-26
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("directories", sa.Column("deletions_since", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("directories", sa.Column("deletions", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("directories", sa.Column("mass_deletion_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("directories") as batch:
+        batch.drop_column("mass_deletion_at")
+        batch.drop_column("deletions")
+        batch.drop_column("deletions_since")
