@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from scimgate import serving
 from scimgate.access_log import AccessLog
 from scimgate.admin import admin_app
 from scimgate.api import management_api
@@ -97,7 +98,9 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
 
 def app_from_environment() -> Starlette:
     """The app as a worker process builds it: settings from the SCIMGATE_ variables ``serve`` exported."""
-    return create_app(Settings())
+    settings = Settings()
+    serving.configure(settings)  # this process's connections (scimgate.serving)
+    return create_app(settings)
 
 
 async def _scim_error(_request: Request, exc: Exception) -> Response:

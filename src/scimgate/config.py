@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         le=600,
         description="Seconds a client has to send a request's whole body; then 408, nothing changed.",
     )
+    header_read_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds a client has to send a request's line and headers (scimgate serve); then 408 and the "
+        "connection is closed, so slow or silent connections cannot pile up.",
+    )
     default_page_size: int = Field(100, ge=1, description="Resources per page when a list request gives no count.")
     max_page_size: int = Field(
         1000, ge=1, description="Largest page a list request can ask for; larger counts are clamped."

@@ -7,7 +7,7 @@ import click
 import uvicorn
 from pydantic import SecretStr
 
-from scimgate import __version__
+from scimgate import __version__, serving
 from scimgate.app import create_app
 from scimgate.cli.common import emit, json_option, load_settings, masked_url, open_database, settings_options
 from scimgate.cli.credentials import client, token
@@ -45,7 +45,9 @@ def serve(**flags: Any) -> None:
         "log_level": "info",
         "access_log": False,
         "log_config": log_config(settings.log_format),
+        "http": serving.PROTOCOL,
     }
+    serving.configure(settings)
     if settings.workers == 1:
         try:
             uvicorn.run(create_app(settings, db), **options)

@@ -1,0 +1,92 @@
+"""Slow and silent connections to ``scimgate serve`` (security plan F8): a request whose headers trickle in is
+answered 408 and closed at ``header_read_timeout_seconds``, a connection that sends nothing is closed, and while
+dozens of such connections hang on, other clients are served as usual."""
+
+import json
+import select
+import socket
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from tests.test_cli import free_port, start, stop, value_after
+
+TIMEOUT = 1.0
+
+
+def _read_until_closed(sock: socket.socket, limit: float) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and when it closed it."""
+    started, received = time.monotonic(), b""
+    sock.settimeout(limit)
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return received, time.monotonic() - started
+        received += chunk
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_slow_headers_get_408_and_silent_connections_are_closed(tmp_path: Path, workers: int) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--workers", str(workers)]
+    command += ["--database-url", f"sqlite:///{tmp_path / 'serving.db'}", "--header-read-timeout-seconds", "1"]
+    # One process listens once it says so; with workers, the socket is bound before they start.
+    ready = "Uvicorn running on" if workers == 1 else "Application startup complete"
+    server, lines = start(command, cwd=tmp_path, ready=ready, times=workers)
+    url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
+    headers = {"Authorization": f"Bearer {value_after(lines, 'Bearer token (Entra: Secret Token):')}"}
+    hanging: list[socket.socket] = []
+    try:
+        for _ in range(40):  # silent ones, and ones that sent half a request line
+            sock = socket.create_connection(("127.0.0.1", port))
+            if len(hanging) % 2:
+                sock.sendall(b"GET /scim/v2/")
+            hanging.append(sock)
+        trickler = socket.create_connection(("127.0.0.1", port))
+        hanging.append(trickler)  # closed with the others at the end
+        started = time.monotonic()
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\n":  # one byte every 50 ms: 1.6 s for the lot
+            if select.select([trickler], [], [], 0)[0]:
+                break  # the server answered: stop sending into a connection it is closing
+            trickler.sendall(bytes([byte]))
+            time.sleep(0.05)
+        # Meanwhile everybody else is served, with a body and with a kept-alive connection.
+        with httpx2.Client(headers=headers, timeout=5) as client:
+            assert client.post(f"{url}/Users", json={"userName": "served@example.com"}).status_code == 201
+            assert client.get(f"{url}/Users").json()["totalResults"] == 1
+        answer, _ = _read_until_closed(trickler, TIMEOUT * 5)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 "), answer
+        assert b"content-type: application/scim+json" in head.lower()
+        error = json.loads(body)
+        assert error["status"] == "408" and "headers" in error["detail"]
+        assert time.monotonic() - started < TIMEOUT * 4
+        for sock in hanging[:-1]:  # all closed by now or within the timeout; the silent ones without a word
+            received, _ = _read_until_closed(sock, TIMEOUT * 3)
+            assert received == b"" or received.startswith(b"HTTP/1.1 408 ")
+    finally:
+        for sock in hanging:
+            sock.close()
+        stop(server)
+
+
+def test_a_fast_client_never_meets_the_deadline(tmp_path: Path) -> None:
+    """A kept-alive connection that waits between requests (less than the keep-alive) is not cut off: the deadline
+    starts at a request's first byte, not at the connection."""
+    port = free_port()
+    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--header-read-timeout-seconds", "1"]
+    command += ["--database-url", f"sqlite:///{tmp_path / 'serving.db'}"]
+    server, lines = start(command, cwd=tmp_path)
+    url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
+    headers = {"Authorization": f"Bearer {value_after(lines, 'Bearer token (Entra: Secret Token):')}"}
+    try:
+        with httpx2.Client(headers=headers, timeout=5) as client:
+            for _ in range(3):
+                assert client.get(f"{url}/Users").status_code == 200
+                time.sleep(0.7)  # under uvicorn's 5 s keep-alive, and twice 0.7 s is past the 1 s deadline
+            assert client.get(f"{url}/Users").status_code == 200
+    finally:
+        stop(server)
