@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from scimgate import serving
 from scimgate.access_log import AccessLog
 from scimgate.admin import admin_app
-from scimgate.api import management_api
+from scimgate.api import management_api, problem
 from scimgate.config import Settings
 from scimgate.directories.auth import BearerAuth, TokenCache
 from scimgate.directories.oauth import token_endpoint
@@ -116,6 +116,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error: ScimError = MethodNotAllowed(f"{request.method} is not supported on this endpoint. Allowed: {allowed}.")
         error.headers.update(exc.headers or {})
         return error_response(error)
+    if exc.status_code == 404 and request.url.path.startswith("/api/v1/"):
+        # A path the /api/v1 mount does not match (Starlette's routes match no newline, %0A): still the management
+        # API's, so its problem document, not a SCIM error.
+        return problem(404, "not found", "No such endpoint of the management API; see /api/v1/docs.")
     if exc.status_code == 404:
         return error_response(
             NotFound("No such endpoint. SCIM URLs look like {public_url}/scim/v2/{directory_id}/Users.")

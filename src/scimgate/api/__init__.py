@@ -17,7 +17,10 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate import __version__
@@ -29,6 +32,7 @@ from scimgate.limits import Limits, retry_after
 from scimgate.store.database import Database, is_unavailable
 
 logger = logging.getLogger("scimgate.api")
+_MODULES = (directories, credentials, data, events)
 
 
 def management_api(settings: Settings, db: Database, forget_credentials: Callable[[], None], limits: Limits) -> ASGIApp:
@@ -62,7 +66,7 @@ def management_api(settings: Settings, db: Database, forget_credentials: Callabl
             "Send the operator key as `Authorization: Bearer <key>`. SCIM tokens do not work here.",
         )
 
-    api = FastAPI(
+    api = _ManagementApi(
         title="scimgate management API",
         version=__version__,
         description="Directories, their credentials, and the users and groups identity providers provisioned.",
@@ -70,9 +74,10 @@ def management_api(settings: Settings, db: Database, forget_credentials: Callabl
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        responses=_ERROR_RESPONSES,
     )
     api.state.context = Context(db, settings.resolved_public_url(), forget_credentials)
-    for module in (directories, credentials, data, events):
+    for module in _MODULES:
         api.include_router(module.router)
     api.add_exception_handler(ApiError, _api_error)
     api.add_exception_handler(HTTPException, _http_error)
@@ -80,6 +85,49 @@ def management_api(settings: Settings, db: Database, forget_credentials: Callabl
     api.add_exception_handler(sa.exc.SQLAlchemyError, _database_error)
     api.add_exception_handler(Exception, _unexpected_error)
     return _Guard(api)
+
+
+class FieldError(BaseModel):
+    where: str = Field(description='The part of the request, e.g. "body.name" or "query.limit".')
+    problem: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``): every error of the management API."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = Field(None, description="422 only: each part of the request that was refused.")
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {"application/problem+json": {"schema": _PROBLEM_REF}}}
+    for status, description in {
+        400: "Refused as sent: a NUL character in the URL, a delete without its confirmation, a bad cursor or type.",
+        401: "No operator key, a wrong one, or no operator key configured.",
+        404: "No such directory (or token, client, secret, user, group, webhook endpoint or delivery).",
+        409: "The token cannot be rotated: it is no longer active.",
+        422: "The parameters or the body do not fit the operation; ``errors`` says where.",
+        429: "Too many wrong operator keys from this address; retry after the Retry-After delay.",
+        500: "An unexpected error; nothing was changed.",
+        503: "The database is unavailable or busy; nothing was changed. Retry after the Retry-After delay.",
+    }.items()
+}
+"""Documented on every operation, in place of FastAPI's default 422 (whose body is not what the API sends)."""
+
+
+class _ManagementApi(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document, with the ``Problem`` schema that every error response refers to."""
+        document = super().openapi()
+        problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(problem_schema.pop("$defs", {}))
+        schemas["Problem"] = problem_schema
+        return document
 
 
 class _Guard:
@@ -126,11 +174,27 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return problem(404, "not found", "No such endpoint of the management API; see /api/v1/docs.")
-    return problem(exc.status_code, "error", str(exc.detail))
+    response = problem(exc.status_code, "error", str(exc.detail))
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
+    return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of the path: Starlette's 405 names only those of the first route with the path (POST, not GET)."""
+    methods = {
+        method
+        for module in _MODULES
+        for route in module.router.routes
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE
+        for method in route.methods or ()
+    }
+    return ", ".join(sorted(methods))
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

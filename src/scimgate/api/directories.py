@@ -1,7 +1,7 @@
 """``/api/v1/directories``: create, list, show, change, disable, enable and delete directories."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
@@ -81,13 +81,25 @@ class CreatedDirectory(BaseModel):
     setup: SetupOut
 
 
+def _not_null(schema: dict[str, Any]) -> None:
+    """A field to leave out, not to set to null (``change`` refuses null): the document shows its type alone."""
+    branches = schema.pop("anyOf")
+    assert isinstance(branches, list)
+    (kept,) = [branch for branch in branches if branch != {"type": "null"}]
+    assert isinstance(kept, dict)
+    schema.update(kept)
+    del schema["default"]
+
+
 class DirectoryChange(BaseModel):
-    name: Text | None = Field(None, min_length=1, max_length=200)
+    name: Text | None = Field(None, min_length=1, max_length=200, json_schema_extra=_not_null)
     external_id: Text | None = Field(None, max_length=200)
-    idp: Idp | None = None
-    strict: bool | None = None
+    idp: Idp | None = Field(None, json_schema_extra=_not_null)
+    strict: bool | None = Field(None, json_schema_extra=_not_null)
     status: Literal["active", "disabled"] | None = Field(
-        None, description="disabled: every credential of the directory gets 401; its data is kept."
+        None,
+        description="disabled: every credential of the directory gets 401; its data is kept.",
+        json_schema_extra=_not_null,
     )
 
 

@@ -72,9 +72,9 @@ async def list_events(
 
 
 class EndpointIn(BaseModel):
-    url: Text = Field(max_length=2000)
+    url: Text = Field(max_length=2000, description="An absolute http:// or https:// URL with a host (else 422).")
     directory_id: Text | None = Field(None, max_length=40, description="Only this directory's events; omit for all.")
-    types: list[str] | None = Field(None, description="Only these event types; omit for all.")
+    types: list[str] | None = Field(None, description="Only these event types (known ones, else 422); omit for all.")
     description: Text | None = Field(None, max_length=200)
 
 
