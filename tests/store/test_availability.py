@@ -176,3 +176,39 @@ def test_a_connection_reset_mid_transaction_is_503_and_writes_nothing(
             assert conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() == 1
             assert conn.execute(sa.select(sa.func.count()).where(events.c.type == "user.created")).scalar() == 1
         scim.create_user("after@example.com")
+
+
+@pytest.mark.parametrize("sqlstate", ["serialization_failure", "deadlock_detected"])
+def test_a_race_lost_every_time_is_503_after_the_retries(pg_database: Database, sqlstate: str) -> None:
+    """G8 end to end: PostgreSQL itself fails every update of the user with a lost race (a trigger raises it).
+    scimgate runs the whole request again a few times, then answers 503 with Retry-After and no SQL in the body;
+    the user is unchanged; once the database stops failing, the same request succeeds."""
+    with TestClient(create_app(Settings(public_url=BASE_URL), pg_database), base_url=BASE_URL) as client:
+        directory_id, token = new_directory(pg_database, "Races")
+        scim = Scim(client, directory_id, token)
+        user = scim.create_user("contended@example.com", title="Before")
+        with pg_database.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE SEQUENCE lost_races")
+            conn.exec_driver_sql(
+                "CREATE FUNCTION lose_the_race() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"PERFORM nextval('lost_races'); RAISE EXCEPTION 'lost' USING ERRCODE = '{sqlstate}'; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER lose_the_race BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION lose_the_race()"
+            )
+        body = {"Operations": [{"op": "replace", "path": "title", "value": "After"}]}
+        headers = scim.headers({"Content-Type": "application/scim+json"})
+        try:
+            response = client.patch(f"{scim.base}/Users/{user['id']}", json=body, headers=headers)
+            error = assert_scim_error(response, 503)
+            assert int(response.headers["retry-after"]) >= 1
+            assert "lost" not in error["detail"] and "UPDATE" not in error["detail"]
+            with pg_database.engine.connect() as conn:  # nextval is not rolled back: it counts the attempts
+                assert conn.exec_driver_sql("SELECT last_value FROM lost_races").scalar_one() == 4
+        finally:
+            with pg_database.engine.begin() as conn:
+                conn.exec_driver_sql("DROP TRIGGER lose_the_race ON users")
+                conn.exec_driver_sql("DROP FUNCTION lose_the_race()")
+                conn.exec_driver_sql("DROP SEQUENCE lost_races")
+        assert scim.get(f"/Users/{user['id']}").json()["title"] == "Before"
+        assert client.patch(f"{scim.base}/Users/{user['id']}", json=body, headers=headers).status_code == 200
