@@ -1,8 +1,10 @@
-"""SQLite under concurrency: W writers and R readers against one served instance for S seconds; counts statuses.
+"""W writers and R readers against one served instance for S seconds; counts statuses.
 
     .venv/bin/python bench/soak.py --writers 20 --readers 50 --seconds 60
+    .venv/bin/python bench/soak.py --database-url postgresql://postgres@127.0.0.1/soak --db-pool-size 2
 
-Starts ``scimgate serve`` on a fresh SQLite file (loopback only), then runs writer threads (create a user, PATCH
+Starts ``scimgate serve`` on a fresh SQLite file (or on the given database, whose directories it adds to; loopback
+only), then runs writer threads (create a user, PATCH
 it, add it to a group) and reader threads (list, filter, get) until the time is up. Prints requests and status
 counts per kind, read latency percentiles and one JSON line; exits non-zero on any 5xx other than 503 or any
 transport error. A 503 (lock wait over db_statement_timeout) is allowed but counted.
@@ -24,8 +26,8 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_server(workdir: Path, port: int) -> tuple[subprocess.Popen[str], str, str]:
-    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--rate-limit-per-second", "0"]
+def start_server(workdir: Path, port: int, extra: list[str]) -> tuple[subprocess.Popen[str], str, str]:
+    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--rate-limit-per-second", "0", *extra]
     process = subprocess.Popen(
         command,
         cwd=workdir,
@@ -53,12 +55,16 @@ def main() -> int:
     parser.add_argument("--readers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--port", type=int, default=18765)
+    parser.add_argument("--database-url", help="an empty database to serve from (default: a new SQLite file)")
+    parser.add_argument("--db-pool-size", type=int, help="connections per worker (PostgreSQL), as serve takes it")
     args = parser.parse_args()
+    extra = ["--database-url", args.database_url] if args.database_url else []
+    extra += ["--db-pool-size", str(args.db_pool_size)] if args.db_pool_size else []
     statuses: dict[str, Counter[int]] = {"write": Counter(), "read": Counter()}
     read_ms: list[float] = []
     lock = threading.Lock()
     with tempfile.TemporaryDirectory() as tmp:
-        server, url, token = start_server(Path(tmp), args.port)
+        server, url, token = start_server(Path(tmp), args.port, extra)
         headers = {"Authorization": f"Bearer {token}"}
         deadline = time.monotonic() + args.seconds
         group = httpx2.post(f"{url}/Groups", json={"displayName": "soak"}, headers=headers).json()["id"]

@@ -1,10 +1,13 @@
-"""SQLite under concurrency, briefly (the minute-long run is bench/soak.py): 20 writers and 50 readers against a
-served instance; no 500, no transport error, and every read answered."""
+"""Concurrency, briefly (the minute-long run is bench/soak.py): 20 writers and 50 readers against a served instance
+on SQLite; 200 clients against a pool of 2 connections on PostgreSQL (security plan F11, G7). No 500, no transport
+error, and every read answered."""
 
 import json
 import subprocess
 import sys
 
+from scimgate.store.database import Database
+from scimgate.store.tables import metadata
 from tests.test_cli import REPO, free_port
 
 
@@ -27,3 +30,22 @@ def test_twenty_writers_and_fifty_readers_see_no_errors() -> None:
     assert summary["failures"] == 0
     assert summary["writes"].get("201", 0) > 0 and summary["reads"].get("200", 0) > 0
     assert set(summary["reads"]) == {"200"}  # readers are never refused while writers hold the lock
+
+
+def test_two_hundred_clients_queue_for_a_pool_of_two(postgres_database: str) -> None:
+    """F11: far more concurrent requests than connections (200 clients, pool_size 2 plus 2 in overflow): they
+    queue for a connection (or get 503 with Retry-After after the pool timeout); none gets a 500, none hangs, and
+    the writes all land."""
+    db = Database(postgres_database)
+    with db.engine.begin() as conn:  # an empty database, so serve creates the first directory and prints its token
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(t.name for t in metadata.sorted_tables)} CASCADE")
+    db.dispose()
+    command = [sys.executable, str(REPO / "bench" / "soak.py"), "--writers", "60", "--readers", "140"]
+    command += ["--seconds", "5", "--port", str(free_port()), "--database-url", postgres_database]
+    command += ["--db-pool-size", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["failures"] == 0
+    assert summary["writes"].get("201", 0) > 0 and summary["reads"].get("200", 0) > 0
+    assert set(summary["writes"]) | set(summary["reads"]) <= {"200", "201", "204", "503"}
