@@ -6,18 +6,29 @@ an admin page entry and an IdP's complaint can be matched up.
 
 from contextvars import ContextVar
 from logging import Filter, LogRecord
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 
-current_request: ContextVar[tuple[str, str | None] | None] = ContextVar("scimgate_request", default=None)
-"""(request id, directory id) of the request being served, set by the provisioning log middleware."""
+
+class Requester(Protocol):
+    """Who is behind the request being served, as far as known: filled in as authentication finds out."""
+
+    id: str
+    directory_id: str | None
+    token_id: str | None
+
+
+current_request: ContextVar[Requester | None] = ContextVar("scimgate_request", default=None)
+"""The request being served (scimgate.provisioning.log.RequestContext), set by the provisioning log middleware:
+its ids go on every log line and on every event the request emits."""
 
 
 class RequestIds(Filter):
     def filter(self, record: LogRecord) -> bool:
-        ids = current_request.get()
-        record.request_id, record.directory_id = ids if ids else (None, None)
+        request = current_request.get()
+        record.request_id = request.id if request else None
+        record.directory_id = request.directory_id if request else None
         record.__dict__.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
         return True
 

@@ -85,6 +85,20 @@ def test_a_change_that_rolls_back_leaves_no_event(
         assert conn.execute(sa.select(users.c.id).where(users.c.directory_id == scim.directory_id)).first() is None
 
 
+def test_a_failed_event_write_fails_the_change(scim: Scim, database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """J4: when the audit record (the event) cannot be written, the change is not made either: 503, no user."""
+    import scimgate.events.outbox as outbox
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise sa.exc.OperationalError("INSERT INTO events …", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(outbox, "_insert", refuse)
+    response = scim.post("/Users", {"schemas": [USER], "userName": "unaudited@example.com"})
+    assert response.status_code == 503 and response.json()["status"] == "503"
+    monkeypatch.undo()
+    assert scim.get("/Users").json()["totalResults"] == 0
+
+
 def test_deactivation_and_reactivation_are_their_own_events(scim: Scim, database: Database) -> None:
     """active false → user.deactivated (the one an application must act on at once); true again → reactivated."""
     user = scim.create_user("leaver@example.com")
@@ -269,3 +283,20 @@ def test_role_lookups_are_chunked_for_huge_groups(
     updated = all_events(database, scim.directory_id, ["user.updated"])
     assert sorted(e["data"]["object"]["id"] for e in updated) == sorted(members)
     assert all(e["data"]["object"]["roles"] == ["Reader"] for e in updated)
+
+
+def test_each_event_names_the_request_and_credential_behind_it(scim: Scim, database: Database, api: Api) -> None:
+    """J4: an event is the audit record of its change: the X-Request-Id of the request that made it (also in the
+    provisioning log) and the id of the token that authenticated it; none for a change the operator made."""
+    from scimgate.store.tables import tokens
+
+    created = scim.client.post(scim.base + "/Users", json={"userName": "audited@example.com"}, headers=scim.headers())
+    assert created.status_code == 201
+    with database.read() as conn:
+        token_id = conn.execute(sa.select(tokens.c.id).where(tokens.c.directory_id == scim.directory_id)).scalar_one()
+    [event] = all_events(database, scim.directory_id, ["user.created"])
+    assert event["request_id"] == created.headers["x-request-id"] and event["token_id"] == token_id
+    made = api.post("/directories", {"name": "By the operator"})
+    assert made.status_code == 201
+    [by_operator] = all_events(database, made.json()["directory"]["id"], ["directory.created"])
+    assert by_operator["request_id"] == made.headers["x-request-id"] and by_operator["token_id"] is None

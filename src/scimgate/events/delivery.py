@@ -257,4 +257,6 @@ class _EventRow:
         self.sequence = row.sequence
         self.position = row.position
         self.occurred_at = row.occurred_at
+        self.request_id = row.request_id
+        self.token_id = row.token_id
         self.data = row.data

@@ -97,6 +97,8 @@ def event_json(row: Any) -> dict[str, Any]:
         "sequence": row.sequence,
         "position": row.position,
         "timestamp": utc(row.occurred_at).isoformat().replace("+00:00", "Z"),
+        "request_id": row.request_id,
+        "token_id": row.token_id,
         "data": row.data,
     }
 

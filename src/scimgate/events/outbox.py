@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from scimgate.events.types import Event
 from scimgate.ids import new_id
+from scimgate.logs import current_request
 from scimgate.store.tables import directories, events
 
 _NEXT = (
@@ -39,6 +40,7 @@ def emit_final(conn: Connection, directory_id: str, event: Event, sequence: int,
 
 
 def _insert(conn: Connection, directory_id: str, happened: Sequence[Event], first: int, now: datetime) -> None:
+    request = current_request.get()
     rows = [
         {
             "id": new_id("evt"),
@@ -48,6 +50,8 @@ def _insert(conn: Connection, directory_id: str, happened: Sequence[Event], firs
             "type": event.name,
             "occurred_at": now,
             "data": event.data(),
+            "request_id": request.id if request else None,
+            "token_id": request.token_id if request else None,
         }
         for index, event in enumerate(happened)
     ]

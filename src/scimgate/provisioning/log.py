@@ -226,7 +226,7 @@ class RequestLog:
                 response_body.extend(message.get("body", b"")[: self.capture - len(response_body)])
             await send(message)
 
-        ids = current_request.set((context.id, context.directory_id))
+        ids = current_request.set(context)
         try:
             await self.app(scope, receiving, sending)
         except Exception:

@@ -187,6 +187,10 @@ events = sa.Table(
     sa.Column("type", sa.String(40), nullable=False),
     sa.Column("occurred_at", Timestamp, nullable=False),
     sa.Column("data", JSONDocument, nullable=False),
+    # The audit trail: the request (its X-Request-Id, as in the provisioning log) and the credential (tokens.id:
+    # a bearer token or an OAuth access token) that made the change; NULL for the operator's or the CLI's changes.
+    sa.Column("request_id", sa.String(40), nullable=True),
+    sa.Column("token_id", sa.String(40), nullable=True),
     sa.UniqueConstraint("directory_id", "sequence"),
     sa.Index(None, "occurred_at"),
 )
