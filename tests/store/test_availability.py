@@ -3,6 +3,7 @@ are retried; the service recovers by itself."""
 
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ from starlette.testclient import TestClient
 
 from scimgate.app import create_app
 from scimgate.config import Settings
+from scimgate.ids import new_id
 from scimgate.store.database import Database, Limits, retrying
+from scimgate.store.tables import users
 from tests.conftest import BASE_URL, Scim, new_directory
 from tests.scim.test_errors import assert_scim_error
 
@@ -212,3 +215,53 @@ def test_a_race_lost_every_time_is_503_after_the_retries(pg_database: Database, 
                 conn.exec_driver_sql("DROP SEQUENCE lost_races")
         assert scim.get(f"/Users/{user['id']}").json()["title"] == "Before"
         assert client.patch(f"{scim.base}/Users/{user['id']}", json=body, headers=headers).status_code == 200
+
+
+def _many_users(database: Database, directory_id: str, n: int) -> str:
+    """n users with three emails each, inserted directly (the SCIM API would take minutes); the first one's id."""
+    now = datetime.now(UTC)
+    rows = []
+    for i in range(n):
+        name = f"user{i:06d}@example.com"
+        emails = [{"value": f"{kind}{i}@example.com", "type": kind} for kind in ("work", "home", "other")]
+        rows.append(
+            {
+                "directory_id": directory_id,
+                "id": new_id("usr"),
+                "user_name": name,
+                "user_name_key": name,
+                "active": True,
+                "attributes": {"userName": name, "active": True, "title": f"T{n - i}", "emails": emails},
+                "created": now,
+                "last_modified": now,
+                "version": 1,
+            }
+        )
+    with database.write() as conn:
+        for start in range(0, n, 5000):
+            conn.execute(users.insert(), rows[start : start + 5000])
+    return str(rows[0]["id"])
+
+
+def test_a_pathological_query_stops_at_the_statement_timeout(database: Database) -> None:
+    """F10: a valid but expensive query (a substring of any email, sorted on an unindexed attribute, over 40,000
+    users) is cut off at the statement timeout with 503 and Retry-After, on SQLite as on PostgreSQL; the next
+    request on the same pool works; with the default timeout the same query simply answers."""
+    directory_id, token = new_directory(database, "Big")
+    first = _many_users(database, directory_id, 40_000)
+    query = {"filter": 'emails.value co "nowhere"', "sortBy": "title"}
+    headers = {"Authorization": f"Bearer {token}"}
+    hasty = Database(database.url.render_as_string(hide_password=False), Limits(statement_timeout=0.02))
+    try:
+        with TestClient(create_app(Settings(public_url=BASE_URL), hasty), base_url=BASE_URL) as client:
+            url = f"/scim/v2/{directory_id}/Users"
+            started = time.monotonic()
+            response = client.get(url, params=query, headers=headers)
+            assert_scim_error(response, 503)
+            assert int(response.headers["retry-after"]) >= 1 and time.monotonic() - started < 5
+            assert client.get(f"{url}/{first}", headers=headers).status_code == 200  # the pool is fine
+    finally:
+        hasty.dispose()
+    with TestClient(create_app(Settings(public_url=BASE_URL), database), base_url=BASE_URL) as client:
+        answer = client.get(f"/scim/v2/{directory_id}/Users", params=query, headers=headers)
+        assert answer.status_code == 200 and answer.json()["totalResults"] == 0

@@ -85,3 +85,30 @@ def test_downgrade_and_upgrade_keep_the_data(database: Database) -> None:
             assert conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() == 1
             assert conn.execute(sa.select(sa.func.count()).select_from(tokens)).scalar() == 1
         migrate.upgrade(database)
+
+
+def test_migrations_are_not_cut_off_by_the_request_statement_timeout(tmp_path: object) -> None:
+    """Rebuilding a big table (SQLite copies it) takes longer than a request may: migrations run without the
+    statement timeout, which would otherwise interrupt them half-way (and roll them back)."""
+    from pathlib import Path
+
+    from scimgate.store.database import Limits
+    from scimgate.store.tables import directories
+
+    url = f"sqlite:///{Path(str(tmp_path)) / 'big.db'}"
+    roomy = Database(url)
+    migrate.upgrade(roomy)
+    now = datetime.now(UTC)
+    with roomy.write() as conn:
+        rows = [{"id": f"dir_{i:036d}", "name": f"Directory {i}", "created_at": now} for i in range(5000)]
+        conn.execute(directories.insert(), rows)
+    roomy.dispose()
+    hasty = Database(url, Limits(statement_timeout=1e-6))  # every statement is already late
+    try:
+        migrate.downgrade(hasty, "0006")  # rebuilds `directories` on SQLite: 5,000 rows copied
+        migrate.upgrade(hasty)
+        assert migrate.is_current(hasty)
+        with hasty.engine.connect() as conn, pytest.raises(sa.exc.OperationalError, match="interrupted"):
+            conn.execute(sa.select(sa.func.count()).select_from(directories.join(directories.alias(), sa.true())))
+    finally:
+        hasty.dispose()

@@ -7,6 +7,8 @@ SQLite specifics, each for a reason:
 * Writes open with ``BEGIN IMMEDIATE`` and wait on ``busy_timeout`` (the statement timeout): a deferred
   transaction that reads and then writes can fail with "database is locked" when it tries to upgrade its lock,
   which would surface as an error.
+* Statements stop at the statement timeout (a progress handler; SQLite has no timeout of its own), so a
+  pathological query is a ``503`` like on PostgreSQL, not a worker busy for minutes.
 * Writers of one process take turns on a lock of ours before ``BEGIN IMMEDIATE``. SQLite has one write lock per
   file and its busy handler waits by sleeping and retrying with growing sleeps (up to 100 ms each): with 16
   concurrent writers that turned a 5 ms write into a one-second p99. A Python lock hands over the moment the
@@ -21,6 +23,7 @@ Pool sizing: each worker process keeps up to ``db_pool_size`` connections (plus 
 busy); N workers need N × 2 × ``db_pool_size`` connections below PostgreSQL's ``max_connections``.
 """
 
+import math
 import random
 import threading
 import time
@@ -125,7 +128,7 @@ def _create_engine(url: sa.URL, limits: Limits) -> Engine:
     engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000})
 
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own transaction handling is deferred-only).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
@@ -142,12 +145,30 @@ def _create_engine(url: sa.URL, limits: Limits) -> Engine:
         cursor.close()
         # fold() in scimgate.store.sql: the same comparison key as the indexed *_key columns.
         dbapi_conn.create_function("scimgate_fold", 1, _fold, deterministic=True)
+        # SQLite has no statement timeout: a pathological query (a co filter on a multi-valued attribute over a
+        # million users) would run to its end. The progress handler aborts it past the deadline ("interrupted":
+        # a 503, as PostgreSQL's statement_timeout gives), and the connection goes back to the pool as it was.
+        deadline = record.info.setdefault("scimgate_deadline", [math.inf])
+        dbapi_conn.set_progress_handler(lambda: time.monotonic() > deadline[0], _PROGRESS_STEPS)
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _start_clock(conn: Connection, *_args: Any) -> None:
+        unlimited = conn.get_execution_options().get(UNLIMITED)
+        deadline = math.inf if unlimited else time.monotonic() + limits.statement_timeout
+        conn.connection.info.setdefault("scimgate_deadline", [math.inf])[0] = deadline
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("scimgate_write") else "BEGIN")
 
     return engine
+
+
+# An execution option for work that may take longer than any request should: schema migrations.
+UNLIMITED = "scimgate_unlimited"
+# SQLite virtual-machine steps between two looks at the clock: a few microseconds of work, so the deadline is met
+# within a millisecond and costs nothing measurable.
+_PROGRESS_STEPS = 10_000
 
 
 def _fold(value: object) -> str | None:

@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from scimgate.store.database import Database
+from scimgate.store.database import UNLIMITED, Database
 
 _SCRIPTS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -44,8 +44,12 @@ def _run(db: Database, step: Callable[[Config], None]) -> None:
         raw = conn.connection.driver_connection if db.is_sqlite else None
         if raw is not None:
             raw.execute("PRAGMA foreign_keys=OFF")
+        # A migration rewrites whole tables: it must not be cut off at the statement timeout meant for requests.
+        conn = conn.execution_options(**{UNLIMITED: True})
         try:
             with conn.begin():
+                if not db.is_sqlite:
+                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
                 config.attributes["connection"] = conn
                 step(config)
                 if db.is_sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
