@@ -5,7 +5,9 @@ dozens of such connections hang on, other clients are served as usual."""
 import json
 import select
 import socket
+import sqlite3
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -88,5 +90,64 @@ def test_a_fast_client_never_meets_the_deadline(tmp_path: Path) -> None:
                 assert client.get(f"{url}/Users").status_code == 200
                 time.sleep(0.7)  # under uvicorn's 5 s keep-alive, and twice 0.7 s is past the 1 s deadline
             assert client.get(f"{url}/Users").status_code == 200
+    finally:
+        stop(server)
+
+
+def test_a_stray_line_break_does_not_keep_a_connection_open(tmp_path: Path) -> None:
+    """After a response, a client that sends only CRLF (which starts no request) and then nothing is still cut off
+    at the header deadline."""
+    port = free_port()
+    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--header-read-timeout-seconds", "1"]
+    command += ["--database-url", f"sqlite:///{tmp_path / 'serving.db'}"]
+    server, _lines = start(command, cwd=tmp_path)
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(5)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+            sock.sendall(b"\r\n")
+            _received, closed_after = _read_until_closed(sock, TIMEOUT * 4)
+            assert closed_after < TIMEOUT * 3
+    finally:
+        stop(server)
+
+
+def test_a_slow_response_is_not_taken_for_slow_headers(tmp_path: Path) -> None:
+    """Pipelined requests behind a slow one (its DELETE waits 1.5 s for SQLite's write lock): uvicorn stops reading
+    meanwhile, so the next request's headers stay half-read; that is the server's delay, not the client's. Every
+    request gets its own answer, in order, and none is a 408."""
+    port = free_port()
+    database = tmp_path / "serving.db"
+    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--header-read-timeout-seconds", "0.5"]
+    command += ["--database-url", f"sqlite:///{database}"]
+    server, lines = start(command, cwd=tmp_path)
+    url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
+    token = value_after(lines, "Bearer token (Entra: Secret Token):")
+    path = url.split(f":{port}", 1)[1]
+    try:
+        with httpx2.Client(headers={"Authorization": f"Bearer {token}"}, timeout=5) as client:
+            user = client.post(f"{url}/Users", json={"userName": "piped@example.com"}).json()["id"]
+        holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")  # the DELETE below waits for this
+        releaser = threading.Timer(1.5, lambda: holder.execute("COMMIT"))
+        releaser.start()
+        auth = f"Host: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+        third = f"GET {path}/Groups HTTP/1.1\r\n{auth}".encode()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(f"DELETE {path}/Users/{user} HTTP/1.1\r\n{auth}GET {path}/Users HTTP/1.1\r\n{auth}".encode())
+            sock.sendall(third[:20])
+            time.sleep(0.05)
+            sock.sendall(third[20:])
+            received = b""
+            sock.settimeout(10)
+            while received.count(b"HTTP/1.1 ") < 3:
+                chunk = sock.recv(65536)
+                assert chunk, received
+                received += chunk
+        releaser.join()
+        holder.close()
+        statuses = [part.split(b"\r\n", 1)[0] for part in received.split(b"HTTP/1.1 ")[1:]]
+        assert statuses == [b"204 No Content", b"200 OK", b"200 OK"], received[:300]
     finally:
         stop(server)

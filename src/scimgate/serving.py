@@ -38,6 +38,8 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         self._started = True
+        if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
+            self._arm()  # bytes between requests (even a bare CRLF, which starts no message): headers are due
         super().data_received(data)
 
     def on_message_begin(self) -> None:
@@ -64,6 +66,10 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
     def _too_slow(self) -> None:
         self._deadline = None
         if self.transport.is_closing():
+            return
+        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            # Our own response is still pending, and uvicorn pauses reading meanwhile: not the client's delay.
+            self._arm()
             return
         if self._started:
             detail = f"The request's headers did not arrive within {_header_timeout:g} seconds; send it again."

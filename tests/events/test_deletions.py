@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from scimgate.events.deletions import MIN_DELETIONS, time_to_look
 from scimgate.store.database import Database
 from scimgate.store.tables import directories
 from tests.conftest import Scim
@@ -98,3 +99,12 @@ def _age_window(database: Database, directory_id: str, by: timedelta) -> None:
         conn.execute(
             directories.update().where(directories.c.id == directory_id).values(deletions_since=datetime.now(UTC) - by)
         )
+
+
+def test_the_remaining_users_are_counted_sixteen_times_per_doubling() -> None:
+    """Counting the remaining users reads up to 9 × the deletions: past 200 it happens 16 times per doubling, so
+    100,000 deletions cost about 150 counts, not 100,000 (each delayed by at most a sixteenth)."""
+    looks = [n for n in range(MIN_DELETIONS, 100_001) if time_to_look(n)]
+    assert len([n for n in looks if n >= 200]) < 16 * 10
+    gaps = [later - earlier for earlier, later in zip(looks, looks[1:], strict=False)]
+    assert all(gap <= max(1, earlier // 16) for gap, earlier in zip(gaps, looks, strict=False))

@@ -265,3 +265,27 @@ def test_a_pathological_query_stops_at_the_statement_timeout(database: Database)
     with TestClient(create_app(Settings(public_url=BASE_URL), database), base_url=BASE_URL) as client:
         answer = client.get(f"/scim/v2/{directory_id}/Users", params=query, headers=headers)
         assert answer.status_code == 200 and answer.json()["totalResults"] == 0
+
+
+def test_a_read_only_postgresql_is_503_and_not_ready(pg_database: Database) -> None:
+    """H4 on PostgreSQL: the database turned read-only (a replica promoted the wrong way, an operator's
+    default_transaction_read_only): writes get 503 with Retry-After, not 500; readiness is false; reads work."""
+    name = pg_database.url.database
+    with TestClient(create_app(Settings(public_url=BASE_URL), pg_database), base_url=BASE_URL) as client:
+        directory_id, token = new_directory(pg_database, "Read-only")
+        scim = Scim(client, directory_id, token)
+        scim.create_user("before@example.com")
+        with pg_database.engine.begin() as conn:
+            conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        pg_database.engine.dispose()  # new connections read the setting
+        try:
+            response = scim.post("/Users", {"userName": "during@example.com"})
+            assert_scim_error(response, 503)
+            assert scim.get("/Users").json()["totalResults"] == 1
+            assert client.get("/readyz").status_code == 503
+        finally:
+            with pg_database.engine.begin() as conn:
+                conn.exec_driver_sql("SET TRANSACTION READ WRITE")
+                conn.exec_driver_sql(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+            pg_database.engine.dispose()
+        assert scim.post("/Users", {"userName": "after@example.com"}).status_code == 201

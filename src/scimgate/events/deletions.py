@@ -8,8 +8,9 @@ deletions go ahead, and it raises the alarm where the application and the operat
 the durable audit record), a warning in the log, and a banner on the admin page (scimgate.admin.queries).
 
 Each directory counts its user deletions in a window that opens at the first deletion and lasts an hour. Counting
-the remaining users costs a read of up to 9 × the deletions, so past 200 deletions it is done every 1/16th more
-deletions, not on each: the alarm may come that much later, never a scan per DELETE of a million-user directory.
+the remaining users costs a read of up to 9 × the deletions, so past 200 deletions it is done sixteen times
+per doubling of the count (at 256, 272, 288, …, 512, 544, …), not on each: the alarm may come up to a sixteenth
+later, and a million-user directory never pays a scan per DELETE.
 """
 
 from datetime import datetime, timedelta
@@ -49,7 +50,7 @@ def count_user_deletion(conn: Connection, directory_id: str, now: datetime) -> D
     deleted, since = row.deletions, utc(row.deletions_since)
     if deleted < MIN_DELETIONS or (row.mass_deletion_at is not None and utc(row.mass_deletion_at) >= since):
         return None  # too few yet, or this window's alarm already went off
-    if deleted >= 200 and deleted % (deleted // 16):
+    if not time_to_look(deleted):
         return None
     limit = _REMAINING_PER_DELETION * deleted
     remaining = conn.execute(
@@ -62,3 +63,9 @@ def count_user_deletion(conn: Connection, directory_id: str, now: datetime) -> D
     conn.execute(directories.update().where(directories.c.id == directory_id).values(mass_deletion_at=now))
     directory = {"id": directory_id, "name": row.name, "external_id": row.external_id, "idp": row.idp}
     return DirectoryMassDeletion(directory, deleted=deleted, since=since.isoformat(), remaining=remaining)
+
+
+def time_to_look(deleted: int) -> bool:
+    """Whether to count the remaining users at this many deletions: each time up to 200, then sixteen times per
+    doubling (a look costs up to 9 × ``deleted`` rows read, so looking at each deletion would be quadratic)."""
+    return deleted < 200 or deleted % (1 << (deleted.bit_length() - 5)) == 0

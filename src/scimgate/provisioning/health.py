@@ -1,9 +1,12 @@
 """``/healthz`` (the process answers), ``/readyz`` (it can serve: database reachable, schema current, a write goes
 through, and no write failed on storage lately) and ``/metrics`` (Prometheus)."""
 
+import threading
+
 import anyio
 import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,6 +26,7 @@ PROBE_SECONDS = 2.0
 # "ready" again at once would send back the writes that fail. Recovery needs no step: the window passes.
 FAULT_MEMORY_SECONDS = 30.0
 _PROBES = "readiness_probes"
+_probing = threading.Lock()
 
 
 def health_routes(db: Database, metrics: Metrics) -> list[BaseRoute]:
@@ -62,12 +66,26 @@ def _unavailable(reason: str) -> Response:
 
 
 def _probe_write(db: Database) -> None:
-    """One committed one-row write: proves the database takes writes (not read-only, not refusing transactions)."""
-    with db.write() as conn:
-        bumped = conn.execute(counters.update().where(counters.c.name == _PROBES).values(value=counters.c.value + 1))
-        if bumped.rowcount == 0:
-            try:
-                with conn.begin_nested():
-                    conn.execute(counters.insert().values(name=_PROBES, value=1))
-            except sa.exc.IntegrityError:
-                pass  # another worker's first probe inserted it a moment ago: that write went through too
+    """One committed one-row write: proves the database takes writes (not read-only, not refusing transactions).
+
+    One probe at a time, each bounded by the probe's deadline on PostgreSQL: an abandoned probe (its answer came too
+    late) must not pile up holding pool connections the requests need."""
+    if not _probing.acquire(blocking=False):
+        raise sa.exc.TimeoutError("the previous readiness probe is still running")
+    try:
+        with db.write() as conn:
+            if not db.is_sqlite:
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(PROBE_SECONDS * 1000)}")
+            _bump(conn)
+    finally:
+        _probing.release()
+
+
+def _bump(conn: Connection) -> None:
+    bumped = conn.execute(counters.update().where(counters.c.name == _PROBES).values(value=counters.c.value + 1))
+    if bumped.rowcount == 0:
+        try:
+            with conn.begin_nested():
+                conn.execute(counters.insert().values(name=_PROBES, value=1))
+        except sa.exc.IntegrityError:
+            pass  # another worker's first probe inserted it a moment ago: that write went through too

@@ -209,7 +209,8 @@ def is_unavailable(error: BaseException) -> bool:
     code = sqlstate(error) or ""
     # 08 connection exception, 53 insufficient resources, 57 operator intervention (incl. statement timeout),
     # 40 transaction rollback (a race that outlived its retries).
-    return code[:2] in ("08", "53", "57", "40")
+    # 25006: read_only_sql_transaction (a read-only database or replica; SQLite's SQLITE_READONLY is above).
+    return code[:2] in ("08", "53", "57", "40") or code == "25006"
 
 
 def _lost_race(error: sa.exc.SQLAlchemyError) -> bool:
