@@ -32,6 +32,7 @@ from scimgate.scim.errors import (
     error_response,
 )
 from scimgate.scim.operations import Operations
+from scimgate.scim.passwords import Passwords
 from scimgate.scim.routes import scim_router
 from scimgate.store.database import Database, is_unavailable
 
@@ -40,7 +41,7 @@ logger = logging.getLogger("scimgate")
 
 def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     database = db or Database(settings.resolved_database_url(), settings.database_limits())
-    ops = Operations(database, settings.resolved_public_url(), settings.cursor_timeout)
+    ops = Operations(database, settings.resolved_public_url(), settings.cursor_timeout, Passwords(settings.passwords))
     token_cache = TokenCache(settings.token_cache_seconds)
     limits = settings.limits()
     metrics = Metrics(database)

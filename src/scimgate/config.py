@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     request_log_body_chars: int = Field(
         16_384, ge=256, description="Characters of each request and response body the provisioning log keeps."
     )
+    passwords: Literal["discard", "hash"] = Field(
+        "discard",
+        description="What happens to a password an IdP sends (Okta's password sync): discard (for SSO-only "
+        "applications: never stored), or hash (kept only as an Argon2id hash, for applications with a password "
+        "sign-in; checked with the management API's password/verify or scimgate.scim.passwords.verify_password).",
+    )
     log_format: Literal["text", "json"] = Field(
         "text", description="text, or json: one JSON object per log line, with request_id and directory_id."
     )

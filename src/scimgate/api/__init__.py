@@ -76,7 +76,7 @@ def management_api(settings: Settings, db: Database, forget_credentials: Callabl
         openapi_url="/openapi.json",
         responses=_ERROR_RESPONSES,
     )
-    api.state.context = Context(db, settings.resolved_public_url(), forget_credentials)
+    api.state.context = Context(db, settings.resolved_public_url(), forget_credentials, settings.passwords)
     for module in _MODULES:
         api.include_router(module.router)
     api.add_exception_handler(ApiError, _api_error)
@@ -109,7 +109,7 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "Refused as sent: a NUL character in the URL, a delete without its confirmation, a bad cursor or type.",
         401: "No operator key, a wrong one, or no operator key configured.",
         404: "No such directory (or token, client, secret, user, group, webhook endpoint or delivery).",
-        409: "The token cannot be rotated: it is no longer active.",
+        409: "A conflict: the token is no longer active (rotate), or passwords are discarded (password verify).",
         422: "The parameters or the body do not fit the operation; ``errors`` says where.",
         429: "Too many wrong operator keys from this address; retry after the Retry-After delay.",
         500: "An unexpected error; nothing was changed.",

@@ -42,6 +42,8 @@ class Context:
     forget_credentials: Callable[[], None]
     """Called after a change to what credentials open (revoked, disabled, made strict): this worker forgets the
     tokens it remembered at once; other workers within ``token_cache_seconds``."""
+    passwords: str = "discard"
+    """The ``passwords`` setting: whether there are password hashes to verify."""
 
 
 def context(request: Request) -> Context:

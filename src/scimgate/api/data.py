@@ -8,13 +8,14 @@ have 100,000 of them.
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
 from scimgate.api.common import ApiError, Ctx, Page, Paging, existing_directory, next_after
 from scimgate.directories.setup import scim_url
 from scimgate.events.record import user_views
 from scimgate.normalised import normalised_group
+from scimgate.scim.passwords import MAX_LENGTH, verify_password
 from scimgate.scim.render import render
 from scimgate.scim.resource_types import GROUPS
 from scimgate.store import browse
@@ -87,6 +88,33 @@ def show_user(directory_id: str, user_id: str, ctx: Ctx) -> UserOut:
         if row is None:
             raise ApiError(404, "no such user", f"This directory has no user {user_id[:48]!r}.")
         return _users(conn, directory_id, [row], scim_url(ctx.public_url, directory_id))[0]
+
+
+class PasswordCheck(BaseModel):
+    password: str = Field(max_length=MAX_LENGTH)
+
+
+class PasswordVerdict(BaseModel):
+    valid: bool
+
+
+@router.post("/users/{user_id}/password/verify")
+def verify_user_password(directory_id: str, user_id: str, check: PasswordCheck, ctx: Ctx) -> PasswordVerdict:
+    """Whether ``password`` is the one the IdP last sent for this user (with ``passwords=hash``), for an
+    application's own password sign-in. ``valid`` is false for a wrong password, a user the IdP sent none for, and
+    an inactive user. Each check costs an Argon2id hash (tens of milliseconds): rate-limit sign-ins in front."""
+    if ctx.passwords != "hash":
+        raise ApiError(
+            409,
+            "passwords are discarded",
+            "This service discards the passwords IdPs send (passwords=discard); set passwords=hash to keep them "
+            "as hashes, then have the IdP send them again.",
+        )
+    with ctx.db.read() as conn:
+        existing_directory(conn, directory_id)
+        if store.get(conn, users, directory_id, user_id) is None:
+            raise ApiError(404, "no such user", f"This directory has no user {user_id[:48]!r}.")
+    return PasswordVerdict(valid=verify_password(ctx.db, directory_id, user_id, check.password))
 
 
 @router.get("/groups")

@@ -25,7 +25,7 @@ def service_provider_config(base_url: str, settings: Settings) -> dict[str, Any]
             "maxPayloadSize": settings.max_body_bytes,
         },
         "filter": {"supported": True, "maxResults": settings.max_page_size},
-        "changePassword": {"supported": False},
+        "changePassword": {"supported": settings.passwords == "hash"},
         "sort": {"supported": True},
         "etag": {"supported": True},
         # RFC 9865 §5: both methods; index paging stays the default, which every IdP expects.

@@ -23,7 +23,8 @@ from scimgate.scim.cursors import Position, after, open_cursor, query_fingerprin
 from scimgate.scim.errors import InvalidCursor, InvalidValue, NotFound, ScimError, Uniqueness, excerpt
 from scimgate.scim.etags import Preconditions
 from scimgate.scim.filters import compile_filter, compile_filter_across, key_equality
-from scimgate.scim.patch import apply_patch
+from scimgate.scim.passwords import DISCARD, UNCHANGED, Passwords, store_change
+from scimgate.scim.patch import MemberChanges, PatchResult, apply_patch
 from scimgate.scim.projection import Projection
 from scimgate.scim.render import etag, manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
@@ -92,8 +93,11 @@ def _related(
 
 
 class Operations:
-    def __init__(self, db: Database, public_url: str, cursor_timeout: int = 3600) -> None:
+    def __init__(
+        self, db: Database, public_url: str, cursor_timeout: int = 3600, passwords: Passwords = DISCARD
+    ) -> None:
         self.db = db
+        self.passwords = passwords
         self.public_url = public_url
         self.dialect = db.url.get_backend_name()
         self.cursor_timeout = cursor_timeout
@@ -103,6 +107,9 @@ class Operations:
         return f"{self.public_url}/scim/v2/{directory_id}"
 
     def create(self, rtype: ResourceType, directory_id: str, payload: Any, projection: Projection) -> Single:
+        password = UNCHANGED
+        if rtype is USERS:  # hashed (slow by design) before the write transaction, not inside it
+            payload, password = self.passwords.from_resource(payload)
         parsed = parse_resource(rtype, payload)
         if rtype is USERS:
             check_user_name(parsed.document["userName"])
@@ -113,6 +120,7 @@ class Operations:
         with self.db.write() as conn:
             stored = self._insert(conn, rtype, directory_id, parsed, now)
             if rtype is USERS:
+                store_change(conn, directory_id, stored.id, password)
                 record.user_created(conn, directory_id, base, stored, now)
             else:
                 delta = membership.set_members(conn, directory_id, stored.id, parsed.members or [])
@@ -149,6 +157,9 @@ class Operations:
     ) -> Single:
         """PUT (RFC 7644 §3.5.1): the sent attributes replace the stored ones; read-only ones are kept."""
         _check_id(rtype, resource_id)
+        password = UNCHANGED
+        if rtype is USERS:  # a PUT without a password keeps the stored one: the IdP cannot read it back to resend
+            payload, password = self.passwords.from_resource(payload)
         parsed = parse_resource(rtype, payload)
         now = datetime.now(UTC)
         with self.db.write() as conn:
@@ -159,6 +170,7 @@ class Operations:
                 parsed.document["active"] = current.attributes["active"]
             _changed_user_name(rtype, current, parsed.document)
             stored = _write(conn, rtype, directory_id, resource_id, parsed.document, now)
+            store_change(conn, directory_id, resource_id, password)
             delta = _NO_DELTA
             if rtype is GROUPS and parsed.members is not None:
                 # Omitted `members` leaves membership as it is; `members: []` empties the group.
@@ -181,9 +193,16 @@ class Operations:
         """PATCH (RFC 7644 §3.5.2): every operation applies, or none does."""
         _check_id(rtype, resource_id)
         table = _table(rtype)
+        password = UNCHANGED
+        if rtype is USERS:
+            body, password = self.passwords.from_patch(body)
         with self.db.write() as conn:
             current = _locked(conn, rtype, directory_id, resource_id, preconditions)
-            result = _apply(rtype, current.attributes, body, tolerant)
+            store_change(conn, directory_id, resource_id, password)
+            if password is not UNCHANGED and body["Operations"] == []:
+                result = PatchResult(current.attributes, MemberChanges(), [])  # it only changed the password
+            else:
+                result = _apply(rtype, current.attributes, body, tolerant)
             if result.ignored:
                 # Names only, never values: they are the IdP's data. The admin request log will show them too.
                 logger.info("PATCH %s/%s skipped unknown attributes: %s", rtype.name, resource_id, result.ignored)
@@ -196,7 +215,7 @@ class Operations:
             delta = _NO_DELTA
             if result.members.any:
                 delta = membership.change_members(conn, directory_id, resource_id, result.members)
-                if result.members.replace_all and delta.removed and not delta.added:
+                if result.members.replace_all and not result.members.add and delta.removed:
                     # Security plan D13: {"op": "remove", "path": "members"} without a value empties the group, as
                     # the RFC says. Entra's older dialect sends exactly that when it meant one member, so say so.
                     logger.warning(

@@ -6,8 +6,9 @@ characteristic cannot be advertised without being enforced.
 
 Deliberately not advertised (and dropped on input, as an unknown attribute would be):
 
-* ``password``: scimgate is the back end of SSO-provisioned applications; a password sent by an IdP is accepted
-  and discarded, never stored or returned (RFC 7643 §4.1.1 allows a provider to not support it).
+* ``password``: taken out of every request before validation (scimgate.scim.passwords): discarded, or kept only
+  as a hash with ``passwords=hash``; never returned (RFC 7643 §4.1.1). Unadvertised, so a strict directory does
+  not refuse it as unknown.
 * ``display`` on emails, phoneNumbers, ims and photos: Microsoft's SCIM Validator turns every advertised
   sub-attribute into an Entra path such as ``emails[type eq "work"].display`` and then reports it as unsupported.
 """

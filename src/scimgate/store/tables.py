@@ -122,6 +122,8 @@ users = sa.Table(
     sa.Column("attributes", JSONDocument, nullable=False),
     sa.Column("created", Timestamp, nullable=False),
     sa.Column("last_modified", Timestamp, nullable=False),
+    # With passwords=hash only: the Argon2id hash of the password the IdP sent (scimgate.scim.passwords).
+    sa.Column("password_hash", sa.Text, nullable=True),
     sa.Column("version", sa.Integer, nullable=False),
     sa.UniqueConstraint("directory_id", "user_name_key"),
     sa.Index(None, "directory_id", "external_id"),
