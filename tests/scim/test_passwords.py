@@ -123,6 +123,14 @@ def test_a_strict_directory_takes_the_password_too(hashing: tuple[Scim, Api], da
     user = scim.create_user("strict@example.com", password=CANARY)["id"]
     assert _patch(scim, user, {"op": "replace", "path": "password", "value": "Other-password-2"}).status_code == 200
     assert _verify(api, scim, user, "Other-password-2")
+    # Strict rules still hold for a PATCH that only changes the password: the PatchOp schema, lower-case ops.
+    for body in (
+        {"Operations": [{"op": "replace", "path": "password", "value": "Third-password-3"}]},
+        {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "password", "value": "Third-password-3"}]},
+    ):
+        answer = scim.client.patch(f"{scim.base}/Users/{user}", json=body, headers=scim.headers())
+        assert_scim_error(answer, 400, "invalidSyntax")
+    assert _verify(api, scim, user, "Other-password-2")
 
 
 def test_discarding_says_so_and_stores_nothing(scim: Scim, api: Api, database: Database) -> None:
@@ -138,3 +146,56 @@ def test_discarding_says_so_and_stores_nothing(scim: Scim, api: Api, database: D
 def test_hashing_is_advertised(hashing: tuple[Scim, Api]) -> None:
     scim, _api = hashing
     assert scim.get("/ServiceProviderConfig").json()["changePassword"] == {"supported": True}
+
+
+def test_odd_but_valid_forms_are_taken_and_only_the_last_is_hashed(
+    hashing: tuple[Scim, Api], database: Database
+) -> None:
+    """Keys in any case and an empty path, as the PATCH engine reads them; several password operations: the last
+    one wins (and is the only one hashed); an unknown op is the engine's 400, with nothing stored."""
+    scim, api = hashing
+    user = scim.create_user("forms@example.com", password="First-password-1")["id"]
+    body = {"operations": [{"OP": "replace", "Path": "password", "Value": "Second-password-2"}]}
+    assert scim.client.patch(f"{scim.base}/Users/{user}", json=body, headers=scim.headers()).status_code == 200
+    assert _verify(api, scim, user, "Second-password-2")
+    assert _patch(scim, user, {"op": "add", "path": "", "value": {"password": "Third-password-3"}}).status_code == 200
+    assert _verify(api, scim, user, "Third-password-3")
+    many = [{"op": "replace", "path": "password", "value": f"Password-number-{i}"} for i in range(50)]
+    assert _patch(scim, user, *many).status_code == 200
+    assert _verify(api, scim, user, "Password-number-49")
+    bogus = {"op": "bogus", "path": "password", "value": "Fourth-password-4"}
+    assert_scim_error(_patch(scim, user, bogus), 400, "invalidSyntax")
+    assert _verify(api, scim, user, "Password-number-49")
+    duplicated = {"schemas": [USER], "userName": "dup@example.com", "password": "Aaaaaaaa-1", "Password": "Bbbbbbb-2"}
+    assert_scim_error(scim.post("/Users", duplicated), 400, "invalidSyntax")
+
+
+def test_a_list_value_is_refused_without_quoting_the_password(hashing: tuple[Scim, Api], database: Database) -> None:
+    scim, _api = hashing
+    user = scim.create_user("listed@example.com")["id"]
+    error = assert_scim_error(
+        _patch(scim, user, {"op": "replace", "value": [{"password": CANARY}]}), 400, "invalidValue"
+    )
+    assert CANARY not in error["detail"]
+    flush(scim.client)
+    with database.read() as conn:
+        assert CANARY not in str(conn.execute(sa.select(request_log)).all())
+
+
+def test_discard_mode_takes_a_password_only_patch_and_forgets_old_hashes(
+    hashing: tuple[Scim, Api], database: Database
+) -> None:
+    """A PATCH that only sends a password is 200 with passwords=discard too; and a hash kept while passwords was
+    hash is cleared when a new password arrives under discard, so switching back never revives an old one."""
+    scim, _api = hashing
+    user = scim.create_user("switch@example.com", password="Old-password-1")["id"]
+    assert _hash(database, user) is not None
+    settings = Settings(public_url=BASE_URL, operator_key=OPERATOR_KEY, webhooks_in_serve=False)
+    with TestClient(create_app(settings, database), base_url=BASE_URL) as client:
+        discarding = Scim(client, scim.directory_id, scim.token)
+        assert (
+            _patch(discarding, user, {"op": "replace", "path": "password", "value": "New-password-2"}).status_code
+            == 200
+        )
+        assert _patch(discarding, user, {"op": "replace", "value": {"password": "New-password-3"}}).status_code == 200
+    assert _hash(database, user) is None

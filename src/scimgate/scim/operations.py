@@ -23,8 +23,8 @@ from scimgate.scim.cursors import Position, after, open_cursor, query_fingerprin
 from scimgate.scim.errors import InvalidCursor, InvalidValue, NotFound, ScimError, Uniqueness, excerpt
 from scimgate.scim.etags import Preconditions
 from scimgate.scim.filters import compile_filter, compile_filter_across, key_equality
-from scimgate.scim.passwords import DISCARD, UNCHANGED, Passwords, store_change
-from scimgate.scim.patch import MemberChanges, PatchResult, apply_patch
+from scimgate.scim.passwords import DISCARD, UNCHANGED, Passwords, only_password, store_change
+from scimgate.scim.patch import MemberChanges, PatchResult, apply_patch, check_patch_body
 from scimgate.scim.projection import Projection
 from scimgate.scim.render import etag, manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
@@ -193,13 +193,14 @@ class Operations:
         """PATCH (RFC 7644 §3.5.2): every operation applies, or none does."""
         _check_id(rtype, resource_id)
         table = _table(rtype)
-        password = UNCHANGED
+        password, sent = UNCHANGED, body
         if rtype is USERS:
             body, password = self.passwords.from_patch(body)
         with self.db.write() as conn:
             current = _locked(conn, rtype, directory_id, resource_id, preconditions)
             store_change(conn, directory_id, resource_id, password)
-            if password is not UNCHANGED and body["Operations"] == []:
+            if password is not UNCHANGED and only_password(body):
+                check_patch_body(sent, tolerant)  # the engine's rules for the body hold all the same
                 result = PatchResult(current.attributes, MemberChanges(), [])  # it only changed the password
             else:
                 result = _apply(rtype, current.attributes, body, tolerant)

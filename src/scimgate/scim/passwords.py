@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Connection
 
-from scimgate.scim.errors import InvalidValue
+from scimgate.scim.errors import InvalidSyntax, InvalidValue
 from scimgate.scim.schema import USER_SCHEMA
 from scimgate.store.database import Database
 from scimgate.store.tables import users
@@ -56,40 +56,31 @@ class Passwords:
         sent = [key for key in payload if isinstance(key, str) and key.lower() in _NAMES]
         if not sent:
             return payload, UNCHANGED  # a PUT without a password keeps the one there is
-        rest = {key: value for key, value in payload.items() if key not in sent}
-        return rest, self._new(payload[sent[-1]])
+        if len(sent) > 1:  # {"password": …, "Password": …}: which one? Refused, as other duplicate keys are.
+            raise InvalidSyntax("The password appears more than once (keys differing only in case).")
+        rest = {key: value for key, value in payload.items() if key != sent[0]}
+        return rest, self._new(payload[sent[0]])
 
     def from_patch(self, body: Any) -> tuple[Any, Change | None]:
-        """A PATCH body without its password operations, and what they do to the stored hash (the last one wins)."""
-        operations = body.get("Operations") if isinstance(body, dict) else None
-        if not isinstance(operations, list):
+        """A PATCH body without its password operations, and what they do to the stored hash (the last one wins;
+        only it is hashed, so a PATCH of 20,000 password operations costs one hash, not 20,000)."""
+        key = _key(body, "operations")
+        if key is None or not isinstance(body[key], list):
             return body, UNCHANGED  # malformed: the PATCH engine says what is wrong with it
-        change: Change | None = UNCHANGED
+        last: tuple[Any] | None = None  # (the value,) of the last password operation; (None,) for a remove
         kept: list[Any] = []
-        for operation in operations:
-            stripped, found = self._from_operation(operation)
-            change = found if found is not UNCHANGED else change
+        for operation in body[key]:
+            stripped, found = _from_operation(operation)
+            last = found if found is not None else last
             if stripped is not None:
                 kept.append(stripped)
-        return {**body, "Operations": kept}, change
+        if last is None:
+            return body, UNCHANGED
+        return {**body, key: kept}, self._new(last[0])
 
-    def _from_operation(self, operation: Any) -> tuple[Any, Change | None]:
-        if not isinstance(operation, dict):
-            return operation, UNCHANGED
-        op = str(operation.get("op", "")).lower()
-        path, value = operation.get("path"), operation.get("value")
-        if isinstance(path, str) and path.strip().lower() in _NAMES:
-            return None, (self._new(None) if op == "remove" else self._new(value))
-        if path is None and isinstance(value, dict) and op in ("add", "replace"):
-            value, change = self.from_resource(value)
-            # An operation that held only the password is gone with it; the engine refuses empty no-path values.
-            return ({**operation, "value": value} if value else None), change
-        return operation, UNCHANGED
-
-    def _new(self, password: Any) -> Change | None:
-        if self.mode == "discard":
-            return UNCHANGED
-        if password is None or password == "":
+    def _new(self, password: Any) -> Change:
+        if self.mode == "discard" or password is None or password == "":
+            # Discarding also forgets a hash kept while passwords=hash: switching back never revives an old one.
             return Change(None)
         # Never quote the value: the detail goes back to the IdP and into the provisioning log.
         if not isinstance(password, str) or not MIN_LENGTH <= len(password) <= MAX_LENGTH:
@@ -98,6 +89,41 @@ class Passwords:
                 f"{MAX_LENGTH:,} characters. It was not stored."
             )
         return Change(_HASHER.hash(password))
+
+
+def only_password(body: Any) -> bool:
+    """Whether a PATCH body, its password operations taken out, has no operation left."""
+    key = _key(body, "operations")
+    return key is not None and body[key] == []
+
+
+def _key(mapping: Any, name: str) -> str | None:
+    """The key of ``mapping`` that is ``name`` in any case (the PATCH engine reads keys that way), if one is."""
+    if not isinstance(mapping, dict):
+        return None
+    return next((key for key in mapping if isinstance(key, str) and key.lower() == name), None)
+
+
+def _from_operation(operation: Any) -> tuple[Any, tuple[Any] | None]:
+    """The operation without its password (None when nothing else is left), and (the password,) if it had one.
+    Anything the engine would refuse (an unknown op, a malformed operation) is left to the engine, password and
+    all: it refuses the whole PATCH without quoting values."""
+    op_key, path_key, value_key = _key(operation, "op"), _key(operation, "path"), _key(operation, "value")
+    op = operation.get(op_key) if op_key else None
+    if not isinstance(op, str) or op.lower() not in ("add", "replace", "remove"):
+        return operation, None
+    path = operation.get(path_key) if path_key else None
+    value = operation.get(value_key) if value_key else None
+    if isinstance(path, str) and path.strip().lower() in _NAMES:
+        return None, ((None if op.lower() == "remove" else value),)
+    if not path and isinstance(value, dict) and op.lower() in ("add", "replace") and value_key is not None:
+        sent = [key for key in value if isinstance(key, str) and key.lower() in _NAMES]
+        if len(sent) != 1:
+            return operation, None  # none, or duplicates the engine refuses
+        rest = {key: item for key, item in value.items() if key != sent[0]}
+        # An operation that held only the password is gone with it; the engine refuses empty no-path values.
+        return ({**operation, value_key: rest} if rest else None), (value[sent[0]],)
+    return operation, None
 
 
 DISCARD = Passwords("discard")

@@ -94,6 +94,11 @@ def apply_patch(rtype: ResourceType, document: dict[str, Any], body: Any, *, tol
     return result
 
 
+def check_patch_body(body: Any, tolerant: bool) -> None:
+    """Refuse a PATCH body as apply_patch would (schemas in strict mode, the operations' shape), applying nothing."""
+    _operations(body, tolerant)
+
+
 def _operations(body: Any, tolerant: bool) -> list[tuple[str, str | None, Any]]:
     if not isinstance(body, dict):
         raise InvalidSyntax(f"A PATCH body is a JSON object with the schema {PATCH_OP} and an Operations array.")
@@ -131,7 +136,8 @@ def _apply_without_path(
     if op == "remove":
         raise NoTarget(f"{where}: remove needs a path naming what to remove (RFC 7644 §3.5.2.2).")
     if not isinstance(value, dict):
-        raise InvalidValue(f"{where}: an {op} without a path takes an object of attributes, not {excerpt(value)}.")
+        # The value's type only, never the value: it may hold a password (redacted from bodies, not from details).
+        raise InvalidValue(f"{where}: an {op} without a path takes an object of attributes, not {_kind(value)}.")
     casefold_keys(value, f"{where}.value")  # {"userName": …, "USERNAME": …} is ambiguous: refused, as on POST
     for key, item in value.items():
         if key.lower() == "schemas":
@@ -485,3 +491,7 @@ def _member_ids_in(node: Any, where: str) -> set[str]:
     if isinstance(node, LogicalExpr) and node.op == LogicalOperator.or_:
         return set().union(*(_member_ids_in(term, where) for term in node.terms))
     raise InvalidPath(f'{where}: remove members with members[value eq "<id>"] (joined by or), or a value array.')
+
+
+def _kind(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
