@@ -199,3 +199,21 @@ def test_discard_mode_takes_a_password_only_patch_and_forgets_old_hashes(
         )
         assert _patch(discarding, user, {"op": "replace", "value": {"password": "New-password-3"}}).status_code == 200
     assert _hash(database, user) is None
+
+
+def test_a_password_change_is_announced_without_the_password(hashing: tuple[Scim, Api], database: Database) -> None:
+    """An application with its own password sign-in must end sessions when the IdP resets a password: a PATCH or
+    PUT that changes it emits user.updated with "password" in changed (and never the password or its hash)."""
+    scim, _api = hashing
+    user = scim.create_user("reset@example.com", password="First-password-1")["id"]
+    before = scim.get(f"/Users/{user}")
+    assert _patch(scim, user, {"op": "replace", "path": "password", "value": CANARY}).status_code == 200
+    after = scim.get(f"/Users/{user}")
+    assert after.headers["etag"] == before.headers["etag"]  # not part of the resource: its version stays
+    with database.read() as conn:
+        rows = conn.execute(
+            sa.select(events.c.type, events.c.data).where(events.c.directory_id == scim.directory_id)
+        ).all()
+    updates = [row.data["changed"] for row in rows if row.type == "user.updated"]
+    assert updates == [["password"]]
+    assert CANARY not in str(rows) and "$argon2" not in str(rows)

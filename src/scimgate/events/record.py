@@ -88,9 +88,16 @@ def user_created(conn: Connection, directory_id: str, base_url: str, stored: Sto
 
 
 def user_changed(
-    conn: Connection, directory_id: str, base_url: str, before: StoredResource, after: StoredResource, now: datetime
+    conn: Connection,
+    directory_id: str,
+    base_url: str,
+    before: StoredResource,
+    after: StoredResource,
+    now: datetime,
+    also: list[str] | None = None,
 ) -> None:
     changed = changed_names(before.attributes, after.attributes)
+    changed += [name for name in also or [] if name not in changed]
     if not changed:
         return
     normalised, raw = user_views(conn, directory_id, base_url, [after])[after.id]

@@ -30,7 +30,8 @@ class UserCreated(Event):
 @dataclass(frozen=True)
 class UserUpdated(Event):
     """A user's attributes or roles changed. ``changed``: the names of the changed attributes (``roles`` when the
-    user's application roles changed, also through a group's membership or role mapping)."""
+    user's application roles changed, also through a group's membership or role mapping; ``password`` when the IdP
+    sent a new password and passwords=hash keeps it)."""
 
     name = "user.updated"
     raw: dict[str, Any]

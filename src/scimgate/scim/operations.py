@@ -175,7 +175,8 @@ class Operations:
             if rtype is GROUPS and parsed.members is not None:
                 # Omitted `members` leaves membership as it is; `members: []` empties the group.
                 delta = membership.set_members(conn, directory_id, resource_id, parsed.members)
-            _record(conn, rtype, directory_id, self.base_url(directory_id), current, stored, delta, now)
+            also = self.passwords.announced(password)
+            _record(conn, rtype, directory_id, self.base_url(directory_id), current, stored, delta, now, also)
             related = _related(conn, rtype, directory_id, [stored], projection)
         # Rendered after the commit: on SQLite the next writer can start meanwhile.
         return self._render_one(rtype, directory_id, stored, projection, related)
@@ -227,7 +228,8 @@ class Operations:
                     )
                 if delta and stored is current:  # membership changed, the document did not: the version moves
                     stored = store.touch(conn, table, directory_id, resource_id, now) or current
-            _record(conn, rtype, directory_id, self.base_url(directory_id), current, stored, delta, now)
+            also = self.passwords.announced(password)
+            _record(conn, rtype, directory_id, self.base_url(directory_id), current, stored, delta, now, also)
             related = _related(conn, rtype, directory_id, [stored], projection)
         return self._render_one(rtype, directory_id, stored, projection, related)
 
@@ -454,10 +456,12 @@ def _record(
     after: StoredResource,
     delta: membership.Delta,
     now: datetime,
+    also: list[str],
 ) -> None:
-    """The events of a PUT or PATCH, written last in its transaction (scimgate/events/record.py)."""
+    """The events of a PUT or PATCH, written last in its transaction (scimgate/events/record.py); ``also``: what
+    changed beside the attributes (the password)."""
     if rtype is USERS:
-        record.user_changed(conn, directory_id, base_url, before, after, now)
+        record.user_changed(conn, directory_id, base_url, before, after, now, also)
     else:
         record.group_changed(conn, directory_id, base_url, before, after, delta.added, delta.removed, now)
 

@@ -78,6 +78,11 @@ class Passwords:
             return body, UNCHANGED
         return {**body, key: kept}, self._new(last[0])
 
+    def announced(self, change: Change | None) -> list[str]:
+        """``["password"]`` for the user.updated event's ``changed`` when the kept password changed (with
+        passwords=hash: an application signing users in with it revokes their sessions on it)."""
+        return ["password"] if self.mode == "hash" and change is not UNCHANGED else []
+
     def _new(self, password: Any) -> Change:
         if self.mode == "discard" or password is None or password == "":
             # Discarding also forgets a hash kept while passwords=hash: switching back never revives an old one.
