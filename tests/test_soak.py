@@ -41,7 +41,7 @@ def test_two_hundred_clients_queue_for_a_pool_of_two(postgres_database: str) -> 
         conn.exec_driver_sql(f"TRUNCATE {', '.join(t.name for t in metadata.sorted_tables)} CASCADE")
     db.dispose()
     command = [sys.executable, str(REPO / "bench" / "soak.py"), "--writers", "60", "--readers", "140"]
-    command += ["--seconds", "5", "--port", str(free_port()), "--database-url", postgres_database]
+    command += ["--seconds", "3", "--port", str(free_port()), "--database-url", postgres_database]
     command += ["--db-pool-size", "2"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr

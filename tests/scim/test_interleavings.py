@@ -36,7 +36,7 @@ from tests.conftest import BASE_URL, new_directory
 
 # How long a step may take before its worker counts as waiting for a lock. Too short only turns a slow step into a
 # different (still valid) interleaving; too long only makes the suite slower.
-PATIENCE = 0.1
+PATIENCE = 0.05
 DEADLINE = 30.0
 
 
