@@ -22,7 +22,7 @@ with atheris.instrument_imports():
     from scimgate.scim.http import _check_strings, _reject_constant, _unique_keys
     from scimgate.scim.patch import apply_patch
     from scimgate.scim.resource_types import GROUPS, USERS
-    from scimgate.scim.resources import parse_resource
+    from scimgate.scim.validation import parse_resource
 
 USER = {"userName": "ada@example.com", "emails": [{"type": "work", "value": "ada@example.com"}], "active": True}
 

@@ -6,7 +6,7 @@ from starlette.testclient import TestClient
 
 from scimgate.app import create_app
 from scimgate.config import Settings
-from scimgate.limits import TokenBuckets
+from scimgate.rate_limits import TokenBuckets
 from scimgate.store.database import Database
 from tests.conftest import BASE_URL, OPERATOR_KEY, Scim, new_directory
 from tests.scim.test_errors import assert_scim_error

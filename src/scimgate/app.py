@@ -14,15 +14,17 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from scimgate import serving
-from scimgate.access_log import AccessLog
 from scimgate.admin import admin_app
 from scimgate.api import management_api, problem
 from scimgate.config import Settings
 from scimgate.directories.auth import BearerAuth, TokenCache
 from scimgate.directories.oauth import token_endpoint
-from scimgate.provisioning.health import health_routes
-from scimgate.provisioning.log import LogWriter, RequestLog
-from scimgate.provisioning.metrics import Metrics
+from scimgate.events.delivery import Dispatcher
+from scimgate.observability.access_log import AccessLog
+from scimgate.observability.health import health_routes
+from scimgate.observability.metrics import Metrics
+from scimgate.provisioning.request_log import LogWriter, RequestLog
+from scimgate.rate_limits import RateLimits
 from scimgate.scim.errors import (
     InternalError,
     MethodNotAllowed,
@@ -40,10 +42,10 @@ logger = logging.getLogger("scimgate")
 
 
 def create_app(settings: Settings, db: Database | None = None) -> Starlette:
-    database = db or Database(settings.resolved_database_url(), settings.database_limits())
+    database = db or Database.from_settings(settings)
     ops = Operations(database, settings.resolved_public_url(), settings.cursor_timeout, Passwords(settings.passwords))
     token_cache = TokenCache(settings.token_cache_seconds)
-    limits = settings.limits()
+    limits = RateLimits.from_settings(settings)
     metrics = Metrics(database)
     log_writer = LogWriter(
         database,
@@ -60,7 +62,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         # Webhooks go out from here unless `scimgate worker` processes do it (several serve workers are fine too:
         # deliveries are claimed, see scimgate/events/delivery.py).
         if settings.webhooks_in_serve:
-            tasks.append(asyncio.create_task(settings.dispatcher(database, metrics).run(stop)))
+            tasks.append(asyncio.create_task(Dispatcher.from_settings(settings, database, metrics).run(stop)))
         try:
             yield
         finally:

@@ -3,21 +3,13 @@
 ``docs/settings.md`` lists every field; ``tests/test_docs.py`` keeps that list complete.
 """
 
-from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from scimgate.directories.tokens import B64TOKEN
-from scimgate.store.database import Limits
-
-if TYPE_CHECKING:
-    from scimgate.events.delivery import Dispatcher
-    from scimgate.limits import Limits as RateLimits
-    from scimgate.provisioning.metrics import Metrics
-    from scimgate.store.database import Database
+from scimgate.tokens import B64TOKEN
 
 
 class Settings(BaseSettings):
@@ -163,12 +155,6 @@ class Settings(BaseSettings):
         ),
     )
 
-    def limits(self) -> "RateLimits":
-        from scimgate.limits import Limits, TokenBuckets
-
-        failures = TokenBuckets(self.auth_failures_per_minute / 60, max(self.auth_failures_per_minute, 1))
-        return Limits(TokenBuckets(self.rate_limit_per_second, self.rate_limit_burst), failures)
-
     @field_validator("operator_key")
     @classmethod
     def _operator_key_is_a_bearer_token(cls, key: SecretStr | None) -> SecretStr | None:
@@ -176,20 +162,6 @@ class Settings(BaseSettings):
         if key is not None and not B64TOKEN.fullmatch(key.get_secret_value()):
             raise ValueError("use only letters, digits and - . _ ~ + / (then =), e.g. from `openssl rand -base64 32`")
         return key
-
-    def dispatcher(self, db: "Database", metrics: "Metrics | None" = None) -> "Dispatcher":
-        from scimgate.events.delivery import Dispatcher
-
-        return Dispatcher(
-            db,
-            timeout=self.webhook_timeout_seconds,
-            lease=self.webhook_claim_seconds,
-            retention=timedelta(days=self.event_retention_days),
-            metrics=metrics,
-        )
-
-    def database_limits(self) -> Limits:
-        return Limits(pool_size=self.db_pool_size, statement_timeout=self.db_statement_timeout)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

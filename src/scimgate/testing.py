@@ -70,7 +70,7 @@ class ScimgateServer:
             operator_key=self.operator_key,
             token_cache_seconds=0,
         )
-        self._db = Database(settings.resolved_database_url(), settings.database_limits())
+        self._db = Database.from_settings(settings)
         migrate.upgrade(self._db)
         config = uvicorn.Config(create_app(settings, self._db), host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)

@@ -11,9 +11,9 @@ from starlette.testclient import TestClient
 
 from scimgate.directories.oauth import create_client, rotate_secret
 from scimgate.directories.service import set_disabled
-from scimgate.directories.tokens import hash_token
 from scimgate.store.database import Database
 from scimgate.store.tables import client_secrets, tokens
+from scimgate.tokens import hash_token
 from tests.conftest import Scim
 
 

@@ -17,7 +17,7 @@ from scim2_models.path import (
     ValuePath,
 )
 
-from scimgate.scim.compare import comparison_key
+from scimgate.text import comparison_key
 
 
 def matches(resource: dict[str, Any], node: FilterNode) -> bool:

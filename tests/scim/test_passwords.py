@@ -16,7 +16,7 @@ from scimgate.scim.passwords import verify_password
 from scimgate.store.database import Database
 from scimgate.store.tables import events, request_log, users
 from tests.conftest import BASE_URL, OPERATOR_KEY, Api, Scim, new_directory
-from tests.provisioning.test_log import flush
+from tests.provisioning.test_request_log import flush
 from tests.scim.test_errors import assert_scim_error
 
 CANARY = "Canary-7f3a-secret"

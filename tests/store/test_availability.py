@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.ids import new_id
-from scimgate.store.database import Database, Limits, retrying
+from scimgate.store.database import Database, DatabaseLimits, retrying
 from scimgate.store.tables import users
 from tests.conftest import BASE_URL, Scim, new_directory
 from tests.scim.test_errors import assert_scim_error
@@ -21,7 +21,7 @@ from tests.scim.test_errors import assert_scim_error
 
 def test_unreachable_database_is_503_quickly() -> None:
     """Nothing listens on the database port: every SCIM request answers 503 with Retry-After within seconds."""
-    db = Database("postgresql+psycopg://postgres@127.0.0.1:1/none", Limits(connect_timeout=1))
+    db = Database("postgresql+psycopg://postgres@127.0.0.1:1/none", DatabaseLimits(connect_timeout=1))
     try:
         with TestClient(create_app(Settings(public_url=BASE_URL), db), base_url=BASE_URL) as client:
             started = time.monotonic()
@@ -35,7 +35,7 @@ def test_unreachable_database_is_503_quickly() -> None:
 
 def _slow_database(database: Database) -> Database:
     """The same database, with a statement (and lock wait) timeout of half a second."""
-    return Database(database.url.render_as_string(hide_password=False), Limits(statement_timeout=0.5))
+    return Database(database.url.render_as_string(hide_password=False), DatabaseLimits(statement_timeout=0.5))
 
 
 def test_a_locked_resource_times_out_into_503_then_works(scim: Scim, database: Database) -> None:
@@ -251,7 +251,7 @@ def test_a_pathological_query_stops_at_the_statement_timeout(database: Database)
     first = _many_users(database, directory_id, 40_000)
     query = {"filter": 'emails.value co "nowhere"', "sortBy": "title"}
     headers = {"Authorization": f"Bearer {token}"}
-    hasty = Database(database.url.render_as_string(hide_password=False), Limits(statement_timeout=0.02))
+    hasty = Database(database.url.render_as_string(hide_password=False), DatabaseLimits(statement_timeout=0.02))
     try:
         with TestClient(create_app(Settings(public_url=BASE_URL), hasty), base_url=BASE_URL) as client:
             url = f"/scim/v2/{directory_id}/Users"

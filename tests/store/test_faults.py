@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from scimgate.app import create_app
 from scimgate.config import Settings
-from scimgate.provisioning import health
+from scimgate.observability import health
 from scimgate.store.database import Database
 from scimgate.store.tables import events, users
 from tests.conftest import BASE_URL, Scim, new_directory

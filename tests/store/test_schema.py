@@ -92,7 +92,7 @@ def test_migrations_are_not_cut_off_by_the_request_statement_timeout(tmp_path: o
     statement timeout, which would otherwise interrupt them half-way (and roll them back)."""
     from pathlib import Path
 
-    from scimgate.store.database import Limits
+    from scimgate.store.database import DatabaseLimits
     from scimgate.store.tables import directories
 
     url = f"sqlite:///{Path(str(tmp_path)) / 'big.db'}"
@@ -103,7 +103,7 @@ def test_migrations_are_not_cut_off_by_the_request_statement_timeout(tmp_path: o
         rows = [{"id": f"dir_{i:036d}", "name": f"Directory {i}", "created_at": now} for i in range(5000)]
         conn.execute(directories.insert(), rows)
     roomy.dispose()
-    hasty = Database(url, Limits(statement_timeout=1e-6))  # every statement is already late
+    hasty = Database(url, DatabaseLimits(statement_timeout=1e-6))  # every statement is already late
     try:
         migrate.downgrade(hasty, "0006")  # rebuilds `directories` on SQLite: 5,000 rows copied
         migrate.upgrade(hasty)

@@ -28,7 +28,7 @@ from scimgate.admin import activity, directories
 from scimgate.admin.common import Admin, check_csrf, render
 from scimgate.config import Settings
 from scimgate.directories.auth import source_address
-from scimgate.limits import Limits, retry_after
+from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.store import resources as store
 from scimgate.store.database import Database
 from scimgate.store.tables import counters
@@ -37,7 +37,7 @@ HERE = Path(__file__).parent
 _SESSION_SECONDS = 12 * 3600
 
 
-def admin_app(settings: Settings, db: Database, forget_credentials: Any, limits: Limits) -> ASGIApp:
+def admin_app(settings: Settings, db: Database, forget_credentials: Any, limits: RateLimits) -> ASGIApp:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     secrets_ = [s.get_secret_value() for s in (settings.operator_key, settings.admin_password) if s is not None]
     # Sessions made under other credentials (a rotated operator key or password) are not honoured.
@@ -62,7 +62,7 @@ def admin_app(settings: Settings, db: Database, forget_credentials: Any, limits:
             response.headers["Retry-After"] = retry_after(wait)
             return response
         if not any(matches):
-            limits.failures.take(source)
+            limits.failed_credential(source)  # under budget (just checked): counted
             context = {"error": "That is not the operator key or the admin password.", "configured": bool(secrets_)}
             return render(request, "login.html", context, status_code=401)
         request.session.clear()

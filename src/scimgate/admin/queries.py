@@ -7,11 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from scimgate.scim.compare import comparison_key
 from scimgate.store.browse import page
 from scimgate.store.database import utc
 from scimgate.store.resources import StoredResource, keyset_page
 from scimgate.store.tables import events, request_log, users
+from scimgate.text import comparison_key
 
 PAGE = 50
 _SETUP_ERRORS = ("token_of_another_directory", "revoked_token", "expired_token", "directory_disabled")

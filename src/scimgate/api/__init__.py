@@ -28,14 +28,16 @@ from scimgate.api import credentials, data, directories, events
 from scimgate.api.common import ApiError, Context
 from scimgate.config import Settings
 from scimgate.directories.auth import bearer_token, source_address
-from scimgate.limits import Limits, retry_after
+from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.store.database import Database, is_unavailable
 
 logger = logging.getLogger("scimgate.api")
 _MODULES = (directories, credentials, data, events)
 
 
-def management_api(settings: Settings, db: Database, forget_credentials: Callable[[], None], limits: Limits) -> ASGIApp:
+def management_api(
+    settings: Settings, db: Database, forget_credentials: Callable[[], None], limits: RateLimits
+) -> ASGIApp:
     expected = settings.operator_key.get_secret_value() if settings.operator_key is not None else None
     expected_digest = hashlib.sha256(expected.encode()).digest() if expected else None
 
@@ -51,7 +53,7 @@ def management_api(settings: Settings, db: Database, forget_credentials: Callabl
         if hmac.compare_digest(presented, expected_digest):
             return  # the key is high-entropy: checking it always helps no guesser
         source = source_address(request.scope)
-        wait = limits.failures.exhausted(source)
+        wait = limits.failed_credential(source)
         if wait:
             raise ApiError(
                 429,
@@ -59,7 +61,6 @@ def management_api(settings: Settings, db: Database, forget_credentials: Callabl
                 "Too many wrong keys came from this address; retry after the indicated delay.",
                 {"Retry-After": retry_after(wait)},
             )
-        limits.failures.take(source)
         raise ApiError(
             401,
             "unauthorized",

@@ -1,6 +1,6 @@
 """``/api/v1/directories/{id}/users``, ``/groups`` and memberships: what the IdP provisioned, read-only.
 
-Each user and group comes as the normalised view (scimgate/normalised.py) with the raw SCIM resource under
+Each user and group comes as the normalised view (scimgate/scim/normalised.py) with the raw SCIM resource under
 ``raw``, exactly as the SCIM endpoint returns it. A group's members are paged on their own endpoint: a group can
 have 100,000 of them.
 """
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from scimgate.api.common import ApiError, Ctx, Page, Paging, existing_directory, next_after
 from scimgate.directories.setup import scim_url
 from scimgate.events.record import user_views
-from scimgate.normalised import normalised_group
+from scimgate.scim.normalised import normalised_group
 from scimgate.scim.passwords import MAX_LENGTH, verify_password
 from scimgate.scim.render import render
 from scimgate.scim.resource_types import GROUPS

@@ -16,7 +16,7 @@ from scimgate.cli.events import events, role, webhook, worker
 from scimgate.config import Settings
 from scimgate.directories.credentials import issue_token
 from scimgate.directories.service import create_directory, list_directories
-from scimgate.logs import log_config
+from scimgate.observability.server_log import log_config
 from scimgate.store import migrate
 from scimgate.store.database import Database
 
@@ -38,7 +38,7 @@ def serve(**flags: Any) -> None:
     db = open_database(settings)
     _prepare_schema(db, settings)
     _announce(db, settings)
-    # access_log=False: scimgate.access_log writes one line per request without query strings.
+    # access_log=False: scimgate.observability.access_log writes one line per request without query strings.
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

@@ -72,7 +72,7 @@ def open_database(settings: Settings) -> Database:
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return Database(settings.resolved_database_url(), settings.database_limits())
+        return Database.from_settings(settings)
     except (sa.exc.ArgumentError, ImportError) as error:
         raise click.ClickException(
             f"Cannot use the database URL {masked_url(settings.resolved_database_url())}: {error}"

@@ -23,10 +23,11 @@ from scimgate.cli.common import (
 from scimgate.cli.directories import existing
 from scimgate.directories.setup import scim_url
 from scimgate.events import feed, roles, webhooks
+from scimgate.events.delivery import Dispatcher
 from scimgate.events.record import remap
 from scimgate.events.types import TYPE_NAMES
-from scimgate.scim.compare import comparison_key
 from scimgate.store.tables import groups
+from scimgate.text import comparison_key
 
 database_options = settings_options(DATABASE_SETTINGS)
 
@@ -40,7 +41,7 @@ def worker(**flags: Any) -> None:
     """
     settings = load_settings(flags)
     with current_database(settings) as db:
-        dispatcher = settings.dispatcher(db)
+        dispatcher = Dispatcher.from_settings(settings, db)
 
         async def run() -> None:
             stop = asyncio.Event()

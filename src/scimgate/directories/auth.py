@@ -14,12 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimgate.directories.credentials import Opened, diagnose, directory_for_token, needs_touch, touch
-from scimgate.directories.tokens import B64TOKEN, hash_token
-from scimgate.limits import Limits, retry_after
 from scimgate.provisioning.explain import AuthFailure
-from scimgate.provisioning.log import request_context
+from scimgate.provisioning.request_log import request_context
+from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.scim.errors import TooManyRequests, Unauthorized
 from scimgate.store.database import Database
+from scimgate.tokens import B64TOKEN, hash_token
 
 logger = logging.getLogger("scimgate.auth")
 _TOO_MANY_FAILURES = (
@@ -95,7 +95,7 @@ class TokenCache:
 
 
 class BearerAuth:
-    def __init__(self, app: ASGIApp, db: Database, cache: TokenCache, limits: Limits) -> None:
+    def __init__(self, app: ASGIApp, db: Database, cache: TokenCache, limits: RateLimits) -> None:
         self.app = app
         self.db = db
         self.cache = cache
@@ -125,10 +125,9 @@ class BearerAuth:
             # A source that has presented too many wrong credentials gets 429 for its wrong ones (and no diagnosis,
             # which costs a read). Good tokens are always checked and pass: tokens have 256 bits, so checking them
             # helps no guesser, and an IdP behind the same proxy as a guesser must keep provisioning.
-            wait = self.limits.failures.exhausted(source)
+            wait = self.limits.failed_credential(source)
             if wait:
                 raise TooManyRequests(_TOO_MANY_FAILURES, retry_after(wait))
-            self.limits.failures.take(source)
             if context is not None:
                 context.auth_failure = await run_in_threadpool(self._diagnose, token, directory_id)
             raise Unauthorized(_REFUSED)

@@ -1,6 +1,6 @@
 """Long-lived bearer tokens of a directory, and what any presented credential opens.
 
-A directory can hold several tokens, each shown once and stored as its SHA-256 (directories/tokens.py). Rotation
+A directory can hold several tokens, each shown once and stored as its SHA-256 (scimgate/tokens.py). Rotation
 issues a new token and gives the old one an expiry: both work during that overlap, so the IdP's admin can paste the
 new token before the old one stops. Revocation is immediate in the database; each worker honours a token it has
 already checked for at most ``token_cache_seconds`` more (directories/auth.py).
@@ -17,7 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scimgate.directories.service import touch_directory
-from scimgate.directories.tokens import (
+from scimgate.ids import new_id
+from scimgate.provisioning.explain import AuthFailure
+from scimgate.store.database import utc
+from scimgate.store.tables import directories, tokens
+from scimgate.tokens import (
     ACCESS_TOKEN_PREFIX,
     TOKEN_PREFIX,
     display_prefix,
@@ -25,10 +29,6 @@ from scimgate.directories.tokens import (
     hash_token,
     hashes_match,
 )
-from scimgate.ids import new_id
-from scimgate.provisioning.explain import AuthFailure
-from scimgate.store.database import utc
-from scimgate.store.tables import directories, tokens
 
 # How stale a credential's last-use time may get before a request writes it again: a write per request would
 # put every read behind the SQLite writer, and a minute is precise enough for "is this token still in use?".

@@ -24,11 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from scimgate.directories.credentials import IssuedToken, credential_status, issue_token, maybe_utc
-from scimgate.directories.tokens import CLIENT_SECRET_PREFIX, display_prefix, generate_token, hash_token, hashes_match
 from scimgate.ids import new_id
-from scimgate.limits import Limits, retry_after
+from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.store.database import Database, is_unavailable, utc
 from scimgate.store.tables import client_secrets, directories, oauth_clients, tokens
+from scimgate.tokens import CLIENT_SECRET_PREFIX, display_prefix, generate_token, hash_token, hashes_match
 
 logger = logging.getLogger("scimgate.oauth")
 MIN_LIFETIME = 3600
@@ -218,7 +218,7 @@ def exchange(conn: Connection, client_id: str, secret: str) -> IssuedToken | Non
     return issue_token(conn, row.directory_id, row.name, expires_at=expires, client_id=client_id)
 
 
-def token_endpoint(db: Database, limits: Limits) -> Any:
+def token_endpoint(db: Database, limits: RateLimits) -> Any:
     """``POST /oauth/token``: the client credentials grant, with errors as RFC 6749 §5.2 has them."""
 
     async def endpoint(request: Request) -> Response:
@@ -255,12 +255,11 @@ def token_endpoint(db: Database, limits: Limits) -> Any:
             return _oauth_error(500, "server_error", "The server hit an unexpected error; nothing was issued.")
         if issued is None or issued.expires_at is None:
             # Secrets have 256 bits, so they are always checked; only failures are slowed down.
-            wait = limits.failures.exhausted(source)
+            wait = limits.failed_credential(source)
             if wait:
                 response = _oauth_error(429, "invalid_client", "Too many failed client authentications from here.")
                 response.headers["Retry-After"] = retry_after(wait)
                 return response
-            limits.failures.take(source)
             return _oauth_error(
                 401,
                 "invalid_client",

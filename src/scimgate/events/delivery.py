@@ -24,10 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
+from scimgate.config import Settings
 from scimgate.events import feed
 from scimgate.events.webhooks import get_endpoint, set_enabled, sign
 from scimgate.ids import new_id
-from scimgate.provisioning.metrics import Metrics
+from scimgate.observability.metrics import Metrics
 from scimgate.store.database import Database, utc
 from scimgate.store.tables import deliveries, delivery_attempts, events, webhook_endpoints
 
@@ -64,6 +65,16 @@ class Dispatcher:
     metrics: Metrics | None = None
     _last_prune: float = 0.0
     _inflight: set["asyncio.Task[None]"] = field(default_factory=set)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, db: Database, metrics: Metrics | None = None) -> "Dispatcher":
+        return cls(
+            db,
+            timeout=settings.webhook_timeout_seconds,
+            lease=settings.webhook_claim_seconds,
+            retention=timedelta(days=settings.event_retention_days),
+            metrics=metrics,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; a failing round is logged and retried, never fatal."""

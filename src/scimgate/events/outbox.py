@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from scimgate.events.types import Event
 from scimgate.ids import new_id
-from scimgate.logs import current_request
+from scimgate.observability.server_log import current_request
 from scimgate.store.tables import directories, events
 
 _NEXT = (

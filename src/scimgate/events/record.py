@@ -28,7 +28,7 @@ from scimgate.events.types import (
     UserReactivated,
     UserUpdated,
 )
-from scimgate.normalised import normalised_group, normalised_user
+from scimgate.scim.normalised import normalised_group, normalised_user
 from scimgate.scim.render import manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS
 from scimgate.store import browse

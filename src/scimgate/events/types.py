@@ -2,7 +2,7 @@
 
 An event is ``{"id": "evt_…", "type", "directory_id", "sequence", "occurred_at", "data"}``. ``sequence`` counts a
 directory's events from 1 without gaps; the feed's ``position`` orders events across directories. ``data`` holds
-the normalised object (scimgate/normalised.py) as ``object`` and, for users and groups, the SCIM resource as
+the normalised object (scimgate/scim/normalised.py) as ``object`` and, for users and groups, the SCIM resource as
 ``raw``; the fields below say what else.
 """
 

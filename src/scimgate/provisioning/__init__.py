@@ -1,1 +1,2 @@
-"""The provisioning log, its explanations, metrics and health: what an operator needs when provisioning breaks."""
+"""The provisioning log: every SCIM request with its bodies (secrets redacted) and, for each failure, a named reason
+and what the IT admin should change."""

@@ -28,7 +28,7 @@ from scimgate.scim.etags import Preconditions
 from scimgate.scim.operations import Operations
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import RESOURCE_TYPES, ResourceType
-from scimgate.scim.resources import casefold_keys
+from scimgate.scim.validation import casefold_keys
 from scimgate.store.database import is_unavailable, retrying
 
 logger = logging.getLogger("scimgate.scim")

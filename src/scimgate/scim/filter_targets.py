@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from scim2_models.path import AttrPath
 
 from scimgate.scim.errors import InvalidFilter, excerpt
+from scimgate.scim.grammar import AttrPath
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.scim.schema import Attribute, Schema
 from scimgate.store.tables import group_members, groups, users

@@ -23,26 +23,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from scim2_models import SCIMException as _LibraryScimError
-from scim2_models import ScimFilter
-from scim2_models.path import (
+
+from scimgate.scim.errors import InvalidFilter, TooMany, excerpt
+from scimgate.scim.filter_targets import INDEXED, Constant, Elements, Field, Scalar, is_known, resolve
+from scimgate.scim.grammar import (
+    COMPARATORS,
     AttrPath,
     CompareOperator,
     Comparison,
     FilterNode,
     FilterVisitor,
+    GrammarError,
     LogicalExpr,
     LogicalOperator,
     Not,
     Present,
     ValuePath,
+    parse_filter_tree,
 )
-
-from scimgate.scim.compare import COMPARATORS, comparison_key, storable
-from scimgate.scim.errors import InvalidFilter, TooMany, excerpt
-from scimgate.scim.filter_targets import INDEXED, Constant, Elements, Field, Scalar, is_known, resolve
 from scimgate.scim.resource_types import ResourceType
 from scimgate.store.sql import codepoint_order, fold
+from scimgate.text import comparison_key, storable
 
 MAX_FILTER_LENGTH = 4096
 MAX_PREDICATES = 50
@@ -115,8 +116,8 @@ def parse_filter(text: str) -> FilterNode:
     if depth > MAX_DEPTH:
         raise InvalidFilter(f"The filter nests parentheses {depth} deep; the limit is {MAX_DEPTH}.")
     try:
-        tree = ScimFilter(text).ast
-    except (_LibraryScimError, ValueError, RecursionError) as error:
+        tree = parse_filter_tree(text)
+    except GrammarError as error:
         raise InvalidFilter(f"The filter {excerpt(text)} is not valid SCIM filter syntax: {error}.") from None
     predicates = _count_predicates(tree)
     if predicates > MAX_PREDICATES:

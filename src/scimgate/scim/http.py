@@ -8,7 +8,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from scimgate.scim.compare import storable
 from scimgate.scim.errors import (
     SCIM_MEDIA_TYPE,
     InvalidSyntax,
@@ -18,7 +17,8 @@ from scimgate.scim.errors import (
     UnsupportedMediaType,
     excerpt,
 )
-from scimgate.scim.resources import casefold_keys
+from scimgate.scim.validation import casefold_keys
+from scimgate.text import storable
 
 _JSON_TYPES = ("application/scim+json", "application/json")
 

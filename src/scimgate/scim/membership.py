@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from scimgate.scim.errors import InvalidValue, excerpt
 from scimgate.scim.patch import MemberChanges
-from scimgate.scim.resources import MemberRef
+from scimgate.scim.validation import MemberRef
 from scimgate.store import resources as store
 from scimgate.store.tables import groups, users
 

@@ -18,7 +18,6 @@ from scimgate.events.deletions import count_user_deletion
 from scimgate.events.outbox import emit
 from scimgate.ids import new_id
 from scimgate.scim import membership
-from scimgate.scim.compare import comparison_key, storable
 from scimgate.scim.cursors import Position, after, open_cursor, query_fingerprint, seal
 from scimgate.scim.errors import InvalidCursor, InvalidValue, NotFound, ScimError, Uniqueness, excerpt
 from scimgate.scim.etags import Preconditions
@@ -28,13 +27,14 @@ from scimgate.scim.patch import MemberChanges, PatchResult, apply_patch, check_p
 from scimgate.scim.projection import Projection
 from scimgate.scim.render import etag, manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
-from scimgate.scim.resources import ParsedResource, check_user_name, parse_resource
 from scimgate.scim.schema import ENTERPRISE_SCHEMA
 from scimgate.scim.sorting import SortKey, order_by
+from scimgate.scim.validation import ParsedResource, check_user_name, parse_resource
 from scimgate.store import resources as store
 from scimgate.store.database import Database
 from scimgate.store.resources import StoredResource
 from scimgate.store.tables import groups, users
+from scimgate.text import comparison_key, storable
 
 logger = logging.getLogger("scimgate.scim")
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"

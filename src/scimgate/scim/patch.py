@@ -24,15 +24,21 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from scim2_models import Path as _Path
-from scim2_models import SCIMException as _LibraryScimError
-from scim2_models.path import AttrPath, ValuePath
-
 from scimgate.scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget, excerpt
+from scimgate.scim.grammar import (
+    AttrPath,
+    CompareOperator,
+    Comparison,
+    GrammarError,
+    LogicalExpr,
+    LogicalOperator,
+    ValuePath,
+    parse_path_tree,
+)
 from scimgate.scim.patch_filters import element_matches, template_from
 from scimgate.scim.resource_types import GROUPS, ResourceType
-from scimgate.scim.resources import MemberRef, casefold_keys, check_attribute, check_value, parse_members
 from scimgate.scim.schema import ENTERPRISE_USER, EXTERNAL_ID, Attribute, Schema
+from scimgate.scim.validation import MemberRef, casefold_keys, check_attribute, check_value, parse_members
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _OPS = ("add", "replace", "remove")
@@ -182,8 +188,8 @@ def _resolve(rtype: ResourceType, path: str, where: str, tolerant: bool) -> _Tar
     if extension is not None:
         return _Target(extension, None)
     try:
-        node = _Path(path).ast
-    except (_LibraryScimError, ValueError):
+        node = parse_path_tree(path)
+    except GrammarError:
         raise InvalidPath(f"{where}: {excerpt(path)} is not a valid attribute path.") from None
     if not isinstance(node, AttrPath | ValuePath):
         raise InvalidPath(f"{where}: {excerpt(path)} is not an attribute path.")
@@ -457,8 +463,8 @@ def _remove_values(document: dict[str, Any], target: _Target, value: Any, where:
 
 def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where: str, tolerant: bool) -> None:
     try:
-        node = _Path(path).ast
-    except (_LibraryScimError, ValueError):
+        node = parse_path_tree(path)
+    except GrammarError:
         raise InvalidPath(f"{where}: {excerpt(path)} is not a valid members path.") from None
     if (isinstance(node, AttrPath) and node.sub_attr is not None) or (isinstance(node, ValuePath) and node.sub_attr):
         raise InvalidPath(f"{where}: members.<sub-attribute> cannot be changed; add or remove whole members.")
@@ -484,8 +490,6 @@ def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where
 
 def _member_ids_in(node: Any, where: str) -> set[str]:
     """The ids named by members[value eq "a" or value eq "b"] (the forms Entra and Okta send)."""
-    from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator
-
     if isinstance(node, Comparison) and node.attr_path.attr.lower() == "value" and node.op == CompareOperator.eq:
         return {str(node.value)}
     if isinstance(node, LogicalExpr) and node.op == LogicalOperator.or_:

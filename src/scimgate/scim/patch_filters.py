@@ -7,11 +7,19 @@ comparison key unless the sub-attribute is caseExact.
 
 from typing import Any
 
-from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator, Not, Present
-
-from scimgate.scim.compare import COMPARATORS, comparison_key
 from scimgate.scim.errors import InvalidFilter, NoTarget, excerpt
+from scimgate.scim.grammar import (
+    COMPARATORS,
+    CompareOperator,
+    Comparison,
+    FilterNode,
+    LogicalExpr,
+    LogicalOperator,
+    Not,
+    Present,
+)
 from scimgate.scim.schema import Attribute
+from scimgate.text import comparison_key
 
 
 def element_matches(attr: Attribute, element: dict[str, Any], node: FilterNode) -> bool:

@@ -36,23 +36,29 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from scimgate.scim.compare import comparison_key
+from scimgate.config import Settings
+from scimgate.text import comparison_key
 
 
 @dataclass(frozen=True)
-class Limits:
+class DatabaseLimits:
     pool_size: int = 10
     statement_timeout: float = 30.0
     connect_timeout: int = 5
 
 
 class Database:
-    def __init__(self, url: str, limits: Limits | None = None) -> None:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Database":
+        limits = DatabaseLimits(pool_size=settings.db_pool_size, statement_timeout=settings.db_statement_timeout)
+        return cls(settings.resolved_database_url(), limits)
+
+    def __init__(self, url: str, limits: DatabaseLimits | None = None) -> None:
         self.url = sa.make_url(url)
         if self.url.drivername in ("postgresql", "postgres"):
             # A plain postgresql:// URL means psycopg 3 here (SQLAlchemy's own default would be psycopg2).
             self.url = self.url.set(drivername="postgresql+psycopg")
-        self.limits = limits or Limits()
+        self.limits = limits or DatabaseLimits()
         self.engine = _create_engine(self.url, self.limits)
         self._writer = threading.Lock() if self.is_sqlite else None
         # When a write last failed because storage could not take it (full, read-only, down, too slow), and why:
@@ -110,7 +116,7 @@ class Database:
         self.engine.dispose()
 
 
-def _create_engine(url: sa.URL, limits: Limits) -> Engine:
+def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
     if url.get_backend_name() != "sqlite":
         return sa.create_engine(
             url,

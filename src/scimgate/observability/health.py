@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from scimgate.provisioning.metrics import Metrics
+from scimgate.observability.metrics import Metrics
 from scimgate.store import migrate
 from scimgate.store.database import Database, fault_name
 from scimgate.store.tables import counters

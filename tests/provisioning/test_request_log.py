@@ -14,7 +14,7 @@ from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.directories.credentials import issue_token, list_tokens, revoke_token
 from scimgate.directories.service import set_disabled, set_strict
-from scimgate.logs import log_config
+from scimgate.observability.server_log import log_config
 from scimgate.store import migrate
 from scimgate.store.database import Database
 from scimgate.store.tables import request_log

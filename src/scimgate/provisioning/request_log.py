@@ -21,9 +21,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate.ids import new_id
-from scimgate.logs import current_request
+from scimgate.observability.metrics import Metrics
+from scimgate.observability.server_log import current_request
 from scimgate.provisioning.explain import AuthFailure, Explanation, explain, explain_auth
-from scimgate.provisioning.metrics import Metrics
 from scimgate.provisioning.redact import redact_body, redact_query
 from scimgate.scim.errors import InternalError, error_response
 from scimgate.store.database import Database

@@ -16,6 +16,8 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from scimgate.config import Settings
+
 
 @dataclass
 class Bucket:
@@ -61,10 +63,24 @@ class TokenBuckets:
 
 
 @dataclass
-class Limits:
+class RateLimits:
     per_directory: TokenBuckets
     failures: TokenBuckets
     """Failed credentials per source address (SCIM tokens, the operator key, admin sign-in, OAuth clients)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RateLimits":
+        per_minute = settings.auth_failures_per_minute
+        failures = TokenBuckets(per_minute / 60, max(per_minute, 1))
+        return cls(TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst), failures)
+
+    def failed_credential(self, source: str) -> float:
+        """Count one failed credential from ``source``: 0.0, or (over budget, counting nothing) the seconds it must
+        wait, for a 429 with Retry-After. Every face (SCIM, management API, OAuth, admin sign-in) answers so."""
+        wait = self.failures.exhausted(source)
+        if not wait:
+            self.failures.take(source)
+        return wait
 
 
 def retry_after(seconds: float) -> str:

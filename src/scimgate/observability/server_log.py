@@ -20,7 +20,7 @@ class Requester(Protocol):
 
 
 current_request: ContextVar[Requester | None] = ContextVar("scimgate_request", default=None)
-"""The request being served (scimgate.provisioning.log.RequestContext), set by the provisioning log middleware:
+"""The request being served (scimgate.provisioning.request_log.RequestContext), set by the provisioning log middleware:
 its ids go on every log line and on every event the request emits."""
 
 
@@ -37,7 +37,7 @@ def log_config(log_format: str) -> dict[str, Any]:
     """uvicorn's logging, plus scimgate's loggers at INFO; with ``json``, one JSON object per line everywhere."""
     config: dict[str, Any] = {
         **uvicorn.config.LOGGING_CONFIG,
-        "filters": {"ids": {"()": "scimgate.logs.RequestIds"}},
+        "filters": {"ids": {"()": "scimgate.observability.server_log.RequestIds"}},
         "loggers": {
             **uvicorn.config.LOGGING_CONFIG["loggers"],
             "scimgate": {"handlers": ["default"], "level": "INFO", "propagate": False},

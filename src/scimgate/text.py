@@ -1,4 +1,5 @@
-"""How case-insensitive attribute values compare: the key behind uniqueness, ``eq`` filters and lookups.
+"""How case-insensitive attribute values compare (the key behind uniqueness, ``eq`` filters and lookups), and
+which strings can be stored at all.
 
 NFKC, then Unicode case folding, then NFKC again (folding can leave a string unnormalised). This is stronger than
 ``lower()``: ``Alice@X.com``, ``alice@x.com`` and the full-width ``ａlice@x.com`` all share one key, so they are
@@ -9,8 +10,6 @@ case the same way). The key is computed here, in Python, for both SQLite and Pos
 
 import re
 import unicodedata
-from collections.abc import Callable
-from typing import Any
 
 # NUL is refused by PostgreSQL text columns; an unpaired surrogate cannot be encoded as UTF-8 by either database.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -18,20 +17,6 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 def comparison_key(value: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
-
-
-# Python's meaning of each SCIM comparison operator, for values compared in memory (operands already prepared).
-COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": lambda a, b: a == b,
-    "ne": lambda a, b: a != b,
-    "co": lambda a, b: isinstance(a, str) and b in a,
-    "sw": lambda a, b: isinstance(a, str) and a.startswith(b),
-    "ew": lambda a, b: isinstance(a, str) and a.endswith(b),
-    "gt": lambda a, b: a > b,
-    "ge": lambda a, b: a >= b,
-    "lt": lambda a, b: a < b,
-    "le": lambda a, b: a <= b,
-}
 
 
 def storable(value: str) -> bool:

@@ -1,0 +1,1 @@
+"""What an operator watches: metrics, health and readiness, the server log and the access log."""
