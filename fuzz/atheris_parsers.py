@@ -45,9 +45,9 @@ def one_input(data: bytes) -> None:
         elif choice == 1:
             parse_resource(USERS, _body(rest))
         elif choice == 2:
-            apply_patch(USERS, dict(USER), _body(rest), tolerant=True)
+            apply_patch(USERS, dict(USER), _body(rest), strict=False)
         else:
-            apply_patch(GROUPS, {"displayName": "Team"}, _body(rest), tolerant=False)
+            apply_patch(GROUPS, {"displayName": "Team"}, _body(rest), strict=True)
     except (ScimError, ValueError, RecursionError):
         pass  # refused as it should be (ValueError and RecursionError: the JSON parser's, turned into 400 by http.py)
 

@@ -12,11 +12,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
+from starlette.types import Scope
 
 from scimgate import serving
 from scimgate.admin import admin_app
 from scimgate.api import management_api, problem
 from scimgate.config import Settings
+from scimgate.context import current_request
 from scimgate.directories.auth import BearerAuth, TokenCache
 from scimgate.directories.oauth import token_endpoint
 from scimgate.events.delivery import Dispatcher
@@ -25,6 +27,7 @@ from scimgate.observability.health import health_routes
 from scimgate.observability.metrics import Metrics
 from scimgate.provisioning.request_log import LogWriter, RequestLog
 from scimgate.rate_limits import RateLimits
+from scimgate.scim.endpoints import ScimEndpoints
 from scimgate.scim.errors import (
     InternalError,
     MethodNotAllowed,
@@ -35,7 +38,6 @@ from scimgate.scim.errors import (
 )
 from scimgate.scim.operations import Operations
 from scimgate.scim.passwords import Passwords
-from scimgate.scim.routes import scim_router
 from scimgate.store.database import Database, is_unavailable
 
 logger = logging.getLogger("scimgate")
@@ -74,8 +76,11 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Mount("/scim/v2/{directory_id}", app=BearerAuth(scim_router(ops, settings), database, token_cache, limits)),
-            Mount("/api/v1", app=management_api(settings, database, token_cache.forget, limits)),
+            Mount(
+                "/scim/v2/{directory_id}",
+                app=BearerAuth(ScimEndpoints(ops, settings).router(), database, token_cache, limits),
+            ),
+            Mount("/api/v1", app=management_api(settings, database, token_cache.forget, limits, _unexpected_error)),
             # Every method reaches it, so that a GET gets an OAuth error, not a SCIM one.
             Route("/oauth/token", token_endpoint(database, limits), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Mount("/admin", app=admin_app(settings, database, token_cache.forget, limits), name="admin"),
@@ -91,7 +96,13 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     )
     app.add_middleware(AccessLog)
     # Outermost: every request gets its id before anything can fail.
-    app.add_middleware(RequestLog, writer=log_writer, metrics=metrics, capture_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestLog,
+        writer=log_writer,
+        metrics=metrics,
+        capture_bytes=settings.max_body_bytes,
+        on_unexpected=unexpected,
+    )
     app.state.database = database
     app.state.token_cache = token_cache
     app.state.request_log = log_writer
@@ -106,9 +117,17 @@ def app_from_environment() -> Starlette:
     return create_app(settings)
 
 
+def _answer(error: ScimError) -> Response:
+    """A SCIM failure's response; the error goes on the request context, where the provisioning log reads it."""
+    context = current_request.get()
+    if context is not None:
+        context.error = error
+    return error_response(error)
+
+
 async def _scim_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ScimError)
-    return error_response(exc)
+    return _answer(exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -118,22 +137,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         allowed = (exc.headers or {}).get("Allow", "")
         error: ScimError = MethodNotAllowed(f"{request.method} is not supported on this endpoint. Allowed: {allowed}.")
         error.headers.update(exc.headers or {})
-        return error_response(error)
+        return _answer(error)
     if exc.status_code == 404 and request.url.path.startswith("/api/v1/"):
         # A path the /api/v1 mount does not match (Starlette's routes match no newline, %0A): still the management
         # API's, so its problem document, not a SCIM error.
         return problem(404, "not found", "No such endpoint of the management API; see /api/v1/docs.")
     if exc.status_code == 404:
-        return error_response(
-            NotFound("No such endpoint. SCIM URLs look like {public_url}/scim/v2/{directory_id}/Users.")
-        )
+        return _answer(NotFound("No such endpoint. SCIM URLs look like {public_url}/scim/v2/{directory_id}/Users."))
     return error_response(ScimError(str(exc.detail)), status=exc.status_code)
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
     if is_unavailable(exc):
         logger.warning("database unavailable: %s", type(exc).__name__)
-        return error_response(
+        return _answer(
             ServiceUnavailable(
                 "The directory's database is unavailable or busy; nothing was changed. Retry after the indicated delay."
             )
@@ -141,6 +158,22 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     return await _unexpected_error(request, exc)
 
 
-async def _unexpected_error(_request: Request, exc: Exception) -> Response:
-    logger.exception("unexpected error while serving a request", exc_info=exc)
-    return error_response(InternalError("The server hit an unexpected error; nothing was changed. Retry later."))
+_UNEXPECTED = "The server hit an unexpected error; nothing was changed. Retry later."
+
+
+def unexpected(scope: Scope, error: BaseException) -> Response:
+    """The one answer to an exception that nothing expected (a bug), on every face: logged once per request, with
+    the request id (each layer the exception crosses asks again); a problem document under /api/v1, else a SCIM
+    error. The outermost middleware (provisioning.request_log), the management API and this app call it."""
+    context = current_request.get()
+    if context is None or context.unexpected is not error:
+        logger.exception("unexpected error while serving %s %s", scope.get("method"), scope.get("path"), exc_info=error)
+        if context is not None:
+            context.unexpected = error
+    if str(scope.get("path", "")).startswith("/api/v1/"):
+        return problem(500, "internal error", _UNEXPECTED)
+    return _answer(InternalError(_UNEXPECTED))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    return unexpected(request.scope, exc)

@@ -69,7 +69,7 @@ def test_a_change_that_rolls_back_leaves_no_event(
     scim: Scim, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """If the transaction fails after the event was written, neither the user nor its event exists."""
-    import scimgate.events.record as record
+    import scimgate.scim.changes as record
 
     def fail_after_emitting(*args: Any, **kwargs: Any) -> None:
         original(*args, **kwargs)

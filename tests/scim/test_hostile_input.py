@@ -246,7 +246,7 @@ def test_a_fault_inside_a_patch_leaves_the_user_as_it_was(scim: Scim, monkeypatc
     the user, its version and its ETag exactly as before."""
     from starlette.testclient import TestClient
 
-    import scimgate.events.record as record
+    import scimgate.scim.changes as record
 
     user = scim.create_user("atomic@example.com", title="Before")
 

@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from scimgate.scim.errors import ScimError
-from scimgate.scim.operations import Operations, Single
+from scimgate.scim.operations import Operations, Single, Target
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import GROUPS, USERS
 from scimgate.store.database import Database, retrying
@@ -55,27 +55,27 @@ Operation = Callable[[Scene], object]
 
 def _create(scene: Scene) -> object:
     body = {"userName": "new@example.com", "title": "Created"}
-    return scene.ops.create(USERS, scene.directory_id, body, Projection())
+    return scene.ops.create(Target(USERS, scene.directory_id), body, Projection())
 
 
 def _replace(scene: Scene) -> object:  # takes the name the create wants: the two race for one unique key
     body = {"userName": "new@example.com", "title": "Replaced"}
-    return scene.ops.replace(USERS, scene.directory_id, scene.user_id, body, Projection())
+    return scene.ops.replace(Target(USERS, scene.directory_id, scene.user_id), body, Projection())
 
 
 def _patch(scene: Scene) -> object:
     body = {"Operations": [{"op": "replace", "path": "title", "value": "Patched"}]}
-    return scene.ops.patch(USERS, scene.directory_id, scene.user_id, body, Projection())
+    return scene.ops.patch(Target(USERS, scene.directory_id, scene.user_id), body, Projection())
 
 
 def _delete(scene: Scene) -> object:
-    scene.ops.delete(USERS, scene.directory_id, scene.user_id)
+    scene.ops.delete(Target(USERS, scene.directory_id, scene.user_id))
     return None
 
 
 def _add_member(scene: Scene) -> object:
     body = {"Operations": [{"op": "add", "path": "members", "value": [{"value": scene.user_id}]}]}
-    return scene.ops.patch(GROUPS, scene.directory_id, scene.group_id, body, Projection())
+    return scene.ops.patch(Target(GROUPS, scene.directory_id, scene.group_id), body, Projection())
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -159,8 +159,8 @@ def gated(database: Database, gate: Gate) -> Iterator[None]:
 def _scene(database: Database) -> Scene:
     directory_id, _token = new_directory(database, "Interleavings")
     ops = Operations(database, BASE_URL)
-    user = ops.create(USERS, directory_id, {"userName": "u@example.com", "title": "Original"}, Projection())
-    group = ops.create(GROUPS, directory_id, {"displayName": "Team"}, Projection())
+    user = ops.create(Target(USERS, directory_id), {"userName": "u@example.com", "title": "Original"}, Projection())
+    group = ops.create(Target(GROUPS, directory_id), {"displayName": "Team"}, Projection())
     return Scene(ops, directory_id, _id(user), _id(group))
 
 

@@ -2,7 +2,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-from scimgate.scim.operations import Operations
+from scimgate.scim.operations import Operations, Target
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import GROUPS
 from scimgate.store.database import Database
@@ -17,7 +17,7 @@ def test_fifty_concurrent_member_adds_are_all_kept(scim: Scim, database: Databas
 
     def add(user_id: str) -> None:
         body = {"Operations": [{"op": "Add", "path": "members", "value": [{"$ref": None, "value": user_id}]}]}
-        ops.patch(GROUPS, scim.directory_id, group, body, Projection())
+        ops.patch(Target(GROUPS, scim.directory_id, group), body, Projection())
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(add, users))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from scimgate.scim.errors import NotFound, ScimError, Uniqueness
-from scimgate.scim.operations import Operations
+from scimgate.scim.operations import Operations, Target
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import GROUPS, USERS
 from scimgate.store.database import Database, retrying
@@ -46,7 +46,7 @@ def test_concurrent_creates_of_one_user_name(scim: Scim, database: Database, nam
     for round_number in range(rounds):
         suffix = f"-{round_number}"
         calls = [
-            (lambda n=name + suffix: ops.create(USERS, scim.directory_id, {"userName": n}, Projection()))
+            (lambda n=name + suffix: ops.create(Target(USERS, scim.directory_id), {"userName": n}, Projection()))
             for name in names
         ]
         results = _race(calls)
@@ -67,8 +67,8 @@ def test_delete_racing_patch_leaves_a_serial_outcome(scim: Scim, database: Datab
         add = {"Operations": [{"op": "add", "path": "members", "value": [{"value": user}]}]}
         results = _race(
             [
-                lambda u=user: ops.delete(USERS, scim.directory_id, u),
-                lambda g=group, body=add: ops.patch(GROUPS, scim.directory_id, g, body, Projection()),
+                lambda u=user: ops.delete(Target(USERS, scim.directory_id, u)),
+                lambda g=group, body=add: ops.patch(Target(GROUPS, scim.directory_id, g), body, Projection()),
             ]
         )
         assert results[0] is None, results  # the delete always succeeds
@@ -89,12 +89,9 @@ def test_concurrent_puts_with_one_if_match_have_one_winner(scim: Scim, database:
     calls = [
         (
             lambda n=n: ops.replace(
-                USERS,
-                scim.directory_id,
-                user["id"],
+                Target(USERS, scim.directory_id, user["id"], condition),
                 {"userName": "contended@example.com", "title": f"writer {n}"},
                 Projection(),
-                condition,
             )
         )
         for n in range(20)

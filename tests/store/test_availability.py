@@ -152,14 +152,14 @@ def test_a_connection_reset_mid_transaction_is_503_and_writes_nothing(
 ) -> None:
     """PostgreSQL drops the connection in the middle of a create (after the user row, before the commit): 503
     with Retry-After, no user and no event left behind, and the next request works."""
-    import scimgate.events.record as record
+    import scimgate.scim.changes as record
     from scimgate.store.tables import events, users
 
     original = record.user_created
 
-    def reset_then_continue(conn: Any, *args: Any, **kwargs: Any) -> None:
-        original(conn, *args, **kwargs)
-        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    def reset_then_continue(change: Any, *args: Any, **kwargs: Any) -> None:
+        original(change, *args, **kwargs)
+        pid = change.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
         admin = sa.create_engine(pg_database.url, isolation_level="AUTOCOMMIT")
         with admin.connect() as other:
             other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from scimgate.scim.operations import Operations, Page
+from scimgate.scim.operations import Operations, Target
 from scimgate.scim.projection import Projection
+from scimgate.scim.query import Page, SearchQuery
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.store.database import Database
 from scimgate.store.tables import groups, users
@@ -30,7 +31,9 @@ def captured_selects(
     sa.event.listen(database.engine, "before_cursor_execute", record)
     try:
         for page in pages:
-            Operations(database, BASE_URL).search(rtype, directory_id, filter_text, page, Projection())
+            Operations(database, BASE_URL).search(
+                Target(rtype, directory_id), SearchQuery(filter_text, page, Projection())
+            )
     finally:
         sa.event.remove(database.engine, "before_cursor_execute", record)
     return statements

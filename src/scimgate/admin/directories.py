@@ -23,8 +23,7 @@ from scimgate.directories.service import (
     update_directory,
 )
 from scimgate.directories.setup import setup_for
-from scimgate.events.record import user_views
-from scimgate.scim.normalised import normalised_group
+from scimgate.scim.normalised import normalised_group, user_views
 from scimgate.scim.render import render as render_scim
 from scimgate.scim.resource_types import GROUPS
 from scimgate.store import browse

@@ -9,8 +9,7 @@ a SCIM token, so neither credential opens the other's API. Errors are RFC 9457 p
 
 import hashlib
 import hmac
-import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,8 +19,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimgate import __version__
 from scimgate.api import credentials, data, directories, events
@@ -31,13 +31,20 @@ from scimgate.directories.auth import bearer_token, source_address
 from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.store.database import Database, is_unavailable
 
-logger = logging.getLogger("scimgate.api")
 _MODULES = (directories, credentials, data, events)
 
 
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
 def management_api(
-    settings: Settings, db: Database, forget_credentials: Callable[[], None], limits: RateLimits
+    settings: Settings,
+    db: Database,
+    forget_credentials: Callable[[], None],
+    limits: RateLimits,
+    on_unexpected: ExceptionHandler,
 ) -> ASGIApp:
+    """``on_unexpected``: the server's one answer to a bug (scimgate.app), a problem document here."""
     expected = settings.operator_key.get_secret_value() if settings.operator_key is not None else None
     expected_digest = hashlib.sha256(expected.encode()).digest() if expected else None
 
@@ -83,8 +90,16 @@ def management_api(
     api.add_exception_handler(ApiError, _api_error)
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(RequestValidationError, _validation_error)
-    api.add_exception_handler(sa.exc.SQLAlchemyError, _database_error)
-    api.add_exception_handler(Exception, _unexpected_error)
+
+    async def database_error(request: Request, exc: Exception) -> Response:
+        if is_unavailable(exc):
+            response = problem(503, "database unavailable", "The database is unavailable or busy; nothing was changed.")
+            response.headers["Retry-After"] = "5"
+            return response
+        return await on_unexpected(request, exc)
+
+    api.add_exception_handler(sa.exc.SQLAlchemyError, database_error)
+    api.add_exception_handler(Exception, on_unexpected)
     return _Guard(api)
 
 
@@ -133,7 +148,7 @@ class _ManagementApi(FastAPI):
 
 class _Guard:
     """Before FastAPI: refuse NUL characters in the path and query (PostgreSQL cannot store or compare them, and
-    no id or key contains one); after it: an unexpected exception is a problem document, not a plain-text 500."""
+    no id or key contains one)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -145,21 +160,7 @@ class _Guard:
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
             await problem(400, "invalid request", "The URL contains a NUL character.")(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            # FastAPI answered with _unexpected_error and logged, then re-raised (as Starlette's error middleware
-            # always does); the client has its problem document, so the exception ends here.
-            if not started:
-                logger.exception("unexpected error in the management API")
-                await problem(500, "internal error", _UNEXPECTED)(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -205,20 +206,3 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     ]
     summary = "; ".join(f"{error['where']}: {error['problem']}" for error in errors)
     return problem(422, "invalid request", summary, errors=errors)
-
-
-_UNEXPECTED = "The server hit an unexpected error; nothing was changed."
-
-
-async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unexpected error in the management API", exc_info=exc)
-    return problem(500, "internal error", _UNEXPECTED)
-
-
-async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
-    if is_unavailable(exc):
-        response = problem(503, "database unavailable", "The database is unavailable or busy; nothing was changed.")
-        response.headers["Retry-After"] = "5"
-        return response
-    logger.exception("unexpected database error in the management API", exc_info=exc)
-    return problem(500, "internal error", "The server hit an unexpected database error; nothing was changed.")

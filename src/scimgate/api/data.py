@@ -13,8 +13,7 @@ from sqlalchemy.engine import Connection
 
 from scimgate.api.common import ApiError, Ctx, Page, Paging, existing_directory, next_after
 from scimgate.directories.setup import scim_url
-from scimgate.events.record import user_views
-from scimgate.scim.normalised import normalised_group
+from scimgate.scim.normalised import normalised_group, user_views
 from scimgate.scim.passwords import MAX_LENGTH, verify_password
 from scimgate.scim.render import render
 from scimgate.scim.resource_types import GROUPS

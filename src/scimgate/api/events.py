@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from scimgate.api.common import ApiError, Ctx, Text, existing_directory
 from scimgate.directories.setup import scim_url
 from scimgate.events import feed, roles, webhooks
-from scimgate.events.record import remap
 from scimgate.events.types import TYPE_NAMES
+from scimgate.scim.changes import remap
 
 router = APIRouter(tags=["events and webhooks"])
 MAX_WAIT = 30
@@ -257,7 +257,7 @@ def list_role_mappings(directory_id: str, ctx: Ctx) -> list[MappingOut]:
 def _remap(ctx: Ctx, directory_id: str, body: MappingIn, add: bool) -> list[MappingOut]:
     with ctx.db.write() as conn:
         existing_directory(conn, directory_id)
-        if not remap(conn, directory_id, scim_url(ctx.public_url, directory_id), body.group_id, body.role, add):
+        if not remap(conn, directory_id, scim_url(ctx.public_url, directory_id), (body.group_id, body.role), add):
             raise ApiError(404, "no such group", f"This directory has no group {body.group_id!r}.")
         return [MappingOut(**m.__dict__) for m in roles.list_mappings(conn, directory_id)]
 

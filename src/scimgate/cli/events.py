@@ -24,8 +24,8 @@ from scimgate.cli.directories import existing
 from scimgate.directories.setup import scim_url
 from scimgate.events import feed, roles, webhooks
 from scimgate.events.delivery import Dispatcher
-from scimgate.events.record import remap
 from scimgate.events.types import TYPE_NAMES
+from scimgate.scim.changes import remap
 from scimgate.store.tables import groups
 from scimgate.text import comparison_key
 
@@ -275,7 +275,7 @@ def _remap(directory_id: str, group: str, role_name: str, add: bool, as_json: bo
         with db.write() as conn:
             group_id = _group_id(conn, directory_id, group)
             base = scim_url(settings.resolved_public_url(), directory_id)
-            remap(conn, directory_id, base, group_id, role_name, add)
+            remap(conn, directory_id, base, (group_id, role_name), add)
             mappings = roles.list_mappings(conn, directory_id)
     rows = [m.__dict__ for m in mappings]
     emit(as_json, rows, lambda: [f"{m.group_display_name} ({m.group_id}): {', '.join(m.roles)}" for m in mappings])

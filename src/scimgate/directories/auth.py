@@ -13,11 +13,10 @@ import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from scimgate.context import current_request
 from scimgate.directories.credentials import Opened, diagnose, directory_for_token, needs_touch, touch
-from scimgate.provisioning.explain import AuthFailure
-from scimgate.provisioning.request_log import request_context
 from scimgate.rate_limits import RateLimits, retry_after
-from scimgate.scim.errors import TooManyRequests, Unauthorized
+from scimgate.scim.errors import AuthFailure, Reason, TooManyRequests, Unauthorized
 from scimgate.store.database import Database
 from scimgate.tokens import B64TOKEN, hash_token
 
@@ -108,12 +107,9 @@ class BearerAuth:
         directory_id = scope["path_params"]["directory_id"]
         headers = [value for name, value in scope["headers"] if name == b"authorization"]
         token = bearer_token(headers[0].decode("latin-1")) if len(headers) == 1 else None
-        context = request_context(scope)
         source = source_address(scope)
         if token is None:
-            if context is not None:
-                context.auth_failure = AuthFailure("malformed_token" if headers else "missing_token", {})
-            raise Unauthorized(_REFUSED)
+            raise Unauthorized(_REFUSED, AuthFailure(Reason.MALFORMED_TOKEN if headers else Reason.MISSING_TOKEN))
         token_hash = hash_token(token)
         opened = self.cache.get(token_hash)
         if opened is None:
@@ -128,9 +124,8 @@ class BearerAuth:
             wait = self.limits.failed_credential(source)
             if wait:
                 raise TooManyRequests(_TOO_MANY_FAILURES, retry_after(wait))
-            if context is not None:
-                context.auth_failure = await run_in_threadpool(self._diagnose, token, directory_id)
-            raise Unauthorized(_REFUSED)
+            raise Unauthorized(_REFUSED, await run_in_threadpool(self._diagnose, token, directory_id))
+        context = current_request.get()
         if context is not None:
             context.token_id, context.strict = opened.token_id, opened.strict
         wait = self.limits.per_directory.take(directory_id)
@@ -140,7 +135,6 @@ class BearerAuth:
                 "(The limit, rate_limit_per_second, is well above what Entra and Okta need.)",
                 retry_after(wait),
             )
-        scope.setdefault("state", {})["strict"] = opened.strict
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):
             # Some IdP consoles keep a trailing slash on the tenant URL's paths: /Users/ is /Users.

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from scimgate.directories.service import touch_directory
 from scimgate.ids import new_id
-from scimgate.provisioning.explain import AuthFailure
+from scimgate.scim.errors import AuthFailure, Reason
 from scimgate.store.database import utc
 from scimgate.store.tables import directories, tokens
 from scimgate.tokens import (
@@ -218,7 +218,7 @@ def touch(conn: Connection, opened: Opened, now: datetime) -> None:
 def diagnose(conn: Connection, token: str | None, directory_id: str) -> AuthFailure:
     """Why a credential was refused on this directory's URL: for the provisioning log, never for the response."""
     if token is None:
-        return AuthFailure("missing_token", {})
+        return AuthFailure(Reason.MISSING_TOKEN)
     row = conn.execute(
         sa.select(
             tokens.c.id,
@@ -232,13 +232,13 @@ def diagnose(conn: Connection, token: str | None, directory_id: str) -> AuthFail
         .where(tokens.c.secret_hash == hash_token(token))
     ).first()
     if conn.execute(sa.select(directories.c.id).where(directories.c.id == directory_id)).first() is None:
-        return AuthFailure("unknown_directory", {})
+        return AuthFailure(Reason.UNKNOWN_DIRECTORY)
     if row is None:
-        return AuthFailure("unknown_token", {})
+        return AuthFailure(Reason.UNKNOWN_TOKEN)
     if row.directory_id != directory_id:
-        return AuthFailure("token_of_another_directory", {"other": f"{row.directory_id}, {row.name!r}"})
+        return AuthFailure(Reason.TOKEN_OF_ANOTHER_DIRECTORY, {"other": f"{row.directory_id}, {row.name!r}"})
     if row.revoked_at is not None:
-        return AuthFailure("revoked_token", {"token_id": row.id})
+        return AuthFailure(Reason.REVOKED_TOKEN, {"token_id": row.id})
     if row.disabled_at is not None:
-        return AuthFailure("directory_disabled", {})
-    return AuthFailure("expired_token", {"token_id": row.id})
+        return AuthFailure(Reason.DIRECTORY_DISABLED)
+    return AuthFailure(Reason.EXPIRED_TOKEN, {"token_id": row.id})

@@ -13,9 +13,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from scimgate.context import current_request
 from scimgate.events.types import Event
 from scimgate.ids import new_id
-from scimgate.observability.server_log import current_request
 from scimgate.store.tables import directories, events
 
 _NEXT = (

@@ -4,24 +4,12 @@ The request id is the one in the ``X-Request-Id`` header and in the provisioning
 an admin page entry and an IdP's complaint can be matched up.
 """
 
-from contextvars import ContextVar
 from logging import Filter, LogRecord
-from typing import Any, Protocol
+from typing import Any
 
 import uvicorn
 
-
-class Requester(Protocol):
-    """Who is behind the request being served, as far as known: filled in as authentication finds out."""
-
-    id: str
-    directory_id: str | None
-    token_id: str | None
-
-
-current_request: ContextVar[Requester | None] = ContextVar("scimgate_request", default=None)
-"""The request being served (scimgate.provisioning.request_log.RequestContext), set by the provisioning log middleware:
-its ids go on every log line and on every event the request emits."""
+from scimgate.context import current_request
 
 
 class RequestIds(Filter):

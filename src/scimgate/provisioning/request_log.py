@@ -8,48 +8,32 @@ oldest unwritten entries (counted in the metrics), never the requests.
 """
 
 import asyncio
-import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scimgate.context import RequestContext, current_request
 from scimgate.ids import new_id
 from scimgate.observability.metrics import Metrics
-from scimgate.observability.server_log import current_request
-from scimgate.provisioning.explain import AuthFailure, Explanation, explain, explain_auth
+from scimgate.provisioning.explain import Explanation, explain
 from scimgate.provisioning.redact import redact_body, redact_query
-from scimgate.scim.errors import InternalError, error_response
+from scimgate.scim.errors import ScimError
 from scimgate.store.database import Database
 from scimgate.store.tables import request_log
 
 logger = logging.getLogger("scimgate.provisioning")
-CONTEXT = "scimgate.request"
 _PREFIX = "/scim/v2/"
 _MAX_CAPTURE = 1_048_576 + 1
 _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
-
-
-@dataclass
-class RequestContext:
-    """Filled in by the layers a request passes through (authentication, the SCIM routes), read by the log."""
-
-    id: str
-    directory_id: str | None = None
-    token_id: str | None = None
-    strict: bool = False
-    auth_failure: AuthFailure | None = None
-
-
-def request_context(scope: Scope) -> RequestContext | None:
-    found = scope.get(CONTEXT)
-    return found if isinstance(found, RequestContext) else None
 
 
 @dataclass
@@ -119,14 +103,13 @@ class LogWriter:
                     logger.warning("a provisioning log entry could not be stored: %s %s", row["method"], row["id"])
 
     def _row(self, entry: Entry) -> dict[str, Any]:
-        resource_type, resource_id = _resource(entry.path)
-        scim_type, detail = _error(entry.response_body) if entry.status >= 400 else (None, None)
         context = entry.context
-        explanation: Explanation | None
-        if entry.status == 401 and context.auth_failure is not None:
-            explanation = explain_auth(context.auth_failure, context.directory_id)
-        else:
-            explanation = explain(entry.status, entry.method, resource_type, scim_type, detail, context.strict)
+        error = context.error if isinstance(context.error, ScimError) else None
+        explanation: Explanation | None = None
+        if error is not None:
+            explanation = explain(error, entry.method, context.resource_type, context.directory_id)
+        elif entry.status >= 400:  # answered without passing through the error handler (none does today)
+            explanation = Explanation("failed", f"HTTP {entry.status}")
         return {
             "id": context.id,
             "directory_id": _clean(context.directory_id),
@@ -136,9 +119,9 @@ class LogWriter:
             "query": _clean(redact_query(entry.query)),
             "status": entry.status,
             "latency_ms": round(entry.latency_ms, 2),
-            "resource_type": resource_type,
-            "resource_id": _clean(resource_id),
-            "scim_type": scim_type,
+            "resource_type": context.resource_type,
+            "resource_id": _clean(context.resource_id),
+            "scim_type": error.scim_type if error is not None and explanation is not None else None,
             "reason": explanation.reason if explanation else None,
             "advice": _clean(explanation.advice) if explanation else None,
             "request_body": _clean(redact_body(entry.request_body, self.body_chars)),
@@ -173,36 +156,34 @@ def _resource(path: str) -> tuple[str | None, str | None]:
     return kind, resource_id[:40] if resource_id else None
 
 
-def _error(body: bytes) -> tuple[str | None, str | None]:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return None, None
-    if not isinstance(parsed, dict):
-        return None, None
-    scim_type, detail = parsed.get("scimType"), parsed.get("detail")
-    return (scim_type if isinstance(scim_type, str) else None), (detail if isinstance(detail, str) else None)
-
-
 class RequestLog:
     """ASGI middleware: a request id for every request (``X-Request-Id``), and SCIM requests into the log."""
 
-    def __init__(self, app: ASGIApp, writer: LogWriter, metrics: Metrics, capture_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        writer: LogWriter,
+        metrics: Metrics,
+        capture_bytes: int,
+        on_unexpected: Callable[[Scope, BaseException], Response],
+    ) -> None:
         self.app = app
         self.writer = writer
         self.metrics = metrics
         self.capture = min(capture_bytes + 1, _MAX_CAPTURE)
+        self.on_unexpected = on_unexpected
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         context = RequestContext(new_id("req"))
-        scope[CONTEXT] = context
         path: str = scope["path"]
         scim = path.startswith(_PREFIX)
         if scim:
+            # What the URL addresses, read once: the log and the metrics file the request under it, answered or not.
             context.directory_id = path[len(_PREFIX) :].split("/", 1)[0][:40] or None
+            context.resource_type, context.resource_id = _resource(path)
         started = time.perf_counter()
         request_body = bytearray()
         response_body = bytearray()
@@ -229,22 +210,20 @@ class RequestLog:
         ids = current_request.set(context)
         try:
             await self.app(scope, receiving, sending)
-        except Exception:
-            # Here, not in the app's error handler, so that the traceback and the answer carry the request id.
-            logger.exception("unexpected error while serving %s %s", scope["method"], path)
-            if status_sent:
-                raise
-            response = error_response(InternalError("The server hit an unexpected error; nothing was changed."))
-            await response(scope, receive, sending)
+        except Exception as error:
+            # Here, inside this layer, so that the traceback and the answer carry the request id. A sub-application
+            # that answered already (the management API) re-raises after answering, as Starlette always does.
+            response = self.on_unexpected(scope, error)
+            if not status_sent:
+                await response(scope, receive, sending)
         finally:
             current_request.reset(ids)
             latency = (time.perf_counter() - started) * 1000
             if scim:
-                resource = _resource(path)[0]
                 # Labels only from what is known good: an unauthenticated client must not mint new series.
                 directory = context.directory_id if context.token_id else None
                 method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-                self.metrics.observe(directory, resource, method, status, latency / 1000)
+                self.metrics.observe(directory, context.resource_type, method, status, latency / 1000)
                 query = scope.get("query_string", b"").decode("latin-1") or None
                 self.writer.add(
                     Entry(

@@ -25,7 +25,7 @@ from scimgate.scim.errors import (
     excerpt,
 )
 from scimgate.scim.etags import Preconditions
-from scimgate.scim.operations import Operations
+from scimgate.scim.operations import Operations, Target
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import RESOURCE_TYPES, ResourceType
 from scimgate.scim.validation import casefold_keys
@@ -48,7 +48,7 @@ class _Operation:
     data: Any
 
 
-def run_bulk(ops: Operations, directory_id: str, body: Any, *, tolerant: bool, max_operations: int) -> dict[str, Any]:
+def run_bulk(ops: Operations, directory_id: str, body: Any, *, strict: bool, max_operations: int) -> dict[str, Any]:
     operations, fail_on_errors = _parse(body, max_operations)
     created: dict[str, str] = {}
     results: dict[int, dict[str, Any]] = {}
@@ -62,7 +62,7 @@ def run_bulk(ops: Operations, directory_id: str, body: Any, *, tolerant: bool, m
             if fail_on_errors is not None and errors >= fail_on_errors:
                 break
             pending.remove(op)
-            result = _run_one(ops, directory_id, op, created, tolerant)
+            result = _run_one(ops, directory_id, op, created, strict)
             results[op.index] = result
             errors += int(result["status"]) >= 400
     for op in pending:
@@ -143,27 +143,25 @@ def _substitute(value: Any, created: dict[str, str]) -> Any:
 
 
 def _run_one(
-    ops: Operations, directory_id: str, op: _Operation, created: dict[str, str], tolerant: bool
+    ops: Operations, directory_id: str, op: _Operation, created: dict[str, str], strict: bool
 ) -> dict[str, Any]:
     try:
         rtype, resource_id = _route(_substitute(op.path, created), op)
+        target = Target(rtype, directory_id, resource_id, Preconditions(if_match=op.version))
         data = _substitute(op.data, created)
-        conditions = Preconditions(if_match=op.version)
         projection = Projection.parse(rtype, None, "members")
         if op.method == "DELETE":
-            retrying(lambda: ops.delete(rtype, directory_id, resource_id, conditions))
+            retrying(lambda: ops.delete(target))
             return _success(op, "204")
         if op.method == "POST":
-            single = retrying(lambda: ops.create(rtype, directory_id, data, projection))
+            single = retrying(lambda: ops.create(target, data, projection))
             assert op.bulk_id is not None
             created[op.bulk_id] = single.resource["id"]
             return _success(op, "201", single.location, single.version)
         if op.method == "PUT":
-            single = retrying(lambda: ops.replace(rtype, directory_id, resource_id, data, projection, conditions))
+            single = retrying(lambda: ops.replace(target, data, projection))
         else:
-            single = retrying(
-                lambda: ops.patch(rtype, directory_id, resource_id, data, projection, conditions, tolerant)
-            )
+            single = retrying(lambda: ops.patch(target, data, projection, strict=strict))
         return _success(op, "200", single.location, single.version)
     except ScimError as error:
         return _failure(op, error)

@@ -21,13 +21,75 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from scimgate.scim.errors import ExpiredCursor, InvalidCursor
-from scimgate.scim.sorting import SortKey
+from scimgate.scim.query import Search
+from scimgate.scim.render import related, render_page
+from scimgate.scim.sorting import SortKey, order_by
+from scimgate.store import resources as store
+from scimgate.store.sql import Clause
 
-Clause = sa.ColumnElement[bool]
 MAX_CARRIED_VALUE = 256
 _INVALID = "The cursor is not one this server issued for this query; start again with an empty cursor."
+
+
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+@dataclass(frozen=True)
+class Sealer:
+    """What makes and opens this server's cursors: the database's shared MAC key, and a cursor's lifetime."""
+
+    secret: str
+    lifetime: int
+
+
+def search_by_cursor(conn: Connection, search: Search, sealer: Sealer) -> dict[str, Any]:
+    """One page of a cursor walk (RFC 9865 §2): the resources after the cursor's position, and the next cursor."""
+    rtype, page = search.rtype, search.query.page
+    table = rtype.table
+    fingerprint = query_fingerprint(rtype.name, search.query.filter, page.sort)
+    condition = search.where
+    if page.cursor:
+        position = open_cursor(sealer.secret, page.cursor, search.directory_id, fingerprint, page.sort)
+        if position.by_reference and page.sort is not None:
+            position = _reread(conn, search, position, page.sort)
+        keyset = after(table, page.sort, position)
+        condition = keyset if search.where is None else sa.and_(search.where, keyset)
+    total = store.count(conn, table, search.directory_id, search.where)
+    sort_value = page.sort.expression if page.sort else None
+    # One more than asked: whether it exists says whether there is a next page.
+    rows = store.keyset_page(
+        conn, table, search.directory_id, condition, page.count + 1, order_by(table, page.sort), sort_value
+    )
+    shown = [row for row, _ in rows[: page.count]]
+    projection = search.query.projection
+    found = related(conn, rtype, search.directory_id, search.base_url, shown, projection)
+    resources = render_page(rtype, shown, search.base_url, projection, found)
+    result: dict[str, Any] = {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
+    if len(rows) > page.count:
+        last, last_value = rows[page.count - 1]
+        next_position = Position(last.id, last_value)
+        result["nextCursor"] = seal(
+            sealer.secret, search.directory_id, fingerprint, next_position, page.sort, sealer.lifetime
+        )
+    return result
+
+
+def _reread(conn: Connection, search: Search, position: "Position", sort: SortKey) -> "Position":
+    """The sort value a cursor did not carry (it was too long), read back from the resource it names."""
+    value = store.sort_value_of(conn, search.rtype.table, search.directory_id, position.resource_id, sort.expression)
+    if value is None:
+        raise InvalidCursor(
+            "The resource this cursor continues after was deleted; start the listing again with an empty cursor."
+        )
+    return Position(position.resource_id, value)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ They advertise exactly what this server does and nothing more: Microsoft's SCIM 
 from typing import Any
 
 from scimgate.config import Settings
+from scimgate.scim.cursors import LIST_RESPONSE
 from scimgate.scim.errors import NotFound, excerpt
-from scimgate.scim.operations import LIST_RESPONSE
 from scimgate.scim.resource_types import RESOURCE_TYPES
 from scimgate.scim.schema import ALL_SCHEMAS
 

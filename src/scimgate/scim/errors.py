@@ -31,10 +31,17 @@ HTTP (RFC 7644 §3.12). The hierarchy::
 
 Microsoft Entra shows ``detail`` to the IT admin in its provisioning logs, so each one says what was wrong and, where
 it can, what to change. A ``detail`` never echoes a secret and never carries more than a short excerpt of input.
+
+Each error also carries a ``reason``: the provisioning log's name for why the request failed, which picks the advice
+the admin page shows (``scimgate.provisioning.explain``). A class has a default reason; a raise that knows more says
+so (``Uniqueness(..., reason=Reason.DISPLAY_NAME_TAKEN)``). Nothing ever reads a reason out of ``detail``: rewording a
+message cannot change what the log reports.
 """
 
 import json
-from typing import ClassVar
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from starlette.responses import Response
 
@@ -42,18 +49,53 @@ ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 SCIM_MEDIA_TYPE = "application/scim+json"
 
 
+class Reason(StrEnum):
+    """Why a SCIM request failed, as the provisioning log names it (stable: stored, filtered on, documented)."""
+
+    INVALID_REQUEST = "invalid_request"
+    UNSUPPORTED_FILTER = "unsupported_filter"
+    READ_ONLY_ATTRIBUTE = "read_only_attribute"
+    UNKNOWN_MEMBER = "unknown_member"
+    STRICT_MODE = "strict_mode_rejected_patch"
+    USER_NAME_TAKEN = "user_name_taken"
+    DISPLAY_NAME_TAKEN = "display_name_taken"
+    RESOURCE_NOT_FOUND = "resource_not_found"
+    WRONG_URL = "wrong_url"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    VERSION_CONFLICT = "version_conflict"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL_ERROR = "internal_error"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    FAILED = "failed"
+    # Why a credential was refused (401): told apart in the log only, never in the response.
+    MISSING_TOKEN = "missing_token"
+    MALFORMED_TOKEN = "malformed_token"
+    TOKEN_OF_ANOTHER_DIRECTORY = "token_of_another_directory"
+    UNKNOWN_TOKEN = "unknown_token"
+    REVOKED_TOKEN = "revoked_token"
+    EXPIRED_TOKEN = "expired_token"
+    DIRECTORY_DISABLED = "directory_disabled"
+    UNKNOWN_DIRECTORY = "unknown_directory"
+
+
 class ScimError(Exception):
     status: ClassVar[int] = 400
     scim_type: ClassVar[str | None] = None
+    reason: Reason = Reason.INVALID_REQUEST
 
-    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, detail: str, headers: dict[str, str] | None = None, *, reason: Reason | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = headers or {}
+        if reason is not None:
+            self.reason = reason
 
 
 class InvalidFilter(ScimError):
     scim_type = "invalidFilter"
+    reason = Reason.UNSUPPORTED_FILTER
 
 
 class TooMany(ScimError):
@@ -63,10 +105,12 @@ class TooMany(ScimError):
 class Uniqueness(ScimError):
     status = 409
     scim_type = "uniqueness"
+    reason = Reason.USER_NAME_TAKEN
 
 
 class Mutability(ScimError):
     scim_type = "mutability"
+    reason = Reason.READ_ONLY_ATTRIBUTE
 
 
 class InvalidSyntax(ScimError):
@@ -104,26 +148,45 @@ class InvalidVersion(ScimError):
 class Sensitive(ScimError):
     status = 403
     scim_type = "sensitive"
+    reason = Reason.FAILED
+
+
+@dataclass(frozen=True)
+class AuthFailure:
+    """Why authentication refused a credential, for the provisioning log only: the IdP always gets the same 401, so
+    a response never tells which directories or tokens exist. ``detail`` fills in the advice (a token id…)."""
+
+    reason: Reason
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 class Unauthorized(ScimError):
     status = 401
+    reason = Reason.FAILED
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, failure: AuthFailure | None = None) -> None:
         # RFC 7644 §2 and RFC 6750 §3: the challenge names the scheme we accept.
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="scimgate"'})
+        self.failure = failure
+        if failure is not None:
+            self.reason = failure.reason
 
 
 class NotFound(ScimError):
+    """No such endpoint (``wrong_url``); a missing resource says ``reason=Reason.RESOURCE_NOT_FOUND``."""
+
     status = 404
+    reason = Reason.WRONG_URL
 
 
 class MethodNotAllowed(ScimError):
     status = 405
+    reason = Reason.METHOD_NOT_ALLOWED
 
 
 class PreconditionFailed(ScimError):
     status = 412
+    reason = Reason.VERSION_CONFLICT
 
 
 class NotModified(ScimError):
@@ -134,22 +197,27 @@ class NotModified(ScimError):
 
 class RequestTimeout(ScimError):
     status = 408
+    reason = Reason.FAILED
 
 
 class PayloadTooLarge(ScimError):
     status = 413
+    reason = Reason.TOO_LARGE
 
 
 class UnsupportedMediaType(ScimError):
     status = 415
+    reason = Reason.UNSUPPORTED_MEDIA_TYPE
 
 
 class InternalError(ScimError):
     status = 500
+    reason = Reason.INTERNAL_ERROR
 
 
 class TooManyRequests(ScimError):
     status = 429
+    reason = Reason.RATE_LIMITED
 
     def __init__(self, detail: str, retry_after: str) -> None:
         super().__init__(detail, headers={"Retry-After": retry_after})
@@ -157,6 +225,7 @@ class TooManyRequests(ScimError):
 
 class ServiceUnavailable(ScimError):
     status = 503
+    reason = Reason.DATABASE_UNAVAILABLE
 
     def __init__(self, detail: str, retry_after: int = 5) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})

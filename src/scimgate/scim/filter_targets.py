@@ -19,11 +19,10 @@ import sqlalchemy as sa
 
 from scimgate.scim.errors import InvalidFilter, excerpt
 from scimgate.scim.grammar import AttrPath
-from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
+from scimgate.scim.resource_types import Column, ResourceType
 from scimgate.scim.schema import Attribute, Schema
+from scimgate.store.sql import Clause
 from scimgate.store.tables import group_members, groups, users
-
-Clause = sa.ColumnElement[bool]
 
 
 @dataclass(frozen=True)
@@ -52,64 +51,33 @@ class Elements:
 Target = Scalar | Constant | Elements
 
 
-@dataclass(frozen=True)
-class Column:
-    """An indexed column standing for an attribute (what ``userName eq`` and friends use)."""
+def indexed_scalar(column: Column) -> Scalar:
+    """An indexed column as a filter operand (a folded column already holds comparison keys)."""
+    return Scalar(column.column, column.kind, column.folded, keyed=column.folded)
 
-    column: sa.ColumnElement[Any]
-    kind: str
-    folded: bool = False
-
-    def scalar(self) -> Scalar:
-        return Scalar(self.column, self.kind, self.folded, keyed=self.folded)
-
-
-INDEXED: dict[str, dict[str, Column]] = {
-    "User": {
-        "id": Column(users.c.id, "string"),
-        "username": Column(users.c.user_name_key, "string", folded=True),
-        "externalid": Column(users.c.external_id, "string"),
-        "displayname": Column(users.c.display_name_key, "string", folded=True),
-        "active": Column(users.c.active, "boolean"),
-        "meta.created": Column(users.c.created, "dateTime"),
-        "meta.lastmodified": Column(users.c.last_modified, "dateTime"),
-    },
-    "Group": {
-        "id": Column(groups.c.id, "string"),
-        "displayname": Column(groups.c.display_name_key, "string", folded=True),
-        "externalid": Column(groups.c.external_id, "string"),
-        "meta.created": Column(groups.c.created, "dateTime"),
-        "meta.lastmodified": Column(groups.c.last_modified, "dateTime"),
-    },
-}
 
 # Sub-attributes the server computes when it renders a resource: they are not stored, so they cannot be filtered.
 COMPUTED = {("manager", "displayname"), ("manager", "$ref")}
-
-
-def table_of(rtype: ResourceType) -> sa.Table:
-    return users if rtype is USERS else groups
 
 
 def resolve(rtype: ResourceType, path: AttrPath, dialect: str) -> Target:
     schema = _schema(rtype, path)
     attr_name, sub_name = path.attr, path.sub_attr
     key = attr_name.lower() + (f".{sub_name.lower()}" if sub_name else "")
-    if schema is rtype.schema and key in INDEXED[rtype.name]:
-        return INDEXED[rtype.name][key].scalar()
+    if schema is rtype.schema and key in rtype.indexed:
+        return indexed_scalar(rtype.indexed[key])
     if schema is rtype.schema and attr_name.lower() == "meta":
         if sub_name and sub_name.lower() == "resourcetype":
             return Constant(rtype.name)
         raise _not_filterable(rtype, path)
-    if schema is rtype.schema and rtype is GROUPS and attr_name.lower() == "members":
-        return _Members() if sub_name is None else Field(_Members(), sub_name)
-    if schema is rtype.schema and rtype is USERS and attr_name.lower() == "groups":
-        return _UserGroups() if sub_name is None else Field(_UserGroups(), sub_name)
+    if schema is rtype.schema and attr_name.lower() == rtype.membership:
+        links = _Members() if rtype.membership == "members" else _UserGroups()
+        return links if sub_name is None else Field(links, sub_name)
     attr = schema.attribute(attr_name)
     if attr is None:
         raise _unknown(rtype, path)
     if attr.multi_valued:
-        elements = _JsonArray(table_of(rtype), attr, dialect)
+        elements = _JsonArray(rtype.table, attr, dialect)
         return elements if sub_name is None else Field(elements, sub_name)
     sub = attr.sub(sub_name) if sub_name else None
     if sub_name and sub is None:
@@ -120,7 +88,7 @@ def resolve(rtype: ResourceType, path: AttrPath, dialect: str) -> Target:
     json_path = (attr.name,) + ((sub.name,) if sub else ())
     if schema is not rtype.schema:
         json_path = (schema.id, *json_path)
-    return _json_scalar(table_of(rtype).c.attributes, json_path, leaf)
+    return _json_scalar(rtype.table.c.attributes, json_path, leaf)
 
 
 def is_known(rtype: ResourceType, path: AttrPath) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from scimgate.scim.errors import InvalidFilter, TooMany, excerpt
-from scimgate.scim.filter_targets import INDEXED, Constant, Elements, Field, Scalar, is_known, resolve
+from scimgate.scim.filter_targets import Constant, Elements, Field, Scalar, indexed_scalar, is_known, resolve
 from scimgate.scim.grammar import (
     COMPARATORS,
     AttrPath,
@@ -42,13 +42,12 @@ from scimgate.scim.grammar import (
     parse_filter_tree,
 )
 from scimgate.scim.resource_types import ResourceType
-from scimgate.store.sql import codepoint_order, fold
+from scimgate.store.sql import Clause, codepoint_order, fold
 from scimgate.text import comparison_key, storable
 
 MAX_FILTER_LENGTH = 4096
 MAX_PREDICATES = 50
 MAX_DEPTH = 32
-Clause = sa.ColumnElement[bool]
 
 
 def compile_filter(rtype: ResourceType, text: str, dialect: str) -> Clause:
@@ -78,11 +77,11 @@ def key_equality(rtype: ResourceType, text: str) -> KeyEquality | None:
     match = _KEY_EQUALITY.fullmatch(text)
     if match is None or len(text) > MAX_FILTER_LENGTH or "\ufffd" in text:
         return None
-    indexed = INDEXED[rtype.name].get(match.group(1).lower())
+    indexed = rtype.indexed.get(match.group(1).lower())
     value = match.group(2)
     if indexed is None or indexed.kind != "string" or not storable(value):
         return None
-    operand = _operand(indexed.scalar(), CompareOperator.eq, value, match.group(1))
+    operand = _operand(indexed_scalar(indexed), CompareOperator.eq, value, match.group(1))
     return KeyEquality(indexed.column, operand)
 
 

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -17,6 +16,7 @@ from scimgate.scim.errors import (
     UnsupportedMediaType,
     excerpt,
 )
+from scimgate.scim.query import SearchParams
 from scimgate.scim.validation import casefold_keys
 from scimgate.text import storable
 
@@ -111,24 +111,27 @@ def query_int(request: Request, name: str) -> int | None:
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
-@dataclass(frozen=True)
-class SearchQuery:
-    filter: str | None
-    start_index: int | None
-    count: int | None
-    attributes: str | None
-    excluded_attributes: str | None
-    sort_by: str | None = None
-    sort_order: str | None = None
-    cursor: str | None = None
+def search_params(request: Request) -> SearchParams:
+    """A search in a URL's query string (GET on /Users or /Groups)."""
+    params = request.query_params
+    return SearchParams(
+        filter=params.get("filter"),
+        start_index=query_int(request, "startIndex"),
+        count=query_int(request, "count"),
+        attributes=params.get("attributes"),
+        excluded_attributes=params.get("excludedAttributes"),
+        sort_by=params.get("sortBy"),
+        sort_order=params.get("sortOrder"),
+        cursor=params.get("cursor"),
+    )
 
 
-def parse_search_request(body: Any) -> SearchQuery:
+def parse_search_request(body: Any) -> SearchParams:
     """A SearchRequest body (RFC 7644 §3.4.3); keys are matched case-insensitively like attribute names."""
     if not isinstance(body, dict):
         raise InvalidSyntax(f"A search is a JSON object with the schema {SEARCH_REQUEST}.")
     fields = casefold_keys(body, "The SearchRequest")
-    return SearchQuery(
+    return SearchParams(
         filter=_optional(fields, "filter", str),
         start_index=_optional(fields, "startindex", int),
         count=_optional(fields, "count", int),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from scimgate.scim.errors import InvalidValue, excerpt
+from scimgate.scim.errors import InvalidValue, Reason, excerpt
 from scimgate.scim.patch import MemberChanges
 from scimgate.scim.validation import MemberRef
 from scimgate.store import resources as store
@@ -36,7 +36,8 @@ def resolve_members(conn: Connection, directory_id: str, refs: Sequence[MemberRe
         shown = ", ".join(excerpt(member_id, 40) for member_id in unknown[:3])
         raise InvalidValue(
             f"{len(unknown)} member(s) are not users or groups of this directory: {shown}. "
-            "Provision the users first, then add them to the group."
+            "Provision the users first, then add them to the group.",
+            reason=Reason.UNKNOWN_MEMBER,
         )
     return resolved
 

@@ -8,7 +8,16 @@ API returns this view beside the raw SCIM resource, and events carry the same sh
 from collections.abc import Sequence
 from typing import Any
 
-from scimgate.store.resources import Membership
+from sqlalchemy.engine import Connection
+
+from scimgate.events import roles
+from scimgate.scim.render import Related, group_links, manager_ids, render
+from scimgate.scim.resource_types import GROUPS, USERS
+from scimgate.store import resources as store
+from scimgate.store.resources import Membership, StoredResource
+
+View = tuple[dict[str, Any], dict[str, Any]]
+"""(normalised, raw): what events, the management API and the admin page show of a resource."""
 
 
 def primary_email(document: dict[str, Any]) -> str | None:
@@ -48,3 +57,28 @@ def normalised_group(resource_id: str, document: dict[str, Any], member_count: i
     if member_count is not None:
         group["member_count"] = member_count
     return group
+
+
+def user_views(
+    conn: Connection, directory_id: str, base_url: str, rows: Sequence[StoredResource], with_raw: bool = True
+) -> dict[str, View]:
+    """(normalised, raw) per user; ``with_raw`` False leaves raw empty (membership events carry no raw user: a
+    PATCH of 100 members would otherwise render 100 users)."""
+    ids = [row.id for row in rows]
+    memberships = store.groups_of(conn, directory_id, ids) if ids else {}
+    mapped = roles.mapped_roles(conn, directory_id, ids)
+    names = store.display_names(conn, directory_id, manager_ids([row.attributes for row in rows])) if with_raw else {}
+    views = {}
+    for row in rows:
+        member_of = memberships.get(row.id, [])
+        raw = {}
+        if with_raw:
+            raw = render(USERS, row, base_url, Related({row.id: group_links(member_of, base_url)}, names))
+        user_roles = roles.all_roles(row.attributes, mapped.get(row.id, ()))
+        views[row.id] = (normalised_user(row.id, row.attributes, member_of, user_roles), raw)
+    return views
+
+
+def group_view(row: StoredResource, base_url: str) -> View:
+    # No member count and no members: an event about a group of 100,000 must not cost a read of all of them.
+    return normalised_group(row.id, row.attributes), render(GROUPS, row, base_url)

@@ -34,13 +34,13 @@ _DUMMY = _HASHER.hash("scimgate: no password is set for this user")
 
 
 @dataclass(frozen=True)
-class Change:
+class PasswordChange:
     """What a request does to the stored hash: nothing, set it (to ``hash``), or clear it (``hash`` None)."""
 
     hash: str | None
 
 
-UNCHANGED: Change | None = None
+UNCHANGED: PasswordChange | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Passwords:
 
     mode: Mode = "discard"
 
-    def from_resource(self, payload: Any) -> tuple[Any, Change | None]:
+    def from_resource(self, payload: Any) -> tuple[Any, PasswordChange | None]:
         """A POST or PUT body without its password, and what to do with the stored hash."""
         if not isinstance(payload, dict):
             return payload, UNCHANGED
@@ -61,7 +61,7 @@ class Passwords:
         rest = {key: value for key, value in payload.items() if key != sent[0]}
         return rest, self._new(payload[sent[0]])
 
-    def from_patch(self, body: Any) -> tuple[Any, Change | None]:
+    def from_patch(self, body: Any) -> tuple[Any, PasswordChange | None]:
         """A PATCH body without its password operations, and what they do to the stored hash (the last one wins;
         only it is hashed, so a PATCH of 20,000 password operations costs one hash, not 20,000)."""
         key = _key(body, "operations")
@@ -78,22 +78,22 @@ class Passwords:
             return body, UNCHANGED
         return {**body, key: kept}, self._new(last[0])
 
-    def announced(self, change: Change | None) -> list[str]:
+    def announced(self, change: PasswordChange | None) -> list[str]:
         """``["password"]`` for the user.updated event's ``changed`` when the kept password changed (with
         passwords=hash: an application signing users in with it revokes their sessions on it)."""
         return ["password"] if self.mode == "hash" and change is not UNCHANGED else []
 
-    def _new(self, password: Any) -> Change:
+    def _new(self, password: Any) -> PasswordChange:
         if self.mode == "discard" or password is None or password == "":
             # Discarding also forgets a hash kept while passwords=hash: switching back never revives an old one.
-            return Change(None)
+            return PasswordChange(None)
         # Never quote the value: the detail goes back to the IdP and into the provisioning log.
         if not isinstance(password, str) or not MIN_LENGTH <= len(password) <= MAX_LENGTH:
             raise InvalidValue(
                 f"The password does not meet this application's policy: a string of {MIN_LENGTH} to "
                 f"{MAX_LENGTH:,} characters. It was not stored."
             )
-        return Change(_HASHER.hash(password))
+        return PasswordChange(_HASHER.hash(password))
 
 
 def only_password(body: Any) -> bool:
@@ -134,7 +134,7 @@ def _from_operation(operation: Any) -> tuple[Any, tuple[Any] | None]:
 DISCARD = Passwords("discard")
 
 
-def store_change(conn: Connection, directory_id: str, user_id: str, change: Change | None) -> None:
+def store_change(conn: Connection, directory_id: str, user_id: str, change: PasswordChange | None) -> None:
     """Write a request's password change, in the request's transaction."""
     if change is None:  # UNCHANGED
         return

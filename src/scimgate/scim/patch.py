@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from scimgate.scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget, excerpt
+from scimgate.scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget, Reason, excerpt
 from scimgate.scim.grammar import (
     AttrPath,
     CompareOperator,
@@ -88,29 +88,29 @@ class _Target:
     filter: Any = None  # the value filter of emails[…]
 
 
-def apply_patch(rtype: ResourceType, document: dict[str, Any], body: Any, *, tolerant: bool) -> PatchResult:
+def apply_patch(rtype: ResourceType, document: dict[str, Any], body: Any, *, strict: bool) -> PatchResult:
     result = PatchResult(copy.deepcopy(document), MemberChanges(), [])
-    for index, operation in enumerate(_operations(body, tolerant)):
+    for index, operation in enumerate(_operations(body, strict)):
         op, path, value = operation
         where = f"Operations[{index}]"
         if path is None:
-            _apply_without_path(rtype, result, op, value, where, tolerant)
+            _apply_without_path(rtype, result, op, value, where, strict)
         else:
-            _apply(rtype, result, op, path, value, where, tolerant)
+            _apply(rtype, result, op, path, value, where, strict)
     return result
 
 
-def check_patch_body(body: Any, tolerant: bool) -> None:
+def check_patch_body(body: Any, strict: bool) -> None:
     """Refuse a PATCH body as apply_patch would (schemas in strict mode, the operations' shape), applying nothing."""
-    _operations(body, tolerant)
+    _operations(body, strict)
 
 
-def _operations(body: Any, tolerant: bool) -> list[tuple[str, str | None, Any]]:
+def _operations(body: Any, strict: bool) -> list[tuple[str, str | None, Any]]:
     if not isinstance(body, dict):
         raise InvalidSyntax(f"A PATCH body is a JSON object with the schema {PATCH_OP} and an Operations array.")
     fields = casefold_keys(body, "The PATCH request")
     schemas = fields.get("schemas")
-    if not tolerant and (not isinstance(schemas, list) or PATCH_OP not in schemas):
+    if strict and (not isinstance(schemas, list) or PATCH_OP not in schemas):
         raise InvalidSyntax(f"schemas must be [{PATCH_OP!r}].")
     operations = fields.get("operations")
     if not isinstance(operations, list) or not operations:
@@ -122,11 +122,14 @@ def _operations(body: Any, tolerant: bool) -> list[tuple[str, str | None, Any]]:
         item = casefold_keys(raw, f"Operations[{index}]")
         op = item.get("op")
         # Entra sends "Add"/"Replace"/"Remove" unless aadOptscim062020 is set; RFC 7644 says they are lower case.
-        if not isinstance(op, str) or (op.lower() if tolerant else op) not in _OPS:
-            strict = (
-                " (lower case: this directory is in strict mode)" if isinstance(op, str) and op.lower() in _OPS else ""
-            )
-            raise InvalidSyntax(f"Operations[{index}].op must be add, replace or remove{strict}, not {excerpt(op)}.")
+        if not isinstance(op, str) or (op if strict else op.lower()) not in _OPS:
+            if isinstance(op, str) and op.lower() in _OPS:
+                raise InvalidSyntax(
+                    f"Operations[{index}].op must be add, replace or remove (lower case: this directory is in strict "
+                    f"mode), not {excerpt(op)}.",
+                    reason=Reason.STRICT_MODE,
+                )
+            raise InvalidSyntax(f"Operations[{index}].op must be add, replace or remove, not {excerpt(op)}.")
         path = item.get("path")
         if path is not None and not isinstance(path, str):
             raise InvalidPath(f"Operations[{index}].path must be a string, not {excerpt(path)}.")
@@ -137,7 +140,7 @@ def _operations(body: Any, tolerant: bool) -> list[tuple[str, str | None, Any]]:
 
 
 def _apply_without_path(
-    rtype: ResourceType, result: PatchResult, op: str, value: Any, where: str, tolerant: bool
+    rtype: ResourceType, result: PatchResult, op: str, value: Any, where: str, strict: bool
 ) -> None:
     if op == "remove":
         raise NoTarget(f"{where}: remove needs a path naming what to remove (RFC 7644 §3.5.2.2).")
@@ -149,19 +152,17 @@ def _apply_without_path(
         if key.lower() == "schemas":
             continue
         # Keys are paths: "name.givenName" and "urn:…:enterprise:2.0:User:department" as Entra sends them.
-        _apply(rtype, result, op, key, item, f"{where}.value[{key!r}]", tolerant)
+        _apply(rtype, result, op, key, item, f"{where}.value[{key!r}]", strict)
 
 
-def _apply(
-    rtype: ResourceType, result: PatchResult, op: str, path: str, value: Any, where: str, tolerant: bool
-) -> None:
+def _apply(rtype: ResourceType, result: PatchResult, op: str, path: str, value: Any, where: str, strict: bool) -> None:
     bare = path.lower().removeprefix(rtype.schema.id.lower() + ":")
     if bare in _SERVER_OWNED or bare.startswith("meta."):
         raise Mutability(f"{where}: {path} is set by the server and cannot be changed.")
     if rtype is GROUPS and _is_members(path):
-        _apply_members(result.members, op, path, value, where, tolerant)
+        _apply_members(result.members, op, path, value, where, strict)
         return
-    target = _resolve(rtype, path, where, tolerant)
+    target = _resolve(rtype, path, where, strict)
     if target is None:
         result.ignored.append(path)
         return
@@ -169,9 +170,9 @@ def _apply(
         if attr is not None and attr.mutability == "readOnly":
             raise Mutability(f"{where}: {path} is read-only{_membership_hint(attr)}.")
     if op == "remove" and value is not None and target.filter is None and target.attr and target.attr.multi_valued:
-        _remove_values(result.document, target, value, where, tolerant)
+        _remove_values(result.document, target, value, where, strict)
         return
-    Applier(result.document, target, where, tolerant).apply(op, value)
+    Applier(result.document, target, where, strict).apply(op, value)
 
 
 def _membership_hint(attr: Attribute) -> str:
@@ -183,7 +184,7 @@ def _is_members(path: str) -> bool:
     return lowered == "members" or lowered.startswith(("members[", "members."))
 
 
-def _resolve(rtype: ResourceType, path: str, where: str, tolerant: bool) -> _Target | None:
+def _resolve(rtype: ResourceType, path: str, where: str, strict: bool) -> _Target | None:
     extension = rtype.extension(path)
     if extension is not None:
         return _Target(extension, None)
@@ -203,14 +204,14 @@ def _resolve(rtype: ResourceType, path: str, where: str, tolerant: bool) -> _Tar
     if schema is not None:
         is_external_id = schema is rtype.schema and attr_path.attr.lower() == "externalid"
         attr = EXTERNAL_ID if is_external_id else schema.attribute(attr_path.attr)
-    if attr is None and attr_path.uri is None and tolerant:
+    if attr is None and attr_path.uri is None and not strict:
         # Older Entra requests address extension attributes unqualified: {"op": "Add", "path": "manager", ...}.
         found = [(ext, ext.attribute(attr_path.attr)) for ext in rtype.extensions if ext.attribute(attr_path.attr)]
         if len(found) == 1:
             schema, attr = found[0]
     sub = attr.sub(sub_name) if attr is not None and sub_name else None
     if schema is None or attr is None or (sub_name and sub is None):
-        if tolerant:
+        if not strict:
             return None
         raise InvalidPath(f"{where}: {excerpt(path)} is not an attribute of {rtype.name} (see /Schemas).")
     if value_filter is not None and not attr.multi_valued:
@@ -221,11 +222,11 @@ def _resolve(rtype: ResourceType, path: str, where: str, tolerant: bool) -> _Tar
 class Applier:
     """One add / replace / remove on one target of the document."""
 
-    def __init__(self, document: dict[str, Any], target: _Target, where: str, tolerant: bool) -> None:
+    def __init__(self, document: dict[str, Any], target: _Target, where: str, strict: bool) -> None:
         self.document = document
         self.target = target
         self.where = where
-        self.tolerant = tolerant
+        self.strict = strict
 
     def apply(self, op: str, value: Any) -> None:
         target = self.target
@@ -264,7 +265,7 @@ class Applier:
         for key, item in value.items():
             attr = self.target.schema.attribute(key)
             if attr is None or attr.mutability == "readOnly":
-                if attr is None and self.tolerant:
+                if attr is None and not self.strict:
                     continue
                 raise (InvalidPath if attr is None else Mutability)(f"{self.where}: {key!r} cannot be set here.")
             self._set(holder, attr, item, op)
@@ -356,7 +357,7 @@ class Applier:
             if isinstance(e, dict) and (self.target.filter is None or element_matches(attr, e, self.target.filter))
         ]
         if op == "remove":
-            if not matched and not self.tolerant:
+            if not matched and self.strict:
                 raise NoTarget(f"{self.where}: no value of {attr.name} matches the filter.")
             for element in matched:
                 if sub is None:
@@ -366,7 +367,7 @@ class Applier:
             holder[attr.name] = [e for e in elements if _meaningful(attr, e)]
             return
         if not matched:
-            if not self.tolerant or self.target.filter is None:
+            if self.strict or self.target.filter is None:
                 raise NoTarget(f"{self.where}: no value of {attr.name} matches the filter.")
             # Entra: replace emails[type eq "work"].value on a user without a work email creates it.
             created = template_from(self.target.filter, attr)
@@ -439,10 +440,13 @@ def _role(item: Any) -> Any:
     return item
 
 
-def _remove_values(document: dict[str, Any], target: _Target, value: Any, where: str, tolerant: bool) -> None:
+def _remove_values(document: dict[str, Any], target: _Target, value: Any, where: str, strict: bool) -> None:
     """``remove`` of ``emails`` with a value: take out just those values (what Entra means, in tolerant mode)."""
-    if not tolerant:
-        raise InvalidValue(f"{where}: remove takes no value in strict mode; name the values with a filter path.")
+    if strict:
+        raise InvalidValue(
+            f"{where}: remove takes no value in strict mode; name the values with a filter path.",
+            reason=Reason.STRICT_MODE,
+        )
     attr = target.attr
     assert attr is not None
     holder = (
@@ -461,7 +465,7 @@ def _remove_values(document: dict[str, Any], target: _Target, value: Any, where:
         holder.pop(attr.name, None)
 
 
-def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where: str, tolerant: bool) -> None:
+def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where: str, strict: bool) -> None:
     try:
         node = parse_path_tree(path)
     except GrammarError:
@@ -476,9 +480,12 @@ def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where
     if op == "remove":
         if value is None:
             changes.cleared()  # RFC 7644 §3.5.2.2: remove without a filter removes every member
-        elif not tolerant:
+        elif strict:
             # The RFC gives remove no value; reading Entra's form as "remove all" would empty the group.
-            raise InvalidValue(f'{where}: remove takes no value in strict mode; use members[value eq "<id>"].')
+            raise InvalidValue(
+                f'{where}: remove takes no value in strict mode; use members[value eq "<id>"].',
+                reason=Reason.STRICT_MODE,
+            )
         else:
             changes.removed({ref.value for ref in parse_members(value if isinstance(value, list) else [value])})
         return

@@ -12,11 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from scimgate.scim.errors import InvalidValue, excerpt
-from scimgate.scim.filter_targets import COMPUTED, INDEXED
+from scimgate.scim.filter_targets import COMPUTED
 from scimgate.scim.resource_types import ResourceType
 from scimgate.scim.schema import Attribute
 from scimgate.store.sql import codepoint_order, fold
-from scimgate.store.tables import groups, users
 
 _ORDERS = {"ascending": True, "descending": False}
 
@@ -49,14 +48,13 @@ def order_by(table: sa.Table, key: SortKey | None) -> list[sa.UnaryExpression[An
 
 def _expression(rtype: ResourceType, sort_by: str) -> tuple[sa.ColumnElement[Any], str]:
     schema_id, path = _split(rtype, sort_by)
-    indexed = INDEXED[rtype.name].get(path.lower()) if schema_id == rtype.schema.id else None
+    indexed = rtype.indexed.get(path.lower()) if schema_id == rtype.schema.id else None
     if indexed is not None:
         if indexed.kind == "string":
             return codepoint_order(indexed.column), "string"
         return indexed.column, indexed.kind
     attr, json_path = _resolve(rtype, schema_id, path, sort_by)
-    table = users if rtype.name == "User" else groups
-    value = table.c.attributes[json_path]
+    value = rtype.table.c.attributes[json_path]
     if attr.type == "boolean":
         boolean: sa.ColumnElement[Any] = value.as_boolean()
         return boolean, "boolean"

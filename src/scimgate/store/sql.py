@@ -14,6 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+Clause = sa.ColumnElement[bool]
+"""A condition: what filters compile to and WHERE clauses are built from."""
+
 
 class fold(FunctionElement[str]):
     type = sa.Text()
