@@ -40,6 +40,8 @@ from scimgate.scim.operations import Operations
 from scimgate.scim.passwords import Passwords
 from scimgate.store.database import Database, is_unavailable
 
+__all__ = ["app_from_environment", "create_app"]
+
 logger = logging.getLogger("scimgate")
 
 

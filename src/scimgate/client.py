@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx2
 
+__all__ = ["EventFeed", "FeedError"]
+
 
 class FeedError(Exception):
     """The management API refused a feed request (a wrong key, a bad cursor): retrying will not help."""

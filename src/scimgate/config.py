@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scimgate.tokens import B64TOKEN
 
+__all__ = ["Settings"]
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCIMGATE_", extra="forbid")

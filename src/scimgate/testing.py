@@ -26,6 +26,8 @@ import uvicorn
 
 from scimgate.client import EventFeed
 
+__all__ = ["ScimgateServer", "TestDirectory", "scimgate_server"]
+
 
 @dataclass
 class TestDirectory:

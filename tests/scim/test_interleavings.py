@@ -27,8 +27,9 @@ import pytest
 import sqlalchemy as sa
 
 from scimgate.scim.errors import ScimError
-from scimgate.scim.operations import Operations, Single, Target
+from scimgate.scim.operations import Operations, Single
 from scimgate.scim.projection import Projection
+from scimgate.scim.query import Target
 from scimgate.scim.resource_types import GROUPS, USERS
 from scimgate.store.database import Database, retrying
 from scimgate.store.tables import events, group_members, groups, users

@@ -2,8 +2,9 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-from scimgate.scim.operations import Operations, Target
+from scimgate.scim.operations import Operations
 from scimgate.scim.projection import Projection
+from scimgate.scim.query import Target
 from scimgate.scim.resource_types import GROUPS
 from scimgate.store.database import Database
 from tests.conftest import BASE_URL, Scim

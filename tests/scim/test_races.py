@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from scimgate.scim.errors import NotFound, ScimError, Uniqueness
-from scimgate.scim.operations import Operations, Target
+from scimgate.scim.operations import Operations
 from scimgate.scim.projection import Projection
+from scimgate.scim.query import Target
 from scimgate.scim.resource_types import GROUPS, USERS
 from scimgate.store.database import Database, retrying
 from tests.conftest import BASE_URL, Scim

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from scimgate.scim.operations import Operations, Target
+from scimgate.scim.operations import Operations
 from scimgate.scim.projection import Projection
-from scimgate.scim.query import Page, SearchQuery
+from scimgate.scim.query import Page, SearchQuery, Target
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.store.database import Database
 from scimgate.store.tables import groups, users

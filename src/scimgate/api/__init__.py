@@ -23,13 +23,13 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate import __version__
 from scimgate.api import credentials, data, directories, events
 from scimgate.api.common import ApiError, Context
 from scimgate.config import Settings
 from scimgate.directories.auth import bearer_token, source_address
 from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.store.database import Database, is_unavailable
+from scimgate.version import __version__
 
 _MODULES = (directories, credentials, data, events)
 

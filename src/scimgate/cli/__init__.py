@@ -7,7 +7,7 @@ import click
 import uvicorn
 from pydantic import SecretStr
 
-from scimgate import __version__, serving
+from scimgate import serving
 from scimgate.app import create_app
 from scimgate.cli.common import emit, json_option, load_settings, masked_url, open_database, settings_options
 from scimgate.cli.credentials import client, token
@@ -19,6 +19,7 @@ from scimgate.directories.service import create_directory, list_directories
 from scimgate.observability.server_log import log_config
 from scimgate.store import migrate
 from scimgate.store.database import Database
+from scimgate.version import __version__
 
 
 @click.group()

@@ -230,17 +230,10 @@ def token_endpoint(db: Database, limits: RateLimits) -> Any:
         form, basic = await _credentials_request(request)
         if isinstance(form, Response):
             return form
-        if "grant_type" not in form:
-            return _oauth_error(400, "invalid_request", "grant_type is missing; send grant_type=client_credentials.")
-        if form.get("grant_type") != "client_credentials":
-            return _oauth_error(
-                400, "unsupported_grant_type", "This endpoint issues tokens for grant_type=client_credentials only."
-            )
-        client_id, secret = basic or (form.get("client_id"), form.get("client_secret"))
-        if basic and ("client_id" in form or "client_secret" in form):
-            return _oauth_error(400, "invalid_request", "Send the client credentials once: in the header or the body.")
-        if not client_id or not secret or "\x00" in client_id + secret:
-            return _oauth_error(401, "invalid_client", "Send client_id and client_secret (form fields or HTTP Basic).")
+        credentials = _client_credentials(form, basic)
+        if isinstance(credentials, Response):
+            return credentials
+        client_id, secret = credentials
 
         def run() -> IssuedToken | None:
             with db.write() as conn:
@@ -271,6 +264,22 @@ def token_endpoint(db: Database, limits: RateLimits) -> Any:
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     return endpoint
+
+
+def _client_credentials(form: dict[str, str], basic: tuple[str, str] | None) -> tuple[str, str] | Response:
+    """A client credentials grant's client id and secret, or the error to answer (RFC 6749 §4.4.2, §5.2)."""
+    if "grant_type" not in form:
+        return _oauth_error(400, "invalid_request", "grant_type is missing; send grant_type=client_credentials.")
+    if form.get("grant_type") != "client_credentials":
+        return _oauth_error(
+            400, "unsupported_grant_type", "This endpoint issues tokens for grant_type=client_credentials only."
+        )
+    client_id, secret = basic or (form.get("client_id"), form.get("client_secret"))
+    if basic and ("client_id" in form or "client_secret" in form):
+        return _oauth_error(400, "invalid_request", "Send the client credentials once: in the header or the body.")
+    if not client_id or not secret or "\x00" in client_id + secret:
+        return _oauth_error(401, "invalid_client", "Send client_id and client_secret (form fields or HTTP Basic).")
+    return client_id, secret
 
 
 async def _credentials_request(request: Request) -> tuple[dict[str, str] | Response, tuple[str, str] | None]:

@@ -25,8 +25,9 @@ from scimgate.scim.errors import (
     excerpt,
 )
 from scimgate.scim.etags import Preconditions
-from scimgate.scim.operations import Operations, Target
+from scimgate.scim.operations import Operations
 from scimgate.scim.projection import Projection
+from scimgate.scim.query import Target
 from scimgate.scim.resource_types import RESOURCE_TYPES, ResourceType
 from scimgate.scim.validation import casefold_keys
 from scimgate.store.database import is_unavailable, retrying

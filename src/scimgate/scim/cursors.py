@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scimgate.scim.errors import ExpiredCursor, InvalidCursor
-from scimgate.scim.query import Search
+from scimgate.scim.query import Search, Target
 from scimgate.scim.render import related, render_page
 from scimgate.scim.sorting import SortKey, order_by
 from scimgate.store import resources as store
@@ -65,7 +65,7 @@ def search_by_cursor(conn: Connection, search: Search, sealer: Sealer) -> dict[s
     )
     shown = [row for row, _ in rows[: page.count]]
     projection = search.query.projection
-    found = related(conn, rtype, search.directory_id, search.base_url, shown, projection)
+    found = related(conn, Target(rtype, search.directory_id), search.base_url, shown, projection)
     resources = render_page(rtype, shown, search.base_url, projection, found)
     result: dict[str, Any] = {
         "schemas": [LIST_RESPONSE],

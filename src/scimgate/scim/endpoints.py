@@ -21,9 +21,9 @@ from scimgate.scim import discovery
 from scimgate.scim.bulk import run_bulk
 from scimgate.scim.etags import Preconditions
 from scimgate.scim.http import parse_search_request, read_json, scim_response, search_params
-from scimgate.scim.operations import Operations, Single, Target
+from scimgate.scim.operations import Operations, Single
 from scimgate.scim.projection import Projection
-from scimgate.scim.query import SearchParams, page_of, search_query
+from scimgate.scim.query import SearchParams, Target, page_of, search_query
 from scimgate.scim.resource_types import GROUPS, RESOURCE_TYPES, ResourceType
 from scimgate.store.database import retrying
 

@@ -20,12 +20,11 @@ from scimgate.scim import changes, membership
 from scimgate.scim.changes import Change
 from scimgate.scim.cursors import LIST_RESPONSE, Sealer, search_by_cursor
 from scimgate.scim.errors import InvalidValue, Reason, ScimError
-from scimgate.scim.etags import Preconditions
 from scimgate.scim.filters import compile_filter, compile_filter_across, key_equality
 from scimgate.scim.passwords import DISCARD, UNCHANGED, PasswordChange, Passwords, only_password, store_change
 from scimgate.scim.patch import MemberChanges, PatchResult, apply_patch, check_patch_body
 from scimgate.scim.projection import Projection
-from scimgate.scim.query import Page, Search, SearchParams, SearchQuery
+from scimgate.scim.query import Page, Search, SearchParams, SearchQuery, Target
 from scimgate.scim.render import Related, etag, related, render_page
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.scim.sorting import order_by
@@ -36,7 +35,6 @@ from scimgate.store.resources import StoredResource
 from scimgate.text import storable
 
 logger = logging.getLogger("scimgate.scim")
-_NO_CONDITIONS = Preconditions()
 _NO_DELTA = membership.Delta()
 MAX_ID_LENGTH = 40  # the width of the id columns
 
@@ -49,16 +47,6 @@ class Single:
     resource: dict[str, Any]
     location: str
     version: str
-
-
-@dataclass(frozen=True)
-class Target:
-    """The resource a request is about: its type, its directory and its id (for writes: and the If-Match)."""
-
-    rtype: ResourceType
-    directory_id: str
-    resource_id: str = ""
-    preconditions: Preconditions = _NO_CONDITIONS
 
 
 class Operations:
@@ -91,7 +79,7 @@ class Operations:
             if parsed.members is not None:
                 delta = membership.set_members(conn, directory_id, stored.id, parsed.members)
             changes.created(change, rtype, stored, delta)
-            found = related(conn, rtype, directory_id, change.base_url, [stored], projection, created=True)
+            found = related(conn, target, change.base_url, [stored], projection, created=True)
         return self._single(rtype, directory_id, stored, projection, found)
 
     def get(self, target: Target, projection: Projection) -> Single:
@@ -102,7 +90,7 @@ class Operations:
             if stored is None:
                 raise rtype.not_found(target.resource_id)
             target.preconditions.check(etag(stored.version), reading=True)
-            found = related(conn, rtype, directory_id, self.base_url(directory_id), [stored], projection)
+            found = related(conn, target, self.base_url(directory_id), [stored], projection)
         return self._single(rtype, directory_id, stored, projection, found)
 
     def replace(self, target: Target, payload: Any, projection: Projection) -> Single:
@@ -126,7 +114,7 @@ class Operations:
                 # Omitted `members` leaves membership as it is; `members: []` empties the group.
                 delta = membership.set_members(conn, directory_id, stored.id, parsed.members)
             changes.changed(change, rtype, current, stored, delta, self.passwords.announced(password))
-            found = related(conn, rtype, directory_id, change.base_url, [stored], projection)
+            found = related(conn, target, change.base_url, [stored], projection)
         # Rendered after the commit: on SQLite the next writer can start meanwhile.
         return self._single(rtype, directory_id, stored, projection, found)
 
@@ -158,7 +146,7 @@ class Operations:
             if delta and stored is current:  # membership changed, the document did not: the version moves
                 stored = store.touch(conn, rtype.table, directory_id, current.id, change.now) or current
             changes.changed(change, rtype, current, stored, delta, self.passwords.announced(password))
-            found = related(conn, rtype, directory_id, change.base_url, [stored], projection)
+            found = related(conn, target, change.base_url, [stored], projection)
         return self._single(rtype, directory_id, stored, projection, found)
 
     def delete(self, target: Target) -> None:
@@ -230,7 +218,7 @@ class Operations:
         self, conn: Connection, target: Target, rows: list[StoredResource], projection: Projection
     ) -> list[dict[str, Any]]:
         base = self.base_url(target.directory_id)
-        found = related(conn, target.rtype, target.directory_id, base, rows, projection)
+        found = related(conn, target, base, rows, projection)
         return render_page(target.rtype, rows, base, projection, found)
 
     def _single(

@@ -92,12 +92,25 @@ def apply_patch(rtype: ResourceType, document: dict[str, Any], body: Any, *, str
     result = PatchResult(copy.deepcopy(document), MemberChanges(), [])
     for index, operation in enumerate(_operations(body, strict)):
         op, path, value = operation
-        where = f"Operations[{index}]"
+        step = _Step(op, f"Operations[{index}]", strict)
         if path is None:
-            _apply_without_path(rtype, result, op, value, where, strict)
+            _apply_without_path(rtype, result, step, value)
         else:
-            _apply(rtype, result, op, path, value, where, strict)
+            _apply(rtype, result, step, path, value)
     return result
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One operation as it is applied: its op, where it is in the body (for messages), and the directory's mode."""
+
+    op: str
+    where: str
+    strict: bool
+
+    def at(self, key: str) -> "_Step":
+        """The same operation, for one key of its no-path value."""
+        return _Step(self.op, f"{self.where}.value[{key!r}]", self.strict)
 
 
 def check_patch_body(body: Any, strict: bool) -> None:
@@ -139,9 +152,8 @@ def _operations(body: Any, strict: bool) -> list[tuple[str, str | None, Any]]:
     return parsed
 
 
-def _apply_without_path(
-    rtype: ResourceType, result: PatchResult, op: str, value: Any, where: str, strict: bool
-) -> None:
+def _apply_without_path(rtype: ResourceType, result: PatchResult, step: _Step, value: Any) -> None:
+    op, where = step.op, step.where
     if op == "remove":
         raise NoTarget(f"{where}: remove needs a path naming what to remove (RFC 7644 §3.5.2.2).")
     if not isinstance(value, dict):
@@ -152,10 +164,11 @@ def _apply_without_path(
         if key.lower() == "schemas":
             continue
         # Keys are paths: "name.givenName" and "urn:…:enterprise:2.0:User:department" as Entra sends them.
-        _apply(rtype, result, op, key, item, f"{where}.value[{key!r}]", strict)
+        _apply(rtype, result, step.at(key), key, item)
 
 
-def _apply(rtype: ResourceType, result: PatchResult, op: str, path: str, value: Any, where: str, strict: bool) -> None:
+def _apply(rtype: ResourceType, result: PatchResult, step: _Step, path: str, value: Any) -> None:
+    op, where, strict = step.op, step.where, step.strict
     bare = path.lower().removeprefix(rtype.schema.id.lower() + ":")
     if bare in _SERVER_OWNED or bare.startswith("meta."):
         raise Mutability(f"{where}: {path} is set by the server and cannot be changed.")

@@ -9,10 +9,21 @@ from dataclasses import dataclass
 
 from scimgate.config import Settings
 from scimgate.scim.errors import InvalidCount, InvalidValue
+from scimgate.scim.etags import Preconditions
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import ResourceType
 from scimgate.scim.sorting import SortKey, parse_sort
 from scimgate.store.sql import Clause
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a request is about: a resource type in a directory, and for one resource its id and preconditions."""
+
+    rtype: ResourceType
+    directory_id: str
+    resource_id: str = ""
+    preconditions: Preconditions = Preconditions()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from scimgate.scim.projection import Projection
+from scimgate.scim.query import Target
 from scimgate.scim.resource_types import ResourceType
 from scimgate.scim.schema import ENTERPRISE_SCHEMA
 from scimgate.store import resources as store
@@ -47,8 +48,7 @@ NOTHING_RELATED = Related()
 
 def related(
     conn: Connection,
-    rtype: ResourceType,
-    directory_id: str,
+    target: Target,
     base_url: str,
     rows: Sequence[StoredResource],
     projection: Projection,
@@ -56,6 +56,7 @@ def related(
 ) -> Related:
     """The memberships and managers of a page, in one query each, and only when the response returns them.
     ``created``: the rows were just created, so (being members of nothing yet) they have no groups to read."""
+    rtype, directory_id = target.rtype, target.directory_id
     ids = [row.id for row in rows]
     links = None
     if ids and projection.includes(rtype.membership):
