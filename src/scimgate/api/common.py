@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import AfterValidator, BaseModel
@@ -24,6 +24,16 @@ def _no_nul(value: str) -> str:
 Text = Annotated[str, AfterValidator(_no_nul)]
 """A string field of the API: NUL characters refused (PostgreSQL cannot store them)."""
 MAX_LIMIT = 1000
+
+
+class FromStore(BaseModel):
+    """A response model read from what the store returned: each field takes the attribute of the same name, and
+    ``computed`` gives the ones the API adds (a status as of now, a URL, a renamed field)."""
+
+    @classmethod
+    def of(cls, found: object, **computed: Any) -> Self:
+        fields = {name: getattr(found, name) for name in cls.model_fields if name not in computed}
+        return cls.model_validate({**fields, **computed})
 
 
 class ApiError(Exception):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from scimgate.api.common import ApiError, Ctx, Text, existing_directory, now
+from scimgate.api.common import ApiError, Ctx, FromStore, Text, existing_directory, now
 from scimgate.api.directories import NewToken
 from scimgate.directories.credentials import (
     NotRotatable,
@@ -36,7 +36,7 @@ DEFAULT_OVERLAP = 24 * 3600
 MAX_OVERLAP = 30 * 24 * 3600
 
 
-class TokenOut(BaseModel):
+class TokenOut(FromStore):
     id: str
     name: str | None
     prefix: str = Field(description="The first characters of the token, to tell tokens apart.")
@@ -48,16 +48,7 @@ class TokenOut(BaseModel):
 
 
 def token_out(info: TokenInfo) -> TokenOut:
-    return TokenOut(
-        id=info.id,
-        name=info.name,
-        prefix=info.display_prefix,
-        status=info.status(now()),
-        created_at=info.created_at,
-        last_used_at=info.last_used_at,
-        expires_at=info.expires_at,
-        revoked_at=info.revoked_at,
-    )
+    return TokenOut.of(info, prefix=info.display_prefix, status=info.status(now()))
 
 
 class TokenIn(BaseModel):
@@ -118,7 +109,7 @@ def _no_token(token_id: str) -> ApiError:
     return ApiError(404, "no such token", f"This directory has no token {token_id[:48]!r}.")
 
 
-class SecretOut(BaseModel):
+class SecretOut(FromStore):
     id: str
     prefix: str
     status: str
@@ -127,7 +118,7 @@ class SecretOut(BaseModel):
     expires_at: datetime | None
 
 
-class ClientOut(BaseModel):
+class ClientOut(FromStore):
     client_id: str
     name: str | None
     access_token_seconds: int
@@ -137,23 +128,8 @@ class ClientOut(BaseModel):
 
 def client_out(client: Client) -> ClientOut:
     current = now()
-    return ClientOut(
-        client_id=client.id,
-        name=client.name,
-        access_token_seconds=client.access_token_seconds,
-        created_at=client.created_at,
-        secrets=[
-            SecretOut(
-                id=s.id,
-                prefix=s.display_prefix,
-                status=s.status(current),
-                created_at=s.created_at,
-                last_used_at=s.last_used_at,
-                expires_at=s.expires_at,
-            )
-            for s in client.secrets
-        ],
-    )
+    secrets = [SecretOut.of(s, prefix=s.display_prefix, status=s.status(current)) for s in client.secrets]
+    return ClientOut.of(client, client_id=client.id, secrets=secrets)
 
 
 class ClientIn(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from scimgate.api.common import ApiError, Ctx, Page, Paging, Text, existing_directory, next_after
+from scimgate.api.common import ApiError, Ctx, FromStore, Page, Paging, Text, existing_directory, next_after
 from scimgate.directories.credentials import issue_token
 from scimgate.directories.service import (
     Directory,
@@ -22,7 +22,7 @@ from scimgate.directories.setup import Setup, scim_url, setup_for
 router = APIRouter(prefix="/directories", tags=["directories"])
 
 
-class DirectoryOut(BaseModel):
+class DirectoryOut(FromStore):
     id: str
     name: str
     external_id: str | None
@@ -36,18 +36,7 @@ class DirectoryOut(BaseModel):
 
 
 def directory_out(directory: Directory, public_url: str) -> DirectoryOut:
-    return DirectoryOut(
-        id=directory.id,
-        name=directory.name,
-        external_id=directory.external_id,
-        idp=directory.idp,
-        strict=directory.strict,
-        status="disabled" if directory.disabled_at else "active",
-        scim_url=scim_url(public_url, directory.id),
-        created_at=directory.created_at,
-        disabled_at=directory.disabled_at,
-        last_request_at=directory.last_request_at,
-    )
+    return DirectoryOut.of(directory, scim_url=scim_url(public_url, directory.id))
 
 
 class SetupOut(BaseModel):

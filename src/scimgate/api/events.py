@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from scimgate.api.common import ApiError, Ctx, Text, existing_directory
+from scimgate.api.common import ApiError, Ctx, FromStore, Text, existing_directory
 from scimgate.directories.setup import scim_url
 from scimgate.events import feed, roles, webhooks
 from scimgate.events.types import TYPE_NAMES
@@ -176,7 +176,7 @@ class Attempt(BaseModel):
     error: str | None
 
 
-class DeliveryOut(BaseModel):
+class DeliveryOut(FromStore):
     id: str
     event_id: str
     event_type: str
@@ -199,19 +199,7 @@ def list_deliveries(
     _existing(ctx, endpoint_id)
     with ctx.db.read() as conn:
         found = webhooks.list_deliveries(conn, endpoint_id, status, after, limit)
-    return [
-        DeliveryOut(
-            id=d.id,
-            event_id=d.event_id,
-            event_type=d.event_type,
-            status=d.status,
-            attempts=d.attempts,
-            next_attempt_at=d.next_attempt_at,
-            created_at=d.created_at,
-            log=[Attempt(**entry) for entry in d.log],
-        )
-        for d in found
-    ]
+    return [DeliveryOut.of(d, log=[Attempt(**entry) for entry in d.log]) for d in found]
 
 
 class Redelivered(BaseModel):
@@ -236,7 +224,7 @@ def redeliver_failed(endpoint_id: str, ctx: Ctx) -> Redelivered:
         return Redelivered(redelivered=webhooks.redeliver(conn, endpoint_id))
 
 
-class MappingOut(BaseModel):
+class MappingOut(FromStore):
     group_id: str
     group_display_name: str
     roles: list[str]
@@ -251,7 +239,7 @@ class MappingIn(BaseModel):
 def list_role_mappings(directory_id: str, ctx: Ctx) -> list[MappingOut]:
     with ctx.db.read() as conn:
         existing_directory(conn, directory_id)
-        return [MappingOut(**m.__dict__) for m in roles.list_mappings(conn, directory_id)]
+        return [MappingOut.of(m) for m in roles.list_mappings(conn, directory_id)]
 
 
 def _remap(ctx: Ctx, directory_id: str, body: MappingIn, add: bool) -> list[MappingOut]:
@@ -259,7 +247,7 @@ def _remap(ctx: Ctx, directory_id: str, body: MappingIn, add: bool) -> list[Mapp
         existing_directory(conn, directory_id)
         if not remap(conn, directory_id, scim_url(ctx.public_url, directory_id), (body.group_id, body.role), add):
             raise ApiError(404, "no such group", f"This directory has no group {body.group_id!r}.")
-        return [MappingOut(**m.__dict__) for m in roles.list_mappings(conn, directory_id)]
+        return [MappingOut.of(m) for m in roles.list_mappings(conn, directory_id)]
 
 
 @router.post("/directories/{directory_id}/role-mappings")
