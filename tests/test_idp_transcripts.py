@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from tests.conftest import SAMPLES, Scim
+from scimgate.store.tables import request_log
+from tests.conftest import OPERATOR_KEY, SAMPLES, Scim
+from tests.provisioning.test_request_log import flush
 
 TRANSCRIPTS = sorted((SAMPLES / "transcripts").glob("*.json"))
 
@@ -39,11 +42,47 @@ def assert_contains(actual: Any, expected: Any, where: str) -> None:
         assert actual == expected, f"{where}: {actual!r} != {expected!r}"
 
 
+def declare(scim: Scim, definitions: list[Any]) -> None:
+    """The extension schemas a transcript's application declared, through the management API."""
+    for definition in definitions:
+        response = scim.client.post(
+            "/api/v1/schemas", json={"definition": definition}, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
+        )
+        assert response.status_code == 201, response.text
+
+
+def ignored_in_log(scim: Scim, request_id: str) -> Any:
+    """What the provisioning log's row of this request says tolerant mode ignored."""
+    flush(scim.client)
+    portal = scim.client.portal
+    assert portal is not None
+    database = scim.client.app.state.database  # type: ignore[attr-defined]
+    with database.read() as conn:
+        return conn.execute(sa.select(request_log.c.ignored).where(request_log.c.id == request_id)).scalar_one()
+
+
+def check_step(scim: Scim, step: dict[str, Any], response: Any, saved: dict[str, str], where: str) -> None:
+    """Besides the status: ``expect`` (contained), ``equal`` (keys whose values must be exactly these: what the IdP
+    sent, read back byte for byte), ``absent``, ``detail_contains`` and ``ignored`` (named in the log)."""
+    if "expect" in step:
+        assert_contains(response.json(), substitute(step["expect"], saved), where)
+    for key, value in step.get("equal", {}).items():
+        assert response.json().get(key) == substitute(value, saved), f"{where}: {key} is {response.json().get(key)!r}"
+    for key in step.get("absent", []):
+        assert key not in response.json(), f"{where}: {key} should be absent"
+    if "detail_contains" in step:
+        assert step["detail_contains"] in response.json()["detail"], where
+    if "ignored" in step:
+        assert ignored_in_log(scim, response.headers["x-request-id"]) == step["ignored"], where
+
+
 @pytest.mark.parametrize("transcript", TRANSCRIPTS, ids=[path.stem for path in TRANSCRIPTS])
 def test_transcript(scim: Scim, transcript: Path) -> None:
     """Replay every step; each must get its status, contain what it expects and lack what must be absent."""
     saved: dict[str, str] = {}
-    for step in json.loads(transcript.read_text())["steps"]:
+    recorded = json.loads(transcript.read_text())
+    declare(scim, recorded.get("declare", []))
+    for step in recorded["steps"]:
         where = f"{transcript.stem}: {step['name']}"
         path = substitute(step["path"], saved)
         body = substitute(step.get("body"), saved)
@@ -56,7 +95,4 @@ def test_transcript(scim: Scim, transcript: Path) -> None:
         assert response.status_code == step["status"], f"{where}: {response.status_code} {response.text}"
         if "save" in step:
             saved[step["save"]] = response.json()["id"]
-        if "expect" in step:
-            assert_contains(response.json(), substitute(step["expect"], saved), where)
-        for key in step.get("absent", []):
-            assert key not in response.json(), f"{where}: {key} should be absent"
+        check_step(scim, step, response, saved, where)

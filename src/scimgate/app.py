@@ -47,7 +47,13 @@ logger = logging.getLogger("scimgate")
 
 def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     database = db or Database.from_settings(settings)
-    ops = Operations(database, settings.resolved_public_url(), settings.cursor_timeout, Passwords(settings.passwords))
+    ops = Operations(
+        database,
+        settings.resolved_public_url(),
+        settings.cursor_timeout,
+        Passwords(settings.passwords),
+        max_resource_bytes=settings.max_body_bytes,
+    )
     token_cache = TokenCache(settings.token_cache_seconds)
     limits = RateLimits.from_settings(settings)
     metrics = Metrics(database)
@@ -58,6 +64,11 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         max_rows=settings.request_log_max_rows,
         body_chars=settings.request_log_body_chars,
     )
+
+    def forget() -> None:
+        """After the management API or the admin page changed credentials or declarations: this worker's caches."""
+        token_cache.forget()
+        ops.registry.forget()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -82,10 +93,10 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
                 "/scim/v2/{directory_id}",
                 app=BearerAuth(ScimEndpoints(ops, settings).router(), database, token_cache, limits),
             ),
-            Mount("/api/v1", app=management_api(settings, database, token_cache.forget, limits, _unexpected_error)),
+            Mount("/api/v1", app=management_api(settings, database, forget, limits, _unexpected_error)),
             # Every method reaches it, so that a GET gets an OAuth error, not a SCIM one.
             Route("/oauth/token", token_endpoint(database, limits), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-            Mount("/admin", app=admin_app(settings, database, token_cache.forget, limits), name="admin"),
+            Mount("/admin", app=admin_app(settings, database, forget, limits), name="admin"),
             *health_routes(database, metrics),
         ],
         exception_handlers={

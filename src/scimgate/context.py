@@ -7,8 +7,10 @@ request ids and the events' audit fields read it. Starlette copies the context i
 operation running there sees the same object.
 """
 
+import logging
+from collections.abc import Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -25,8 +27,22 @@ class RequestContext:
     resource_id: str | None = None
     error: BaseException | None = None
     """The exception that ended the request, as the error handler turned it into the response."""
+    ignored: list[str] = field(default_factory=list)
+    """What tolerant mode accepted the request without (unknown attributes, PATCH paths naming nothing): names only,
+    for the provisioning log's warning."""
     unexpected: BaseException | None = None
     """An exception no handler expected (a bug), once it is logged: each layer it crosses logs it only once."""
 
 
 current_request: ContextVar[RequestContext | None] = ContextVar("scimgate_request", default=None)
+
+
+def note_ignored(names: Iterable[str]) -> None:
+    """Record on the current request what tolerant mode accepted it without (the provisioning log shows it)."""
+    found = list(names)
+    if found:
+        # Names only, never values: they are the IdP's data.
+        logging.getLogger("scimgate.scim").info("accepted without unknown attributes: %s", ", ".join(found))
+    context = current_request.get()
+    if context is not None:
+        context.ignored.extend(name for name in found if name not in context.ignored)

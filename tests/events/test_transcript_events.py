@@ -10,7 +10,7 @@ import pytest
 from scimgate.events import feed
 from scimgate.store.database import Database
 from tests.conftest import Scim
-from tests.test_idp_transcripts import TRANSCRIPTS, substitute
+from tests.test_idp_transcripts import TRANSCRIPTS, declare, substitute
 
 
 def new_events(database: Database, after: int, directory_id: str) -> tuple[list[dict[str, Any]], int]:
@@ -24,7 +24,9 @@ def test_each_step_emits_exactly_its_events(scim: Scim, database: Database, tran
     saved: dict[str, str] = {}
     _, position = new_events(database, 0, scim.directory_id)
     sequences: list[int] = []
-    for step in json.loads(transcript.read_text())["steps"]:
+    recorded = json.loads(transcript.read_text())
+    declare(scim, recorded.get("declare", []))
+    for step in recorded["steps"]:
         where = f"{transcript.stem}: {step['name']}"
         path = substitute(step["path"], saved)
         body = substitute(step.get("body"), saved)

@@ -134,8 +134,9 @@ def test_unknown_endpoint_is_scim_404(scim: Scim) -> None:
     assert_scim_error(scim.client.get("/somewhere/else"), 404)
 
 
-def test_unknown_attributes_and_schemas_are_ignored(scim: Scim) -> None:
-    """Unknown attributes and schema URIs are dropped, not refused (Entra sends Microsoft-specific ones)."""
+def test_unknown_core_attributes_are_ignored_and_extensions_kept(scim: Scim) -> None:
+    """An unknown core attribute is dropped, not refused; an extension's object is kept as sent, and a schema URI
+    naming nothing the body holds adds nothing (issue 18: a custom extension used to be dropped too)."""
     created = scim.create_user(
         "extra@example.com",
         schemas=[USER, "urn:example:unknown"],
@@ -143,7 +144,8 @@ def test_unknown_attributes_and_schemas_are_ignored(scim: Scim) -> None:
         **{"urn:ietf:params:scim:schemas:extension:Contoso:2.0:User": {"badge": "7"}},
     )
     assert "favouriteColour" not in created
-    assert created["schemas"] == [USER]
+    assert created["schemas"] == [USER, "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User"]
+    assert created["urn:ietf:params:scim:schemas:extension:Contoso:2.0:User"] == {"badge": "7"}
 
 
 @pytest.mark.parametrize(

@@ -171,8 +171,9 @@ def test_malformed_bodies(scim: Scim, body: Any) -> None:
     assert_scim_error(response, 400, "invalidSyntax")
 
 
-def test_unknown_attributes_are_skipped_not_stored(scim: Scim) -> None:
-    """Tolerant mode: an attribute no schema has is skipped; the known ones in the same request apply."""
+def test_unknown_attributes_are_skipped_and_extensions_kept(scim: Scim) -> None:
+    """Tolerant mode: a core attribute no schema has is skipped, the known ones in the same request apply, and an
+    attribute of an extension nobody declared is kept as sent (issue 18: it used to be dropped with a 200)."""
     user = scim.create_user("u@example.com")["id"]
     body = patch(
         scim,
@@ -180,7 +181,9 @@ def test_unknown_attributes_are_skipped_not_stored(scim: Scim) -> None:
         {"op": "replace", "value": {"favouriteColour": "blue", "title": "T"}},
         {"op": "add", "path": "urn:example:custom:2.0:User:badge", "value": "7"},
     ).json()
-    assert body["title"] == "T" and "favouriteColour" not in body and "urn:example:custom:2.0:User" not in body
+    assert body["title"] == "T" and "favouriteColour" not in body
+    assert body["urn:example:custom:2.0:User"] == {"badge": "7"}
+    assert "urn:example:custom:2.0:User" in body["schemas"]
 
 
 def test_adding_an_existing_value_changes_nothing(scim: Scim) -> None:

@@ -117,3 +117,58 @@ def test_equality_lookups_use_an_index(
             assert "INDEX" in text and f"(directory_id=? AND {column}=?)" in text, text
         else:
             assert re.search(rf"(Index (Only )?Scan using|Bitmap Index Scan on) {index}\b", text), text
+
+
+def test_an_indexed_extension_attribute_is_looked_up_through_its_index(database: Database) -> None:
+    """A declared extension attribute marked indexed gets an index that the eq lookup's SELECT uses, on both
+    backends (issue 18: the same expression in the index and in the compiled filter)."""
+    from scimgate.scim import extensions
+
+    urn = "urn:ietf:params:scim:schemas:extension:acme:2.0:User"
+    definition = {"id": urn, "attributes": [{"name": "region"}], "scimgate": {"indexed": ["region"]}}
+    with database.write() as conn:
+        extensions.declare(conn, definition)
+    directory_id, _ = new_directory(database, "Indexed")
+    now = datetime.now(UTC)
+    with database.write() as conn:
+        conn.execute(
+            users.insert(),
+            [
+                {
+                    "directory_id": directory_id,
+                    "id": f"usr_{i:026d}",
+                    "user_name": f"u{i}@example.com",
+                    "user_name_key": f"u{i}@example.com",
+                    "attributes": {"userName": f"u{i}@example.com", urn: {"region": f"Region {i}"}},
+                    "created": now,
+                    "last_modified": now,
+                    "version": 1,
+                }
+                for i in range(2000)
+            ],
+        )
+    with database.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+    selects = captured_selects_in(database, directory_id, f'{urn}:region eq "region 7"')
+    [(statement, parameters)] = [(sql, p) for sql, p in selects if "ORDER BY" in sql and "users" in sql]
+    text = plan(database, statement, parameters)
+    assert re.search(r"ix_users_ext_[0-9a-f]{16}", text), text
+
+
+def captured_selects_in(database: Database, directory_id: str, filter_text: str) -> list[tuple[str, Any]]:
+    """The SELECTs one search of an existing directory sends."""
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    ops = Operations(database, BASE_URL)
+    rtype = ops.registry.catalog(directory_id).users
+    sa.event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        ops.search(Target(rtype, directory_id), SearchQuery(filter_text, Page(1, 10), Projection()))
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", record)
+    return statements

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate.admin import activity, directories
+from scimgate.admin import activity, directories, schemas
 from scimgate.admin.common import Admin, check_csrf, render
 from scimgate.config import Settings
 from scimgate.directories.auth import source_address
@@ -37,12 +37,12 @@ HERE = Path(__file__).parent
 _SESSION_SECONDS = 12 * 3600
 
 
-def admin_app(settings: Settings, db: Database, forget_credentials: Any, limits: RateLimits) -> ASGIApp:
+def admin_app(settings: Settings, db: Database, forget_cached: Any, limits: RateLimits) -> ASGIApp:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     secrets_ = [s.get_secret_value() for s in (settings.operator_key, settings.admin_password) if s is not None]
     # Sessions made under other credentials (a rotated operator key or password) are not honoured.
     fingerprint = hashlib.sha256("\n".join(secrets_).encode()).hexdigest()[:16]
-    admin = Admin(db, settings.resolved_public_url(), templates, forget_credentials)
+    admin = Admin(db, settings.resolved_public_url(), templates, forget_cached)
 
     async def login_page(request: Request) -> Response:
         return render(request, "login.html", {"error": None, "configured": bool(secrets_)})
@@ -86,6 +86,7 @@ def admin_app(settings: Settings, db: Database, forget_credentials: Any, limits:
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         *directories.routes(admin),
         *activity.routes(admin),
+        *schemas.routes(admin),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _error_page})
     app.state.admin = admin

@@ -18,7 +18,7 @@ class Admin:
     db: Database
     public_url: str
     templates: Jinja2Templates
-    forget_credentials: Callable[[], None]
+    forget_cached: Callable[[], None]
 
 
 def admin_of(request: Request) -> Admin:

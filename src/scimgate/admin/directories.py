@@ -119,7 +119,7 @@ async def change(request: Request) -> Response:
         return directory
 
     directory = await run_in_threadpool(run)
-    admin.forget_credentials()
+    admin.forget_cached()
     return RedirectResponse(request.url_for("admin:directory", directory_id=directory.id), status_code=303)
 
 

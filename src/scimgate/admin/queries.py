@@ -139,7 +139,8 @@ def log_page(
     resource: str | None,
     before: str | None,
 ) -> list[Any]:
-    """Log entries newest first, filtered; ``status`` is failed, ok, or a code."""
+    """Log entries newest first, filtered; ``status`` is failed, ok, ignored (accepted without some of what the IdP
+    sent), or a code."""
     query = sa.select(request_log).order_by(request_log.c.id.desc()).limit(PAGE)
     if directory_id:
         query = query.where(request_log.c.directory_id == directory_id)
@@ -147,6 +148,8 @@ def log_page(
         query = query.where(_failed())
     elif status == "ok":
         query = query.where(request_log.c.status < 400)
+    elif status == "ignored":
+        query = query.where(request_log.c.ignored.is_not(None), request_log.c.status < 400)
     elif status and status.isdigit():
         query = query.where(request_log.c.status == int(status))
     if resource:

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate.api import credentials, data, directories, events
+from scimgate.api import credentials, data, directories, events, schemas
 from scimgate.api.common import ApiError, Context
 from scimgate.config import Settings
 from scimgate.directories.auth import bearer_token, source_address
@@ -31,7 +31,7 @@ from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.store.database import Database, is_unavailable
 from scimgate.version import __version__
 
-_MODULES = (directories, credentials, data, events)
+_MODULES = (directories, credentials, data, events, schemas)
 
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
@@ -40,7 +40,7 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 def management_api(
     settings: Settings,
     db: Database,
-    forget_credentials: Callable[[], None],
+    forget_cached: Callable[[], None],
     limits: RateLimits,
     on_unexpected: ExceptionHandler,
 ) -> ASGIApp:
@@ -84,7 +84,7 @@ def management_api(
         openapi_url="/openapi.json",
         responses=_ERROR_RESPONSES,
     )
-    api.state.context = Context(db, settings.resolved_public_url(), forget_credentials, settings.passwords)
+    api.state.context = Context(db, settings.resolved_public_url(), forget_cached, settings.passwords)
     for module in _MODULES:
         api.include_router(module.router)
     api.add_exception_handler(ApiError, _api_error)

@@ -49,9 +49,10 @@ class ApiError(Exception):
 class Context:
     db: Database
     public_url: str
-    forget_credentials: Callable[[], None]
-    """Called after a change to what credentials open (revoked, disabled, made strict): this worker forgets the
-    tokens it remembered at once; other workers within ``token_cache_seconds``."""
+    forget_cached: Callable[[], None]
+    """Called after a change to what credentials open (revoked, disabled, made strict) or to a directory's declared
+    extensions: this worker forgets the tokens and catalogs it remembered at once; other workers within
+    ``token_cache_seconds`` (two seconds for catalogs)."""
     passwords: str = "discard"
     """The ``passwords`` setting: whether there are password hashes to verify."""
 

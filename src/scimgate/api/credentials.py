@@ -89,7 +89,7 @@ def rotate(directory_id: str, token_id: str, ctx: Ctx, body: Rotation | None = N
         if issued is None:
             raise _no_token(token_id)
         old = get_token(conn, directory_id, token_id)
-    ctx.forget_credentials()
+    ctx.forget_cached()
     return NewToken(id=issued.id, token=issued.token, expires_at=old.expires_at if old else None)
 
 
@@ -101,7 +101,7 @@ def revoke(directory_id: str, token_id: str, ctx: Ctx) -> TokenOut:
         info = revoke_token(conn, directory_id, token_id)
     if info is None:
         raise _no_token(token_id)
-    ctx.forget_credentials()
+    ctx.forget_cached()
     return token_out(info)
 
 
@@ -198,7 +198,7 @@ def revoke_client_secret(directory_id: str, client_id: str, secret_id: str, ctx:
         if not revoke_secret(conn, directory_id, client_id, secret_id):
             raise ApiError(404, "no such secret", f"Client {client_id[:48]!r} has no secret {secret_id[:48]!r}.")
         client = get_client(conn, directory_id, client_id)
-    ctx.forget_credentials()
+    ctx.forget_cached()
     assert client is not None
     return client_out(client)
 
@@ -210,7 +210,7 @@ def delete(directory_id: str, client_id: str, ctx: Ctx) -> Response:
         existing_directory(conn, directory_id)
         if not delete_client(conn, directory_id, client_id):
             raise _no_client(client_id)
-    ctx.forget_credentials()
+    ctx.forget_cached()
     return Response(status_code=204)
 
 

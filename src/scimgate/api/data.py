@@ -41,6 +41,10 @@ class UserOut(BaseModel):
     external_id: str | None
     groups: list[GroupRef]
     roles: list[str]
+    custom: dict[str, Any] = Field(
+        description="Values of the directory's declared extension attributes, under the names their declaration "
+        "gives (docs/custom-attributes.md). Undeclared extensions are in raw."
+    )
     raw: dict[str, Any]
 
 

@@ -142,7 +142,7 @@ def change(directory_id: str, body: DirectoryChange, ctx: Ctx) -> DirectoryOut:
         directory = update_directory(conn, directory_id, **changes)
         if status is not None:
             directory = set_disabled(conn, directory_id, status == "disabled")
-    ctx.forget_credentials()
+    ctx.forget_cached()
     assert directory is not None
     return directory_out(directory, ctx.public_url)
 
@@ -165,5 +165,5 @@ def delete(
     with ctx.db.write() as conn:
         existing_directory(conn, directory_id)
         delete_directory(conn, directory_id)
-    ctx.forget_credentials()
+    ctx.forget_cached()
     return Response(status_code=204)

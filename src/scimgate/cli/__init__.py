@@ -13,6 +13,7 @@ from scimgate.cli.common import emit, json_option, load_settings, masked_url, op
 from scimgate.cli.credentials import client, token
 from scimgate.cli.directories import directory
 from scimgate.cli.events import events, role, webhook, worker
+from scimgate.cli.schemas import schema
 from scimgate.config import Settings
 from scimgate.directories.credentials import issue_token
 from scimgate.directories.service import create_directory, list_directories
@@ -134,6 +135,7 @@ main.add_command(worker)
 main.add_command(events)
 main.add_command(webhook)
 main.add_command(role)
+main.add_command(schema)
 
 
 @main.group()

@@ -40,6 +40,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.ignored = Counter(
+            "scimgate_scim_ignored_attributes",
+            "Attributes and PATCH paths that tolerant mode accepted a SCIM request without (see the provisioning log).",
+            ["resource"],
+            registry=self.registry,
+        )
         self.log_dropped = Counter(
             "scimgate_request_log_dropped",
             "Provisioning log entries dropped because the writer fell behind.",

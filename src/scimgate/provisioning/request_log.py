@@ -127,6 +127,7 @@ class LogWriter:
             "request_body": _clean(redact_body(entry.request_body, self.body_chars)),
             "response_body": _clean(redact_body(entry.response_body, self.body_chars)),
             "token_id": context.token_id,
+            "ignored": [_clean(name)[:300] for name in context.ignored[:50]] or None,
         }
 
     def prune(self) -> int:
@@ -224,6 +225,8 @@ class RequestLog:
                 directory = context.directory_id if context.token_id else None
                 method = scope["method"] if scope["method"] in _METHODS else "OTHER"
                 self.metrics.observe(directory, context.resource_type, method, status, latency / 1000)
+                if context.ignored:
+                    self.metrics.ignored.labels(context.resource_type or "").inc(len(context.ignored))
                 query = scope.get("query_string", b"").decode("latin-1") or None
                 self.writer.add(
                     Entry(

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scimgate.context import note_ignored
 from scimgate.scim.errors import (
     InternalError,
     InvalidSyntax,
@@ -147,7 +148,8 @@ def _run_one(
     ops: Operations, directory_id: str, op: _Operation, created: dict[str, str], strict: bool
 ) -> dict[str, Any]:
     try:
-        rtype, resource_id = _route(_substitute(op.path, created), op)
+        base, resource_id = _route(_substitute(op.path, created), op)
+        rtype = ops.registry.catalog(directory_id).of(base)
         target = Target(rtype, directory_id, resource_id, Preconditions(if_match=op.version))
         data = _substitute(op.data, created)
         projection = Projection.parse(rtype, None, "members")
@@ -158,11 +160,13 @@ def _run_one(
             single = retrying(lambda: ops.create(target, data, projection))
             assert op.bulk_id is not None
             created[op.bulk_id] = single.resource["id"]
+            note_ignored(single.ignored)
             return _success(op, "201", single.location, single.version)
         if op.method == "PUT":
             single = retrying(lambda: ops.replace(target, data, projection))
         else:
             single = retrying(lambda: ops.patch(target, data, projection, strict=strict))
+        note_ignored(single.ignored)
         return _success(op, "200", single.location, single.version)
     except ScimError as error:
         return _failure(op, error)

@@ -31,6 +31,7 @@ from scimgate.events.types import (
     UserReactivated,
     UserUpdated,
 )
+from scimgate.scim.extensions import PLAIN, Catalog, catalog_of, declarations
 from scimgate.scim.membership import Delta
 from scimgate.scim.normalised import View, group_view, user_views
 from scimgate.scim.resource_types import USERS, ResourceType
@@ -51,11 +52,13 @@ class Change:
     directory_id: str
     base_url: str
     now: datetime
+    catalog: Catalog = PLAIN
+    """The directory's declared extensions: their values go into the normalised user's ``custom``."""
 
 
 def created(change: Change, rtype: ResourceType, stored: StoredResource, delta: Delta) -> None:
     """The events of a create (POST): ``user.created``, or ``group.created`` and its members' ``user_added``."""
-    if rtype is USERS:
+    if rtype.name == USERS.name:
         user_created(change, stored)
     else:
         group_changed(change, None, stored, delta)
@@ -66,7 +69,7 @@ def changed(
 ) -> None:
     """The events of a PUT or PATCH, written last in its transaction; ``also``: what changed beside the attributes
     (the password)."""
-    if rtype is USERS:
+    if rtype.name == USERS.name:
         user_changed(change, before, after, also)
     else:
         group_changed(change, before, after, delta)
@@ -75,12 +78,12 @@ def changed(
 def deleting(change: Change, rtype: ResourceType, stored: StoredResource) -> list[Event]:
     """The events of a deletion, made while the rows still exist (a user's groups, a group's members are read now);
     ``deleted`` writes them once the rows are gone."""
-    return [user_deleted(change, stored)] if rtype is USERS else group_deleted(change, stored)
+    return [user_deleted(change, stored)] if rtype.name == USERS.name else group_deleted(change, stored)
 
 
 def deleted(change: Change, rtype: ResourceType, happened: list[Event]) -> None:
     """Write a deletion's events, with the mass-deletion alarm (security plan J3) when users go fast."""
-    alarm = count_user_deletion(change.conn, change.directory_id, change.now) if rtype is USERS else None
+    alarm = count_user_deletion(change.conn, change.directory_id, change.now) if rtype.name == USERS.name else None
     if alarm is not None:
         happened.append(alarm)
         logger.warning(
@@ -112,8 +115,12 @@ def changed_names(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return names
 
 
+def _view(change: Change, row: StoredResource) -> View:
+    return user_views(change.conn, change.directory_id, change.base_url, [row], True, change.catalog.names)[row.id]
+
+
 def user_created(change: Change, stored: StoredResource) -> None:
-    normalised, raw = user_views(change.conn, change.directory_id, change.base_url, [stored])[stored.id]
+    normalised, raw = _view(change, stored)
     emit(change.conn, change.directory_id, [UserCreated(normalised, raw)], change.now)
 
 
@@ -122,7 +129,7 @@ def user_changed(change: Change, before: StoredResource, after: StoredResource, 
     changed += [name for name in also if name not in changed]
     if not changed:
         return
-    normalised, raw = user_views(change.conn, change.directory_id, change.base_url, [after])[after.id]
+    normalised, raw = _view(change, after)
     was_active = before.attributes.get("active") is not False
     is_active = after.attributes.get("active") is not False
     event: Event
@@ -137,7 +144,7 @@ def user_changed(change: Change, before: StoredResource, after: StoredResource, 
 
 def user_deleted(change: Change, stored: StoredResource) -> Event:
     """The event of a deletion, made before the row goes (its groups are read now); emit it after the delete."""
-    normalised, raw = user_views(change.conn, change.directory_id, change.base_url, [stored])[stored.id]
+    normalised, raw = _view(change, stored)
     return UserDeleted(normalised, raw)
 
 
@@ -157,7 +164,7 @@ def group_changed(change: Change, before: StoredResource | None, after: StoredRe
     if joined or left:
         has_roles = bool(roles.roles_of_group(conn, directory_id, after.id))  # role events carry the raw user
         members = browse.by_ids(conn, users, directory_id, joined + left)
-        views = user_views(conn, directory_id, change.base_url, members, with_raw=has_roles)
+        views = user_views(conn, directory_id, change.base_url, members, has_roles, change.catalog.names)
         happened += [GroupUserAdded(views[user_id][0], group_normalised) for user_id in joined if user_id in views]
         happened += [GroupUserRemoved(views[user_id][0], group_normalised) for user_id in left if user_id in views]
         happened += _role_changes(change, after.id, [*joined, *left], views)
@@ -172,7 +179,8 @@ def group_deleted(change: Change, stored: StoredResource) -> list[Event]:
     happened: list[Event] = [GroupDeleted(normalised, raw)]
     if roles.roles_of_group(conn, directory_id, stored.id):
         members = roles.user_members(conn, directory_id, stored.id)
-        views = user_views(conn, directory_id, change.base_url, browse.by_ids(conn, users, directory_id, members))
+        rows = browse.by_ids(conn, users, directory_id, members)
+        views = user_views(conn, directory_id, change.base_url, rows, True, change.catalog.names)
         happened += _role_changes(change, stored.id, members, views, deleting=True)
     return happened
 
@@ -208,7 +216,7 @@ def roles_remapped(change: Change, user_ids: Sequence[str], before: dict[str, se
     if not moved:
         return
     rows = browse.by_ids(conn, users, directory_id, moved)
-    views = user_views(conn, directory_id, change.base_url, rows)
+    views = user_views(conn, directory_id, change.base_url, rows, True, change.catalog.names)
     happened: list[Event] = []
     for row in rows:
         normalised, raw = views[row.id]
@@ -228,5 +236,6 @@ def remap(conn: Connection, directory_id: str, base_url: str, mapping: tuple[str
     before = roles.mapped_roles(conn, directory_id, members)
     changed = (roles.add_mapping if add else roles.remove_mapping)(conn, directory_id, group_id, role)
     if changed:
-        roles_remapped(Change(conn, directory_id, base_url, datetime.now(UTC)), members, before)
+        catalog = catalog_of(declarations(conn, directory_id))
+        roles_remapped(Change(conn, directory_id, base_url, datetime.now(UTC), catalog), members, before)
     return True

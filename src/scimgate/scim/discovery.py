@@ -9,8 +9,9 @@ from typing import Any
 from scimgate.config import Settings
 from scimgate.scim.cursors import LIST_RESPONSE
 from scimgate.scim.errors import NotFound, excerpt
+from scimgate.scim.extensions import PLAIN, Catalog
 from scimgate.scim.resource_types import RESOURCE_TYPES
-from scimgate.scim.schema import ALL_SCHEMAS
+from scimgate.scim.schema import ALL_SCHEMAS, Schema
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 
@@ -50,26 +51,34 @@ def service_provider_config(base_url: str, settings: Settings) -> dict[str, Any]
     }
 
 
-def resource_types(base_url: str) -> dict[str, Any]:
-    return _list([resource_type(base_url, rtype.name) for rtype in RESOURCE_TYPES])
+def resource_types(base_url: str, catalog: Catalog = PLAIN) -> dict[str, Any]:
+    return _list([resource_type(base_url, catalog, rtype.name) for rtype in RESOURCE_TYPES])
 
 
-def resource_type(base_url: str, name: str) -> dict[str, Any]:
-    for rtype in RESOURCE_TYPES:
-        if rtype.name.lower() == name.lower():
-            return rtype.to_scim(f"{base_url}/ResourceTypes/{rtype.name}")
+def resource_type(base_url: str, catalog: Catalog, name: str) -> dict[str, Any]:
+    """A resource type with the extensions of this directory: the enterprise one, and those declared for it."""
+    for base in RESOURCE_TYPES:
+        if base.name.lower() == name.lower():
+            return catalog.of(base).to_scim(f"{base_url}/ResourceTypes/{base.name}")
     raise NotFound(f"No resource type {excerpt(name)}; this server has User and Group.")
 
 
-def schemas(base_url: str) -> dict[str, Any]:
-    return _list([schema(base_url, s.id) for s in ALL_SCHEMAS])
+def schemas(base_url: str, catalog: Catalog = PLAIN) -> dict[str, Any]:
+    return _list([s.to_scim(f"{base_url}/Schemas/{s.id}") for s in _all(catalog)])
 
 
-def schema(base_url: str, schema_id: str) -> dict[str, Any]:
-    for s in ALL_SCHEMAS:
+def schema(base_url: str, catalog: Catalog, schema_id: str) -> dict[str, Any]:
+    for s in _all(catalog):
         if s.id.lower() == schema_id.lower():
             return s.to_scim(f"{base_url}/Schemas/{s.id}")
     raise NotFound(f"No schema {excerpt(schema_id)} on this server.")
+
+
+def _all(catalog: Catalog) -> list[Schema]:
+    """The built-in schemas, then the extensions declared for the directory (in the RFC 7643 §7 form that Okta's
+    schema discovery and Microsoft's validator read)."""
+    declared = [s for s in (*catalog.users.extensions, *catalog.groups.extensions) if s not in ALL_SCHEMAS]
+    return [*ALL_SCHEMAS, *declared]
 
 
 def _list(resources: list[dict[str, Any]]) -> dict[str, Any]:

@@ -16,10 +16,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 
 from scimgate.config import Settings
-from scimgate.context import current_request
+from scimgate.context import current_request, note_ignored
 from scimgate.scim import discovery
 from scimgate.scim.bulk import run_bulk
 from scimgate.scim.etags import Preconditions
+from scimgate.scim.extensions import Catalog
 from scimgate.scim.http import parse_search_request, read_json, scim_response, search_params
 from scimgate.scim.operations import Operations, Single
 from scimgate.scim.projection import Projection
@@ -80,15 +81,17 @@ class ScimEndpoints:
             Route("/Schemas/{schema_id}", self.schema, methods=["GET"]),
         ]
 
-    async def list(self, rtype: ResourceType, request: Request) -> Response:
+    async def list(self, base: ResourceType, request: Request) -> Response:
         """GET /Users, /Groups: a search in the query string (RFC 7644 §3.4.2)."""
+        rtype = await self._type(base, request)
         query = search_query(rtype, search_params(request), self.settings)
         small = self.ops.is_key_lookup(rtype, query)
         return scim_response(await self._read(small, self.ops.search, _collection(rtype, request), query))
 
-    async def search(self, rtype: ResourceType, request: Request) -> Response:
+    async def search(self, base: ResourceType, request: Request) -> Response:
         """POST /{type}/.search (RFC 7644 §3.4.3): the query travels in the body, not in the URL."""
         params = parse_search_request(await self._body(request))
+        rtype = await self._type(base, request)
         query = search_query(rtype, params, self.settings)
         return scim_response(await call(self.ops.search, _collection(rtype, request), query))
 
@@ -98,32 +101,37 @@ class ScimEndpoints:
         page = page_of(params, None, self.settings)
         return scim_response(await call(self.ops.search_across, _directory(request), params, page))
 
-    async def create(self, rtype: ResourceType, request: Request) -> Response:
+    async def create(self, base: ResourceType, request: Request) -> Response:
         payload = await self._body(request)
+        rtype = await self._type(base, request)
         created = await call(self.ops.create, _collection(rtype, request), payload, _projection(rtype, request))
         return _one(created, 201)
 
-    async def get(self, rtype: ResourceType, request: Request) -> Response:
+    async def get(self, base: ResourceType, request: Request) -> Response:
+        rtype = await self._type(base, request)
         shown = _projection(rtype, request)
-        small = rtype is not GROUPS or not shown.includes("members")  # a group's members can be 100,000
+        small = rtype.name != GROUPS.name or not shown.includes("members")  # a group's members can be 100,000
         return _one(await self._read(small, self.ops.get, _resource(rtype, request), shown))
 
-    async def replace(self, rtype: ResourceType, request: Request) -> Response:
+    async def replace(self, base: ResourceType, request: Request) -> Response:
         payload = await self._body(request)
+        rtype = await self._type(base, request)
         return _one(await call(self.ops.replace, _resource(rtype, request), payload, _projection(rtype, request)))
 
-    async def patch(self, rtype: ResourceType, request: Request) -> Response:
+    async def patch(self, base: ResourceType, request: Request) -> Response:
         payload = await self._body(request)
+        rtype = await self._type(base, request)
         # Entra asks for 204 on group PATCH: never read, let alone send, a member list of 100,000.
-        quiet = rtype is GROUPS and not _asks_for_attributes(request)
+        quiet = rtype.name == GROUPS.name and not _asks_for_attributes(request)
         shown = Projection.parse(rtype, None, "members") if quiet else _projection(rtype, request)
         changed = await call(self.ops.patch, _resource(rtype, request), payload, shown, strict=_strict())
         if quiet:
+            note_ignored(changed.ignored)
             return Response(status_code=204, headers={"ETag": changed.version})
         return _one(changed)
 
-    async def delete(self, rtype: ResourceType, request: Request) -> Response:
-        await call(self.ops.delete, _resource(rtype, request))
+    async def delete(self, base: ResourceType, request: Request) -> Response:
+        await call(self.ops.delete, _resource(base, request))
         return Response(status_code=204)
 
     async def bulk(self, request: Request) -> Response:
@@ -139,16 +147,28 @@ class ScimEndpoints:
         return scim_response(discovery.service_provider_config(self._base(request), self.settings))
 
     async def resource_types(self, request: Request) -> Response:
-        return scim_response(discovery.resource_types(self._base(request)))
+        return scim_response(discovery.resource_types(self._base(request), await self._catalog(request)))
 
     async def resource_type(self, request: Request) -> Response:
-        return scim_response(discovery.resource_type(self._base(request), request.path_params["name"]))
+        name = request.path_params["name"]
+        return scim_response(discovery.resource_type(self._base(request), await self._catalog(request), name))
 
     async def schemas(self, request: Request) -> Response:
-        return scim_response(discovery.schemas(self._base(request)))
+        return scim_response(discovery.schemas(self._base(request), await self._catalog(request)))
 
     async def schema(self, request: Request) -> Response:
-        return scim_response(discovery.schema(self._base(request), request.path_params["schema_id"]))
+        schema_id = request.path_params["schema_id"]
+        return scim_response(discovery.schema(self._base(request), await self._catalog(request), schema_id))
+
+    async def _catalog(self, request: Request) -> Catalog:
+        """The directory's declared extensions: remembered by the registry, read in the thread pool when not."""
+        registry, directory_id = self.ops.registry, _directory(request)
+        found = registry.cached(directory_id)
+        return found if found is not None else await run_in_threadpool(registry.catalog, directory_id)
+
+    async def _type(self, base: ResourceType, request: Request) -> ResourceType:
+        """``base`` (Users or Groups) with the extensions declared for the request's directory."""
+        return (await self._catalog(request)).of(base)
 
     async def _body(self, request: Request) -> Any:
         return await read_json(request, self.settings.max_body_bytes, self.settings.body_read_timeout_seconds)
@@ -205,6 +225,7 @@ def _strict() -> bool:
 
 
 def _one(single: Single, status: int = 200) -> Response:
+    note_ignored(single.ignored)
     headers = {"ETag": single.version}
     if status == 201:
         headers["Location"] = single.location

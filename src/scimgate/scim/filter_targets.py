@@ -21,7 +21,7 @@ from scimgate.scim.errors import InvalidFilter, excerpt
 from scimgate.scim.grammar import AttrPath
 from scimgate.scim.resource_types import Column, ResourceType
 from scimgate.scim.schema import Attribute, Schema
-from scimgate.store.sql import Clause
+from scimgate.store.sql import Clause, json_text
 from scimgate.store.tables import group_members, groups, users
 
 
@@ -77,7 +77,8 @@ def resolve(rtype: ResourceType, path: AttrPath, dialect: str) -> Target:
     if attr is None:
         raise _unknown(rtype, path)
     if attr.multi_valued:
-        elements = _JsonArray(rtype.table, attr, dialect)
+        holder = () if schema is rtype.schema else (schema.id,)
+        elements = _JsonArray(rtype.table, holder, attr, dialect)
         return elements if sub_name is None else Field(elements, sub_name)
     sub = attr.sub(sub_name) if sub_name else None
     if sub_name and sub is None:
@@ -106,7 +107,11 @@ def _schema(rtype: ResourceType, path: AttrPath) -> Schema:
         return rtype.schema
     extension = rtype.extension(path.uri)
     if extension is None:
-        raise _unknown(rtype, path)
+        raise InvalidFilter(
+            f"{excerpt(path.uri)} is not a declared extension of {rtype.name}: its values are kept as sent, but "
+            "nothing says how to compare them. Declare its schema (scimgate schema add FILE.json, or POST "
+            "/api/v1/schemas; docs/custom-attributes.md) to filter and sort on it."
+        )
     return extension
 
 
@@ -116,6 +121,11 @@ def _json_scalar(document: sa.ColumnElement[Any], json_path: tuple[str, ...], at
         return Scalar(value.as_boolean(), "boolean", folded=False)
     if attr.type in ("integer", "decimal"):
         return Scalar(value.as_float(), attr.type, folded=False)
+    if len(json_path) == 2 and json_path[0].startswith("urn:") and attr.type not in ("complex", "dateTime"):
+        # An extension's attribute: the path written into the SQL, so that an index declared on it
+        # (scimgate.scim.extensions) is the same expression and the planner uses it.
+        text = json_text(document, json_path)
+        return Scalar(text, attr.type, folded=not attr.case_exact)
     # A complex value is only ever tested with "pr"; comparing it is refused in filters._operand.
     return Scalar(value.as_string(), attr.type, folded=not attr.case_exact and attr.type != "complex")
 
@@ -140,15 +150,21 @@ class Field(Elements):
 class _JsonArray(Elements):
     """A multi-valued attribute kept in the JSON document, iterated with json_each / jsonb_array_elements."""
 
-    def __init__(self, table: sa.Table, attr: Attribute, dialect: str) -> None:
+    def __init__(self, table: sa.Table, holder: tuple[str, ...], attr: Attribute, dialect: str) -> None:
+        """``holder``: where the array is, () for a core attribute, (the URN,) for an extension's."""
         self.attr = attr
+        self.dialect = dialect
+        path = (*holder, attr.name)
         if dialect == "sqlite":
-            source = sa.func.json_each(table.c.attributes, sa.literal(f'$."{attr.name}"'))
+            source = sa.func.json_each(table.c.attributes, sa.literal("$." + ".".join(f'"{p}"' for p in path)))
         else:
-            source = sa.func.jsonb_array_elements(table.c.attributes[attr.name])
-        self.rows = source.table_valued(sa.column("value", sa.JSON)).alias(f"e_{attr.name}")
+            source = sa.func.jsonb_array_elements(table.c.attributes[path if holder else attr.name])
+        self.rows = source.table_valued(sa.column("value", sa.JSON)).alias(f"e_{len(holder)}_{attr.name}")
 
     def field(self, name: str) -> Scalar:
+        if self.attr.type != "complex" and name.lower() == "value":
+            # A multi-valued simple attribute (a declared extension's "tags": ["a", "b"]): the element itself.
+            return _element_scalar(self.rows.c.value, self.attr, self.dialect)
         sub = self.attr.sub(name)
         if sub is None:
             raise InvalidFilter(f"{self.attr.name} has no sub-attribute {excerpt(name)}.")
@@ -160,6 +176,22 @@ class _JsonArray(Elements):
     def exists(self, condition: Clause | None) -> Clause:
         query = sa.select(sa.literal(1)).select_from(self.rows)
         return sa.exists(query.where(condition) if condition is not None else query)
+
+
+def _element_scalar(element: sa.ColumnElement[Any], attr: Attribute, dialect: str) -> Scalar:
+    """An array element that is a plain JSON value (not an object), read as the attribute's type. SQLite's
+    json_each gives the SQL value itself; PostgreSQL's jsonb element is unwrapped with ``#>> '{}'``."""
+    text: sa.ColumnElement[Any] = (
+        sa.type_coerce(element, sa.Text) if dialect == "sqlite" else element.op("#>>")(sa.literal_column("'{}'"))
+    )
+    if attr.type == "boolean":
+        boolean: sa.ColumnElement[Any] = (
+            sa.type_coerce(element, sa.Boolean) if dialect == "sqlite" else sa.cast(text, sa.Boolean)
+        )
+        return Scalar(boolean, "boolean", folded=False)
+    if attr.type in ("integer", "decimal"):
+        return Scalar(sa.cast(text, sa.Float), attr.type, folded=False)
+    return Scalar(sa.type_coerce(text, sa.Text), attr.type, folded=not attr.case_exact)
 
 
 class _Members(Elements):

@@ -5,18 +5,20 @@ IdPs fill SCIM differently (Entra's ``emails[type eq "work"]``, Okta's primary e
 API returns this view beside the raw SCIM resource, and events carry the same shape.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from scimgate.events import roles
+from scimgate.scim.extensions import catalog_of, declarations
 from scimgate.scim.render import Related, group_links, manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS
 from scimgate.store import resources as store
 from scimgate.store.resources import Membership, StoredResource
 
 View = tuple[dict[str, Any], dict[str, Any]]
+Names = Mapping[str, Mapping[str, str]]
 """(normalised, raw): what events, the management API and the admin page show of a resource."""
 
 
@@ -30,9 +32,14 @@ def primary_email(document: dict[str, Any]) -> str | None:
 
 
 def normalised_user(
-    resource_id: str, document: dict[str, Any], groups: Sequence[Membership], roles: Sequence[str] = ()
+    resource_id: str,
+    document: dict[str, Any],
+    groups: Sequence[Membership],
+    roles: Sequence[str] = (),
+    names: Names | None = None,
 ) -> dict[str, Any]:
-    """``roles``: the user's application roles (scimgate/events/roles.py), sorted."""
+    """``roles``: the user's application roles (scimgate/events/roles.py), sorted; ``names``: the directory's
+    declared extension attributes and the names the application reads them under (``custom``)."""
     name: dict[str, Any] = document["name"] if isinstance(document.get("name"), dict) else {}
     given, family = name.get("givenName"), name.get("familyName")
     display = document.get("displayName") or name.get("formatted") or " ".join(p for p in (given, family) if p) or None
@@ -48,7 +55,21 @@ def normalised_user(
         "external_id": document.get("externalId"),
         "groups": [{"id": g.group_id, "display_name": g.display} for g in groups],
         "roles": list(roles),
+        "custom": custom_values(document, names or {}),
     }
+
+
+def custom_values(document: dict[str, Any], names: Names) -> dict[str, Any]:
+    """The declared extension attributes a resource holds, under the application's names. URNs and attribute
+    names match case-insensitively: a value stored before its extension was declared keeps the IdP's spelling."""
+    lowered = {key.lower(): value for key, value in document.items() if isinstance(value, dict)}
+    custom: dict[str, Any] = {}
+    for urn, attributes in names.items():
+        held = {key.lower(): value for key, value in lowered.get(urn.lower(), {}).items()}
+        for attribute, name in attributes.items():
+            if attribute.lower() in held:
+                custom[name] = held[attribute.lower()]
+    return custom
 
 
 def normalised_group(resource_id: str, document: dict[str, Any], member_count: int | None = None) -> dict[str, Any]:
@@ -60,22 +81,32 @@ def normalised_group(resource_id: str, document: dict[str, Any], member_count: i
 
 
 def user_views(
-    conn: Connection, directory_id: str, base_url: str, rows: Sequence[StoredResource], with_raw: bool = True
+    conn: Connection,
+    directory_id: str,
+    base_url: str,
+    rows: Sequence[StoredResource],
+    with_raw: bool = True,
+    names: Names | None = None,
 ) -> dict[str, View]:
     """(normalised, raw) per user; ``with_raw`` False leaves raw empty (membership events carry no raw user: a
-    PATCH of 100 members would otherwise render 100 users)."""
+    PATCH of 100 members would otherwise render 100 users). ``names``: the directory's declared extension
+    attributes (``scimgate.scim.extensions.Catalog.names``), read here when not given."""
+    if names is None:
+        names = catalog_of(declarations(conn, directory_id)).names
     ids = [row.id for row in rows]
     memberships = store.groups_of(conn, directory_id, ids) if ids else {}
     mapped = roles.mapped_roles(conn, directory_id, ids)
-    names = store.display_names(conn, directory_id, manager_ids([row.attributes for row in rows])) if with_raw else {}
+    managers = (
+        store.display_names(conn, directory_id, manager_ids([row.attributes for row in rows])) if with_raw else {}
+    )
     views = {}
     for row in rows:
         member_of = memberships.get(row.id, [])
         raw = {}
         if with_raw:
-            raw = render(USERS, row, base_url, Related({row.id: group_links(member_of, base_url)}, names))
+            raw = render(USERS, row, base_url, Related({row.id: group_links(member_of, base_url)}, managers))
         user_roles = roles.all_roles(row.attributes, mapped.get(row.id, ()))
-        views[row.id] = (normalised_user(row.id, row.attributes, member_of, user_roles), raw)
+        views[row.id] = (normalised_user(row.id, row.attributes, member_of, user_roles, names), raw)
     return views
 
 

@@ -7,7 +7,9 @@ spelled out where they apply. A request that fails raises a ``ScimError`` before
 changes nothing.
 """
 
+import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +21,8 @@ from scimgate.ids import new_id
 from scimgate.scim import changes, membership
 from scimgate.scim.changes import Change
 from scimgate.scim.cursors import LIST_RESPONSE, Sealer, search_by_cursor
-from scimgate.scim.errors import InvalidValue, Reason, ScimError
+from scimgate.scim.errors import InvalidValue, PayloadTooLarge, Reason, ScimError
+from scimgate.scim.extensions import Registry
 from scimgate.scim.filters import compile_filter, compile_filter_across, key_equality
 from scimgate.scim.passwords import DISCARD, UNCHANGED, PasswordChange, Passwords, only_password, store_change
 from scimgate.scim.patch import MemberChanges, PatchResult, apply_patch, check_patch_body
@@ -47,17 +50,29 @@ class Single:
     resource: dict[str, Any]
     location: str
     version: str
+    ignored: tuple[str, ...] = ()
+    """What the request sent that no schema here has (core or enterprise), skipped in tolerant mode."""
 
 
 class Operations:
     def __init__(
-        self, db: Database, public_url: str, cursor_timeout: int = 3600, passwords: Passwords = DISCARD
+        self,
+        db: Database,
+        public_url: str,
+        cursor_timeout: int = 3600,
+        passwords: Passwords = DISCARD,
+        max_resource_bytes: int = 1_048_576,
     ) -> None:
+        """``max_resource_bytes``: the largest stored resource (the body limit: a PATCH may not grow one past what
+        a PUT could send)."""
         self.db = db
+        self.max_resource_bytes = max_resource_bytes
         self.passwords = passwords
         self.public_url = public_url
         self.dialect = db.url.get_backend_name()
         self.cursor_timeout = cursor_timeout
+        self.registry = Registry(db)
+        """Each directory's declared extensions (scimgate.scim.extensions), remembered for a few seconds."""
         self._cursor_secret: str | None = None
 
     def base_url(self, directory_id: str) -> str:
@@ -67,7 +82,7 @@ class Operations:
         rtype, directory_id = target.rtype, target.directory_id
         payload, password = self._without_password(rtype, payload)
         parsed = parse_resource(rtype, payload)
-        if rtype is USERS:
+        if rtype.name == USERS.name:
             check_user_name(parsed.document["userName"])
             # A user the IdP creates without saying otherwise is active (Okta and Entra always send it anyway).
             parsed.document.setdefault("active", True)
@@ -80,7 +95,7 @@ class Operations:
                 delta = membership.set_members(conn, directory_id, stored.id, parsed.members)
             changes.created(change, rtype, stored, delta)
             found = related(conn, target, change.base_url, [stored], projection, created=True)
-        return self._single(rtype, directory_id, stored, projection, found)
+        return self._single(rtype, directory_id, stored, projection, found, parsed.ignored)
 
     def get(self, target: Target, projection: Projection) -> Single:
         rtype, directory_id = target.rtype, target.directory_id
@@ -103,7 +118,7 @@ class Operations:
         with self.db.write() as conn:
             change = self._change(conn, directory_id)
             current = _locked(conn, target)
-            if rtype is USERS and "active" not in parsed.document and "active" in current.attributes:
+            if rtype.name == USERS.name and "active" not in parsed.document and "active" in current.attributes:
                 # Okta and hand-written clients PUT users without `active`; that must not flip a disabled user on
                 # (or an active one off). Omitted means unchanged.
                 parsed.document["active"] = current.attributes["active"]
@@ -116,7 +131,7 @@ class Operations:
             changes.changed(change, rtype, current, stored, delta, self.passwords.announced(password))
             found = related(conn, target, change.base_url, [stored], projection)
         # Rendered after the commit: on SQLite the next writer can start meanwhile.
-        return self._single(rtype, directory_id, stored, projection, found)
+        return self._single(rtype, directory_id, stored, projection, found, parsed.ignored)
 
     def patch(self, target: Target, body: Any, projection: Projection, *, strict: bool = False) -> Single:
         """PATCH (RFC 7644 §3.5.2): every operation applies, or none does."""
@@ -124,7 +139,7 @@ class Operations:
         _check_id(target)
         sent = body
         password: PasswordChange | None = UNCHANGED
-        if rtype is USERS:
+        if rtype.name == USERS.name:
             body, password = self.passwords.from_patch(body)
         with self.db.write() as conn:
             change = self._change(conn, directory_id)
@@ -135,10 +150,8 @@ class Operations:
                 result = PatchResult(current.attributes, MemberChanges(), [])  # it only changed the password
             else:
                 result = _apply(rtype, current.attributes, body, strict)
-            if result.ignored:
-                # Names only, never values: they are the IdP's data. The admin request log will show them too.
-                logger.info("PATCH %s/%s skipped unknown attributes: %s", rtype.name, current.id, result.ignored)
             parsed = parse_resource(rtype, result.document)  # the whole result must be a valid resource
+            _check_size(rtype, parsed.document, self.max_resource_bytes)
             stored = current
             if parsed.document != current.attributes:
                 stored = _write(conn, target, current, parsed.document, change.now)
@@ -147,7 +160,7 @@ class Operations:
                 stored = store.touch(conn, rtype.table, directory_id, current.id, change.now) or current
             changes.changed(change, rtype, current, stored, delta, self.passwords.announced(password))
             found = related(conn, target, change.base_url, [stored], projection)
-        return self._single(rtype, directory_id, stored, projection, found)
+        return self._single(rtype, directory_id, stored, projection, found, [*result.ignored, *parsed.ignored])
 
     def delete(self, target: Target) -> None:
         rtype, directory_id = target.rtype, target.directory_id
@@ -189,12 +202,13 @@ class Operations:
             raise InvalidValue("sortBy is not supported when searching Users and Groups together; search one type.")
         if page.cursor is not None:
             raise InvalidValue("Cursor paging is offered on /Users and /Groups; a root search pages by startIndex.")
-        rtypes = (USERS, GROUPS)
         text = params.filter
-        where = compile_filter_across(rtypes, text, self.dialect) if text is not None else {}
         offset, remaining = page.start_index - 1, page.count
         total, resources = 0, []
         with self.db.read() as conn:
+            catalog = self.registry.catalog(directory_id, conn)
+            rtypes = (catalog.users, catalog.groups)
+            where = compile_filter_across(rtypes, text, self.dialect) if text is not None else {}
             for rtype in rtypes:
                 skip = max(offset - total, 0)
                 count, rows = store.search(conn, rtype.table, directory_id, where.get(rtype.name), skip, remaining)
@@ -207,12 +221,13 @@ class Operations:
     def _without_password(self, rtype: ResourceType, payload: Any) -> tuple[Any, PasswordChange | None]:
         """The body without its password (RFC 7643 §4.1.1: Users only), hashed before the write transaction (slow
         by design), and what to do with the stored hash."""
-        if rtype is not USERS:
+        if rtype.name != USERS.name:
             return payload, UNCHANGED
         return self.passwords.from_resource(payload)
 
     def _change(self, conn: Connection, directory_id: str) -> Change:
-        return Change(conn, directory_id, self.base_url(directory_id), datetime.now(UTC))
+        catalog = self.registry.catalog(directory_id, conn)
+        return Change(conn, directory_id, self.base_url(directory_id), datetime.now(UTC), catalog)
 
     def _page(
         self, conn: Connection, target: Target, rows: list[StoredResource], projection: Projection
@@ -222,11 +237,17 @@ class Operations:
         return render_page(target.rtype, rows, base, projection, found)
 
     def _single(
-        self, rtype: ResourceType, directory_id: str, stored: StoredResource, projection: Projection, found: Related
+        self,
+        rtype: ResourceType,
+        directory_id: str,
+        stored: StoredResource,
+        projection: Projection,
+        found: Related,
+        ignored: Sequence[str] = (),
     ) -> Single:
         base = self.base_url(directory_id)
         resource = render_page(rtype, [stored], base, projection, found)[0]
-        return Single(resource, f"{base}{rtype.endpoint}/{stored.id}", etag(stored.version))
+        return Single(resource, f"{base}{rtype.endpoint}/{stored.id}", etag(stored.version), tuple(ignored))
 
     def _secret(self, conn: Connection) -> str:
         if self._cursor_secret is None:
@@ -271,6 +292,15 @@ def _change_members(conn: Connection, target: Target, members: MemberChanges) ->
     return delta
 
 
+def _check_size(rtype: ResourceType, document: dict[str, Any], limit: int) -> None:
+    size = len(json.dumps(document, ensure_ascii=False).encode())
+    if size > limit:
+        raise PayloadTooLarge(
+            f"After this PATCH the {rtype.name} would be {size:,} bytes, over this server's limit of {limit:,} "
+            "(max_body_bytes): nothing was changed. Send fewer or smaller values (custom extensions included)."
+        )
+
+
 def _check_id(target: Target) -> None:
     """An id no resource can have is simply not found (and never reaches the database as an unstorable string)."""
     if len(target.resource_id) > MAX_ID_LENGTH or not storable(target.resource_id):
@@ -302,7 +332,7 @@ def _write(
 ) -> StoredResource:
     """Store a new version of an existing resource; a key another resource holds is 409 uniqueness."""
     rtype = target.rtype
-    if rtype is USERS and document["userName"] != current.attributes.get("userName"):
+    if rtype.name == USERS.name and document["userName"] != current.attributes.get("userName"):
         check_user_name(document["userName"])  # a userName stored before the rule existed can still be updated
     try:
         stored = store.replace(

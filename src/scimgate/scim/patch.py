@@ -38,7 +38,17 @@ from scimgate.scim.grammar import (
 from scimgate.scim.patch_filters import element_matches, template_from
 from scimgate.scim.resource_types import GROUPS, ResourceType
 from scimgate.scim.schema import ENTERPRISE_USER, EXTERNAL_ID, Attribute, Schema
-from scimgate.scim.validation import MemberRef, casefold_keys, check_attribute, check_value, parse_members
+from scimgate.scim.validation import (
+    MemberRef,
+    casefold_keys,
+    check_attribute,
+    check_value,
+    open_attribute,
+    open_key,
+    parse_members,
+    set_open,
+    without_nulls,
+)
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _OPS = ("add", "replace", "remove")
@@ -172,8 +182,10 @@ def _apply(rtype: ResourceType, result: PatchResult, step: _Step, path: str, val
     bare = path.lower().removeprefix(rtype.schema.id.lower() + ":")
     if bare in _SERVER_OWNED or bare.startswith("meta."):
         raise Mutability(f"{where}: {path} is set by the server and cannot be changed.")
-    if rtype is GROUPS and _is_members(path):
+    if rtype.name == GROUPS.name and _is_members(path):
         _apply_members(result.members, op, path, value, where, strict)
+        return
+    if _apply_open(rtype, result, step, path, value):
         return
     target = _resolve(rtype, path, where, strict)
     if target is None:
@@ -185,7 +197,103 @@ def _apply(rtype: ResourceType, result: PatchResult, step: _Step, path: str, val
     if op == "remove" and value is not None and target.filter is None and target.attr and target.attr.multi_valued:
         _remove_values(result.document, target, value, where, strict)
         return
-    Applier(result.document, target, where, strict).apply(op, value)
+    Applier(result.document, target, where, strict, result.ignored).apply(op, value)
+
+
+def _apply_open(rtype: ResourceType, result: PatchResult, step: _Step, path: str, value: Any) -> bool:
+    """An operation on an undeclared extension (kept as sent, ``scimgate.scim.extensions``): on the whole object
+    (``urn:…:acme:2.0:User``) or on one attribute of it (``urn:…:acme:2.0:User:region``, ``…:address.city``).
+    False when ``path`` names no such extension."""
+    lowered = path.lower()
+    if not lowered.startswith("urn:") or any(
+        lowered == s.id.lower() or lowered.startswith(s.id.lower() + ":") for s in rtype.schemas
+    ):
+        return False
+    document = result.document
+    urns = [key for key, held in document.items() if key.lower().startswith("urn:") and isinstance(held, dict)]
+    whole = next((urn for urn in urns if urn.lower() == lowered), None)
+    inside = any(lowered.startswith(urn.lower() + ":") for urn in urns)
+    if whole is None and not inside and isinstance(value, dict) and step.op != "remove":
+        whole = path  # a new extension object: {"op": "add", "path": "urn:…:acme:2.0:User", "value": {…}}
+    if whole is not None:
+        _open_object(document, whole, step, value)
+        return True
+    urn, name = open_attribute(path, urns)
+    if "[" in name or not name:
+        raise InvalidPath(
+            f"{step.where}: {excerpt(path)} filters values of an undeclared extension; declare the extension "
+            "(scimgate schema add) to address its values by filter."
+        )
+    _open_value(document, urn, name, step, value)
+    return True
+
+
+def _open_object(document: dict[str, Any], urn: str, step: _Step, value: Any) -> None:
+    key = open_key(document, urn)
+    if step.op == "remove":
+        document.pop(key, None)
+        return
+    if not isinstance(value, dict):
+        raise InvalidValue(f"{step.where}: {excerpt(urn)} takes an object of the extension's attributes.")
+    casefold_keys(value, f"{step.where}.value")  # {"region": …, "Region": …} is ambiguous: refused
+    holder = document.setdefault(key, {})
+    for name, item in value.items():
+        _set_open_value(holder, name, step.op, item)
+    if not document[key]:
+        del document[key]
+
+
+def _open_value(document: dict[str, Any], urn: str, name: str, step: _Step, value: Any) -> None:
+    key = open_key(document, urn)
+    holder = document.get(key)
+    if step.op == "remove":
+        if isinstance(holder, dict):
+            _remove_open(holder, name)
+            if not holder:
+                del document[key]
+        return
+    if not isinstance(holder, dict):
+        holder = document[key] = {}
+    _set_open_value(holder, name, step.op, value)
+    if not holder:
+        del document[key]
+
+
+def _set_open_value(holder: dict[str, Any], path: str, op: str, value: Any) -> None:
+    """RFC 7644 §3.5.2.1 and §3.5.2.3 on a value whose schema nobody declared: ``add`` to an array appends the
+    values not yet there, anything else sets (a null or empty value clears it)."""
+    name, _, rest = path.partition(".")
+    key = open_key(holder, name)
+    if rest:
+        parent = holder.get(key)
+        if not isinstance(parent, dict):
+            parent = holder[key] = {}
+        _set_open_value(parent, rest, op, value)
+        if not parent:
+            del holder[key]
+        return
+    current = holder.get(key)
+    if op == "add" and isinstance(current, list):
+        new = without_nulls(value if isinstance(value, list) else [value])
+        holder[key] = current + [item for item in new if item not in current]
+        return
+    if value in ("", [], {}):
+        holder.pop(key, None)
+        return
+    set_open(holder, key, value)
+
+
+def _remove_open(holder: dict[str, Any], path: str) -> None:
+    name, _, rest = path.partition(".")
+    key = open_key(holder, name)
+    if not rest:
+        holder.pop(key, None)
+        return
+    parent = holder.get(key)
+    if isinstance(parent, dict):
+        _remove_open(parent, rest)
+        if not parent:
+            del holder[key]
 
 
 def _membership_hint(attr: Attribute) -> str:
@@ -235,11 +343,12 @@ def _resolve(rtype: ResourceType, path: str, where: str, strict: bool) -> _Targe
 class Applier:
     """One add / replace / remove on one target of the document."""
 
-    def __init__(self, document: dict[str, Any], target: _Target, where: str, strict: bool) -> None:
+    def __init__(self, document: dict[str, Any], target: _Target, where: str, strict: bool, ignored: list[str]) -> None:
         self.document = document
         self.target = target
         self.where = where
         self.strict = strict
+        self.ignored = ignored
 
     def apply(self, op: str, value: Any) -> None:
         target = self.target
@@ -259,7 +368,8 @@ class Applier:
     def _holder(self) -> dict[str, Any]:
         if self.target.schema.id.startswith("urn:ietf:params:scim:schemas:core:"):
             return self.document
-        holder: dict[str, Any] = self.document.setdefault(self.target.schema.id, {})
+        # A value stored before its extension was declared may spell the URN otherwise: the same object.
+        holder: dict[str, Any] = self.document.setdefault(open_key(self.document, self.target.schema.id), {})
         return holder
 
     def _path(self) -> str:
@@ -267,11 +377,12 @@ class Applier:
         return f"{attr.name}.{sub.name}" if attr and sub else attr.name if attr else self.target.schema.id
 
     def _extension(self, op: str, value: Any) -> None:
-        holder = self.document.setdefault(self.target.schema.id, {})
+        key = open_key(self.document, self.target.schema.id)
+        holder = self.document.setdefault(key, {})
         if value == {} and op == "add":
             return  # adding nothing changes nothing
         if op == "remove" or value in (None, "", {}):
-            self.document.pop(self.target.schema.id, None)
+            self.document.pop(key, None)
             return
         if not isinstance(value, dict):
             raise InvalidValue(f"{self.where}: {self.target.schema.id} takes an object of its attributes.")
@@ -279,6 +390,7 @@ class Applier:
             attr = self.target.schema.attribute(key)
             if attr is None or attr.mutability == "readOnly":
                 if attr is None and not self.strict:
+                    self.ignored.append(f"{self.target.schema.id}:{key}")
                     continue
                 raise (InvalidPath if attr is None else Mutability)(f"{self.where}: {key!r} cannot be set here.")
             self._set(holder, attr, item, op)

@@ -14,7 +14,7 @@ from scimgate.scim.schema import walk
 
 _ALWAYS = {"id", "schemas"}
 Path = tuple[str, ...]
-_PARSED: dict[tuple[str, str | None, str | None], "Projection"] = {}
+_PARSED: dict[tuple[str, tuple[str, ...], str | None, str | None], "Projection"] = {}
 _PARSED_MAX = 1024
 
 
@@ -31,7 +31,7 @@ class Projection:
     def parse(cls, rtype: ResourceType, attributes: str | None, excluded: str | None) -> "Projection":
         # IdPs send the same few projections over and over (none; Entra's excludedAttributes=members): parsing
         # walks every schema, so the result is kept per (type, attributes, excludedAttributes), in a bounded cache.
-        key = (rtype.name, attributes, excluded)
+        key = (rtype.name, tuple(ext.id for ext in rtype.extensions), attributes, excluded)
         projection = _PARSED.get(key)
         if projection is None:
             projection = cls(
@@ -68,10 +68,28 @@ class Projection:
         return path == (self.core,) and not key.startswith("urn:")
 
     def _expand(self, resource: dict[str, Any], paths: tuple[Path, ...]) -> tuple[Path, ...]:
+        paths = _open_paths(resource, paths)
         if (self.core,) not in paths:
             return paths
         core_keys = tuple((key.lower(),) for key in resource if not key.lower().startswith("urn:"))
         return tuple(path for path in paths if path != (self.core,)) + core_keys
+
+
+def _open_paths(resource: dict[str, Any], paths: tuple[Path, ...]) -> tuple[Path, ...]:
+    """Names of undeclared extensions' attributes (``urn:…:acme:2.0:User:region``) split at the extension's URN,
+    which only the resource knows (no schema says where the URN ends)."""
+    urns = [key.lower() for key in resource if key.lower().startswith("urn:")]
+    if not urns:
+        return paths
+    resolved = []
+    for path in paths:
+        head = path[0]
+        prefixes = [urn for urn in urns if head.startswith(urn + ":")] if head not in urns else []
+        if prefixes:
+            urn = max(prefixes, key=len)
+            path = (urn, head[len(urn) + 1 :], *path[1:])
+        resolved.append(path)
+    return tuple(resolved)
 
 
 def _request_only(rtype: ResourceType) -> tuple[Path, ...]:
@@ -99,6 +117,11 @@ def _parse_path(rtype: ResourceType, name: str) -> Path:
         if lowered.startswith(urn + ":"):
             rest = tuple(lowered[len(urn) + 1 :].split("."))
             return rest if schema is rtype.schema else (urn, *rest)
+    if lowered.startswith("urn:"):
+        # An undeclared extension's name: the dots of its URN (":2.0:") are not sub-attribute separators.
+        urn, _, attribute = lowered.rpartition(":")
+        first, *subs = attribute.split(".")
+        return (f"{urn}:{first}", *subs)
     return tuple(lowered.split("."))
 
 

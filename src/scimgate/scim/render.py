@@ -78,7 +78,9 @@ def render(
     rtype: ResourceType, stored: StoredResource, base_url: str, related: Related = NOTHING_RELATED
 ) -> dict[str, Any]:
     document = stored.attributes
-    extensions = [ext.id for ext in rtype.extensions if ext.id in document]
+    # Every extension the resource holds, declared or not (Entra does not list its custom URN in the schemas it
+    # sends; the response says what the resource is made of).
+    extensions = [key for key, value in document.items() if key.lower().startswith("urn:") and isinstance(value, dict)]
     resource: dict[str, Any] = {"schemas": [rtype.schema.id, *extensions], "id": stored.id}
     for key, value in document.items():
         if key == ENTERPRISE_SCHEMA:

@@ -7,16 +7,20 @@ that differs, forever. The one conversion is booleans, because Entra sends ``"Tr
 (``aadOptscim062020`` off) and RFC 7643 wants JSON booleans back.
 
 What the server owns is dropped from input (RFC 7643 §3.1, RFC 7644 §3.3): ``id``, ``meta``, ``schemas``,
-``User.groups``, read-only sub-attributes. Attributes scimgate does not know are ignored rather than refused: Entra
-sends Microsoft-specific schema URIs and ``roles: []``, and refusing them would fail its provisioning job.
+``User.groups``, read-only sub-attributes. Core and enterprise attributes scimgate does not know are ignored rather
+than refused (Entra sends ``roles: []``, and refusing would fail its provisioning job), and each one ignored is
+named in ``ParsedResource.ignored`` for the provisioning log. Any other extension — an object under a URN key, or a
+URN-qualified attribute — is kept as sent (``scimgate.scim.extensions``).
 """
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from scimgate.scim.errors import InvalidSyntax, InvalidValue, PayloadTooLarge, excerpt
+from scimgate.scim.extensions import MAX_EXTENSIONS
 from scimgate.scim.resource_types import GROUPS, ResourceType
 from scimgate.scim.schema import ENTERPRISE_USER, EXTERNAL_ID, Attribute, Schema
 
@@ -38,39 +42,154 @@ class ParsedResource:
     """Attributes as stored: canonical names, the IdP's values, extension attributes under their schema URN."""
     members: list[MemberRef] | None
     """Group members when the request carried ``members`` (None when it did not), never part of the document."""
+    ignored: list[str] = field(default_factory=list)
+    """What was sent but not kept: unknown core or enterprise attributes (names only, for the provisioning log)."""
 
 
 def parse_resource(rtype: ResourceType, payload: Any) -> ParsedResource:
     if not isinstance(payload, dict):
         raise InvalidSyntax(f"The request body must be a JSON object holding a {rtype.name} resource.")
-    document: dict[str, Any] = {}
-    members: list[MemberRef] | None = None
+    parsed = ParsedResource({}, None)
     for key, value in payload.items():
         if key.lower() in _IGNORED_KEYS or value is None:
             continue
         extension = rtype.extension(key)
         if extension is not None:
             # Merged key by key, so {"urn:…:User:department": …} and {"urn:…:User": {…}} combine in any order.
-            for name, checked in _check_extension(extension, value).items():
-                _put(document.setdefault(extension.id, {}), name, checked)
-            continue
-        attr, schema = _resolve_key(rtype, key)
-        if attr is None or attr.mutability == "readOnly":
-            continue
-        if rtype is GROUPS and attr.name == "members":
-            if members is not None:
-                raise InvalidSyntax("The attribute 'members' appears more than once.")
-            members = parse_members(value)
-            continue
-        path = attr.name if schema is rtype.schema else f"{schema.id}:{attr.name}"
-        checked = check_attribute(attr, value, path)
-        if checked is not None:
-            _put(document if schema is rtype.schema else document.setdefault(schema.id, {}), attr.name, checked)
-    for extension in rtype.extensions:
-        if document.get(extension.id) == {}:
-            del document[extension.id]
+            for name, checked in _check_extension(extension, value, parsed.ignored).items():
+                _put(parsed.document.setdefault(extension.id, {}), name, checked)
+        elif not _read_attribute(rtype, key, value, parsed) and not _kept_open(rtype, key, value, payload, parsed):
+            parsed.ignored.append(key)
+    document = parsed.document
+    for key in [key for key, value in document.items() if key.lower().startswith("urn:") and value == {}]:
+        del document[key]
     _check_required(rtype.schema, document)
-    return ParsedResource(document=document, members=members)
+    extensions = sum(1 for key in document if key.lower().startswith("urn:"))
+    if extensions > MAX_EXTENSIONS:
+        raise InvalidValue(
+            f"The {rtype.name} holds {extensions} schema extensions; this server keeps at most {MAX_EXTENSIONS} per "
+            "resource. Send the attributes under fewer extension URNs."
+        )
+    return parsed
+
+
+def _read_attribute(rtype: ResourceType, key: str, value: Any, parsed: ParsedResource) -> bool:
+    """A core or known-extension attribute (``userName``, ``urn:…:enterprise:2.0:User:department``) into the
+    document; False when ``key`` names none."""
+    attr, schema = _resolve_key(rtype, key)
+    if attr is None:
+        return False
+    if attr.mutability == "readOnly":
+        return True  # the server's to set: dropped, as RFC 7643 §7 says (not an IdP mistake worth a warning)
+    if rtype.name == GROUPS.name and attr.name == "members":
+        if parsed.members is not None:
+            raise InvalidSyntax("The attribute 'members' appears more than once.")
+        parsed.members = parse_members(value)
+        return True
+    path = attr.name if schema is rtype.schema else f"{schema.id}:{attr.name}"
+    checked = check_attribute(attr, value, path)
+    if checked is not None:
+        holder = parsed.document if schema is rtype.schema else parsed.document.setdefault(schema.id, {})
+        _put(holder, attr.name, checked)
+    return True
+
+
+def _kept_open(rtype: ResourceType, key: str, value: Any, payload: dict[str, Any], parsed: ParsedResource) -> bool:
+    """An undeclared extension, kept as sent: an object under its URN, or one URN-qualified attribute of it (Entra
+    sends ``urn:…:CustomExtensionName:2.0:User:attr`` keys in a PATCH value). False for anything else."""
+    if not key.lower().startswith("urn:") or _names_known_schema(rtype, key):
+        return False
+    if isinstance(value, dict):
+        twins = [k for k, v in payload.items() if k != key and k.lower() == key.lower() and isinstance(v, dict)]
+        if twins:
+            raise InvalidSyntax(f"The extension {excerpt(key)} appears more than once (URNs are case-insensitive).")
+        urn, name = key, None
+    else:
+        urn, name = open_attribute(key, _urns_in(payload))
+    holder = _open_holder(parsed.document, urn)
+    if name is None:
+        for sub_key, item in without_nulls(value).items():  # refuses keys differing only in case, at any depth
+            set_open(holder, sub_key, item)
+    else:
+        set_open(holder, name, value)
+    return True
+
+
+def _names_known_schema(rtype: ResourceType, key: str) -> bool:
+    lowered = key.lower()
+    return any(lowered == s.id.lower() or lowered.startswith(s.id.lower() + ":") for s in rtype.schemas)
+
+
+def _urns_in(payload: dict[str, Any]) -> list[str]:
+    """The extension URNs a body names: keys holding objects, and its ``schemas``."""
+    found = [key for key, value in payload.items() if key.lower().startswith("urn:") and isinstance(value, dict)]
+    schemas = next((value for key, value in payload.items() if key.lower() == "schemas"), None)
+    if isinstance(schemas, list):
+        found += [item for item in schemas if isinstance(item, str)]
+    return found
+
+
+def _open_holder(document: dict[str, Any], urn: str) -> dict[str, Any]:
+    """The extension object ``urn`` of the document, matched case-insensitively (the first spelling stays)."""
+    for key, value in document.items():
+        if key.lower() == urn.lower() and isinstance(value, dict):
+            return value
+    holder: dict[str, Any] = {}
+    document[urn] = holder
+    return holder
+
+
+def open_attribute(path: str, urns: Iterable[str] = ()) -> tuple[str, str]:
+    """``urn:…:acme:2.0:User:region`` as (the extension's URN, the attribute path): the longest of ``urns`` that
+    prefixes it, else everything before the last colon (URNs end in the schema's name, attributes have no colon)."""
+    lowered = path.lower()
+    prefixes = [urn for urn in urns if lowered.startswith(urn.lower() + ":")]
+    if prefixes:
+        urn = max(prefixes, key=len)
+        return path[: len(urn)], path[len(urn) + 1 :]
+    urn, _, name = path.rpartition(":")
+    return urn, name
+
+
+def set_open(holder: dict[str, Any], path: str, value: Any) -> None:
+    """Set an undeclared attribute (``region``, or ``address.city``) to the value as sent. Names match
+    case-insensitively (the stored spelling stays); JSON nulls are left out (RFC 7643 §2.5: null is unassigned)."""
+    cleaned = without_nulls(value)
+    name, _, rest = path.partition(".")
+    key = open_key(holder, name)
+    if rest:
+        parent = holder.get(key)
+        if not isinstance(parent, dict):
+            parent = holder[key] = {}
+        set_open(parent, rest, value)
+        return
+    if cleaned is None:
+        holder.pop(key, None)
+    else:
+        holder[key] = cleaned
+
+
+def open_key(holder: dict[str, Any], name: str) -> str:
+    """The key ``name`` has in ``holder`` (case-insensitively), or ``name`` itself for a new one."""
+    return next((key for key in holder if key.lower() == name.lower()), name)
+
+
+def without_nulls(value: Any) -> Any:
+    """A JSON value as sent, without null members or elements (and without keys differing only in case)."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            cleaned = without_nulls(item)
+            if any(known.lower() == key.lower() for known in out):
+                raise InvalidSyntax(
+                    f"The attribute {key!r} appears more than once (attribute names are case-insensitive)."
+                )
+            if cleaned is not None:
+                out[key] = cleaned
+        return out
+    if isinstance(value, list):
+        return [cleaned for item in value if (cleaned := without_nulls(item)) is not None]
+    return value
 
 
 # Invisible characters that make two userNames look the same while being different users: controls, zero-width
@@ -120,12 +239,14 @@ def _is_external_id(schema: Schema, rtype: ResourceType, name: str) -> bool:
     return schema is rtype.schema and name.lower() == "externalid"
 
 
-def _check_extension(extension: Schema, value: Any) -> dict[str, Any]:
+def _check_extension(extension: Schema, value: Any, ignored: list[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidValue(f"{extension.id} must be a JSON object holding the extension's attributes.")
     out: dict[str, Any] = {}
     for key, sub_value in value.items():
         attr = extension.attribute(key)
+        if attr is None and sub_value is not None:
+            ignored.append(f"{extension.id}:{key}")
         if attr is None or attr.mutability == "readOnly" or sub_value is None:
             continue
         checked = check_attribute(attr, sub_value, f"{extension.id}:{attr.name}")

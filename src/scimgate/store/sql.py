@@ -48,3 +48,39 @@ def _codepoint_sqlite(element: codepoint_order, compiler: Any, **kw: Any) -> str
 @compiles(codepoint_order, "postgresql")
 def _codepoint_postgresql(element: codepoint_order, compiler: Any, **kw: Any) -> str:
     return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
+class json_text(FunctionElement[str]):
+    """The text at a fixed path of a JSON column, with the path written into the SQL rather than bound.
+
+    An expression index only serves a query whose expression is the same text: ``json_extract(attributes,
+    '$."urn"."attr"')`` on SQLite, ``(attributes #>> '{urn,attr}')`` on PostgreSQL. Bound, the path would be a
+    ``?`` the index does not match. The path is held as the function's second clause, so it is part of
+    SQLAlchemy's cache key.
+    """
+
+    type = sa.Text()
+    name = "json_text"
+    inherit_cache = True
+
+    def __init__(self, document: sa.ColumnElement[Any], path: tuple[str, ...]) -> None:
+        if any(not part or set(part) & {"'", '"', "\\", "{", "}", ","} for part in path):
+            raise ValueError(f"not a JSON path this server writes into SQL: {path!r}")
+        super().__init__(document, sa.literal_column("\x1f".join(path)))
+
+
+def _json_parts(element: json_text, compiler: Any, **kw: Any) -> tuple[str, list[str]]:
+    document, path = list(element.clauses)
+    return compiler.process(document, **kw), str(path.name).split("\x1f")
+
+
+@compiles(json_text, "sqlite")
+def _json_text_sqlite(element: json_text, compiler: Any, **kw: Any) -> str:
+    document, parts = _json_parts(element, compiler, **kw)
+    return "json_extract({}, '$.{}')".format(document, ".".join(f'"{part}"' for part in parts))
+
+
+@compiles(json_text, "postgresql")
+def _json_text_postgresql(element: json_text, compiler: Any, **kw: Any) -> str:
+    document, parts = _json_parts(element, compiler, **kw)
+    return "({} #>> '{{{}}}')".format(document, ",".join(f'"{part}"' for part in parts))

@@ -285,8 +285,28 @@ request_log = sa.Table(
     sa.Column("request_body", sa.Text, nullable=True),
     sa.Column("response_body", sa.Text, nullable=True),
     sa.Column("token_id", sa.String(40), nullable=True),
+    # What tolerant mode accepted the request without (unknown attributes, PATCH paths naming nothing): the names,
+    # never the values, so the admin page can say which mapping to check.
+    sa.Column("ignored", JSONDocument, nullable=True),
     sa.Index(None, "directory_id", "time"),
     sa.Index(None, "time"),
+)
+
+schema_extensions = sa.Table(
+    "schema_extensions",
+    metadata,
+    # Extension schemas an operator declared (scimgate/scim/extensions.py): advertised in /Schemas, their values
+    # validated, filtered and sorted in SQL and mapped into the normalised user. Undeclared extensions need no row:
+    # they are stored as sent.
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("schema_id", sa.String(300), nullable=False),
+    sa.Column("resource_type", sa.String(20), nullable=False),
+    # NULL: every directory of the instance; else only this one (a directory's own declaration wins).
+    sa.Column("directory_id", sa.String(40), sa.ForeignKey("directories.id", ondelete="CASCADE"), nullable=True),
+    # The declaration as given: the RFC 7643 §7 schema, plus scimgate's options (indexed attributes, names).
+    sa.Column("definition", JSONDocument, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index(None, "directory_id"),
 )
 
 counters = sa.Table(
