@@ -331,17 +331,20 @@ async def filler_users(w: Workload, n: int) -> list[str]:
     return created
 
 
-async def lookups_only(w: Workload, users: int, count: int) -> None:
-    """Only the ``userName eq`` lookup, against users that already exist (bench/million.py loads them)."""
+async def lookups_only(w: Workload, users: int, count: int, template: str | None = None) -> None:
+    """Only an ``eq`` lookup, against users that already exist (bench/million.py and bench/extensions.py load
+    them): ``userName eq``, or ``template`` with ``{i}`` for the user's number (e.g. a custom attribute)."""
+    template = template or 'userName eq "bench.user{i}@contoso.com"'
 
     async def lookup(phase: Phase, i: int) -> int:
         name = f"bench.user{i}@contoso.com"
-        body = (await w.timed(phase, "GET", f'/Users?filter=userName eq "{name}"', 200)).json()
+        body = (await w.timed(phase, "GET", "/Users?filter=" + template.replace("{i}", str(i)), 200)).json()
         if [r["userName"] for r in body["Resources"]] != [name] or body["totalResults"] != 1:
             raise Failure("lookup did not return exactly the user")
         return 1
 
-    await w.run("lookup (userName eq)", random.Random(1).choices(range(users), k=count), lookup)
+    label = template.split(" ", 1)[0].rsplit(":", 1)[-1]
+    await w.run(f"lookup ({label} eq)", random.Random(1).choices(range(users), k=count), lookup)
 
 
 async def paging(w: Workload, users: int) -> None:
@@ -368,7 +371,7 @@ async def main_async(args: argparse.Namespace) -> int:
     async with aiohttp.ClientSession(headers=headers, connector=connector, timeout=timeout) as session:
         workload = Workload(session, args.url.rstrip("/"), args.concurrency, args.phase_seconds)
         if args.lookups_only:
-            await lookups_only(workload, args.users, args.lookups_only)
+            await lookups_only(workload, args.users, args.lookups_only, args.lookup_filter)
         else:
             await entra(workload, args.users, args.group_size)
     rows = [phase.row() for phase in workload.phases]
@@ -393,6 +396,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--phase-seconds", type=float, default=300, help="stop a phase after this long")
     parser.add_argument("--lookups-only", type=int, metavar="N", help="only N lookups of existing bench.user<i>")
+    parser.add_argument(
+        "--lookup-filter", help="with --lookups-only: the filter, {i} for the user number (default userName eq)"
+    )
     parser.add_argument("--label", default="")
     return asyncio.run(main_async(parser.parse_args()))
 

@@ -82,6 +82,8 @@ class LogWriter:
             if time.monotonic() - self._last_prune > 300:
                 self._last_prune = time.monotonic()
                 await run_in_threadpool(self.prune)
+                # The same five-minute housekeeping keeps SQLite's planner statistics current.
+                await run_in_threadpool(self.db.optimize)
         except sa.exc.SQLAlchemyError as error:
             # The log must never take provisioning down with it: a busy database costs these entries only.
             logger.warning("could not write %d provisioning log entries: %s", len(entries), type(error).__name__)

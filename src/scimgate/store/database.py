@@ -112,6 +112,16 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def optimize(self) -> None:
+        """Refresh SQLite's query-planner statistics (PostgreSQL's autovacuum keeps its own). Without them SQLite
+        cannot tell a selective index (a declared, indexed custom attribute) from scanning a directory in id
+        order. ``analysis_limit`` samples each index, so this takes milliseconds whatever the table's size."""
+        if not self.is_sqlite:
+            return
+        with self.write() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+
     def dispose(self) -> None:
         self.engine.dispose()
 
