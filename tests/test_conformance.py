@@ -9,7 +9,7 @@ from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 from starlette.testclient import TestClient
 
-from tests.conftest import BASE_URL, Scim
+from tests.helpers.scim import BASE_URL, Scim
 
 # Nothing may be skipped: every feature the tester knows of is offered and advertised.
 ACCEPTED_SKIPS: set[tuple[str, str]] = set()

@@ -8,7 +8,7 @@ capitalised attribute names, + for spaces in query strings and the aadOptscim062
 import uuid
 from urllib.parse import quote_plus
 
-from tests.conftest import Scim, load_sample
+from tests.helpers.scim import Scim, load_sample
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 

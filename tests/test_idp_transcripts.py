@@ -2,25 +2,13 @@
 files in tests/samples/transcripts, each step with the status it must get and the state it must leave."""
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import SAMPLES, Scim
-
-TRANSCRIPTS = sorted((SAMPLES / "transcripts").glob("*.json"))
-
-
-def substitute(value: Any, saved: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return re.sub(r"\{(\w+)\}", lambda m: saved.get(m.group(1), m.group(0)), value)
-    if isinstance(value, list):
-        return [substitute(item, saved) for item in value]
-    if isinstance(value, dict):
-        return {key: substitute(item, saved) for key, item in value.items()}
-    return value
+from tests.helpers.scim import Scim
+from tests.helpers.transcripts import TRANSCRIPTS, substitute
 
 
 def assert_contains(actual: Any, expected: Any, where: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.test_cli import free_port, start, stop, value_after
+from tests.helpers.processes import free_port, start, stop, value_after
 
 TIMEOUT = 1.0
 

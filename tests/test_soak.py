@@ -8,7 +8,7 @@ import sys
 
 from scimgate.store.database import Database
 from scimgate.store.tables import metadata
-from tests.test_cli import REPO, free_port
+from tests.helpers.processes import REPO, free_port
 
 
 def test_twenty_writers_and_fifty_readers_see_no_errors() -> None:

@@ -11,7 +11,7 @@ from scimgate.config import Settings
 from scimgate.events import feed, webhooks
 from scimgate.store.database import Database
 from scimgate.store.tables import deliveries
-from tests.conftest import BASE_URL, OPERATOR_KEY, Scim
+from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Scim
 
 PAGES = ["/admin/", "/admin/log", "/admin/events", "/admin/webhooks", "/admin/directories/dir_x"]
 

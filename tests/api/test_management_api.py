@@ -10,7 +10,7 @@ from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.store.database import Database
 from scimgate.store.tables import group_members, tokens, users
-from tests.conftest import BASE_URL, OPERATOR_KEY, Api, Scim
+from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 

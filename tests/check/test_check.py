@@ -15,7 +15,7 @@ from scimgate.check import Report, run_check
 from scimgate.cli import main
 from scimgate.config import Settings
 from scimgate.store.database import Database
-from tests.conftest import BASE_URL, Api, Scim
+from tests.helpers.scim import BASE_URL, Api, Scim
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 Rewrite = Callable[[Scope, Any], Any]

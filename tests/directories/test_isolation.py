@@ -44,7 +44,7 @@ from scimgate.cli import main
 from scimgate.config import Settings
 from scimgate.store.database import Database
 from scimgate.store.tables import group_members, groups, users
-from tests.conftest import Api, Scim
+from tests.helpers.scim import Api, Scim
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"

@@ -14,7 +14,7 @@ from scimgate.directories.service import set_disabled
 from scimgate.directories.tokens import hash_token
 from scimgate.store.database import Database
 from scimgate.store.tables import client_secrets, tokens
-from tests.conftest import Scim
+from tests.helpers.scim import Scim
 
 
 def new_client(database: Database, directory_id: str, seconds: int = 3600) -> tuple[str, str]:

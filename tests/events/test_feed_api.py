@@ -28,8 +28,8 @@ from scimgate.events import webhooks
 from scimgate.store import migrate
 from scimgate.store.database import Database
 from scimgate.testing import ScimgateServer
-from tests.conftest import OPERATOR_KEY, Api, Scim
 from tests.events.receiver import Receiver
+from tests.helpers.scim import OPERATOR_KEY, Api, Scim
 
 
 def test_the_feed_pages_in_order_and_filters(api: Api, scim: Scim, other_scim: Scim) -> None:

@@ -18,17 +18,10 @@ from scimgate.logs import log_config
 from scimgate.store import migrate
 from scimgate.store.database import Database
 from scimgate.store.tables import request_log
-from tests.conftest import BASE_URL, Scim
+from tests.helpers.scim import BASE_URL, Scim, flush
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def flush(client: TestClient) -> None:
-    """Write what the log has queued (the background writer does this every half second)."""
-    portal = client.portal
-    assert portal is not None
-    portal.call(client.app.state.request_log.flush)  # type: ignore[attr-defined, call-arg]
 
 
 def entries(database: Database, directory_id: str | None = None) -> list[Any]:

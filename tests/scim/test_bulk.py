@@ -2,8 +2,7 @@
 
 from typing import Any
 
-from tests.conftest import Scim
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import Scim, assert_scim_error
 
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"

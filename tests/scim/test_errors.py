@@ -5,22 +5,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Scim
+from tests.helpers.scim import Scim, assert_scim_error
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-
-
-def assert_scim_error(response: Any, status: int, scim_type: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/scim+json"
-    body: dict[str, Any] = response.json()
-    assert body["schemas"] == [ERROR]
-    assert body["status"] == str(status)
-    assert body.get("scimType") == scim_type
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
-
 
 BAD_USER_BODIES = pytest.mark.parametrize(
     ("body", "scim_type"),

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scim2_models import ScimFilter
 
-from tests.conftest import Scim
+from tests.helpers.scim import Scim
 from tests.scim.filter_oracle import matches
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

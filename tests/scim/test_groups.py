@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tests.conftest import BASE_URL, Scim, load_sample
+from tests.helpers.scim import BASE_URL, Scim, load_sample
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Scim
 from tests.events.receiver import Receiver
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import Scim, assert_scim_error
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

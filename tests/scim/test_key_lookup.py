@@ -11,7 +11,7 @@ import pytest
 
 from scimgate.scim.filters import key_equality
 from scimgate.scim.resource_types import GROUPS, USERS
-from tests.conftest import Scim
+from tests.helpers.scim import Scim
 
 NAMES = [
     "alice@contoso.com",

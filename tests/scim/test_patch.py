@@ -5,20 +5,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Scim
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import Scim, assert_scim_error, patch
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
-
-def patch(scim: Scim, path: str, *operations: dict[str, Any], **kw: Any) -> Any:
-    return scim.client.patch(
-        scim.base + path,
-        json={"schemas": [PATCH], "Operations": list(operations)},
-        headers=scim.headers({"Content-Type": "application/scim+json", **kw.pop("headers", {})}),
-        **kw,
-    )
 
 
 def test_rfc_7644_add_member_example(scim: Scim) -> None:

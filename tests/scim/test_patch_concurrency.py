@@ -6,7 +6,7 @@ from scimgate.scim.operations import Operations
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import GROUPS
 from scimgate.store.database import Database
-from tests.conftest import BASE_URL, Scim
+from tests.helpers.scim import BASE_URL, Scim
 
 
 def test_fifty_concurrent_member_adds_are_all_kept(scim: Scim, database: Database) -> None:

@@ -4,9 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Scim
-from tests.scim.test_errors import assert_scim_error
-from tests.scim.test_patch import patch
+from tests.helpers.scim import Scim, assert_scim_error, patch
 
 
 @pytest.mark.parametrize("path", ['members[value eq "x"', "members[", 'members[value eq "x"]]', "members.value"])

@@ -11,7 +11,7 @@ from scimgate.scim.operations import Operations
 from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import GROUPS, USERS
 from scimgate.store.database import Database, retrying
-from tests.conftest import BASE_URL, Scim
+from tests.helpers.scim import BASE_URL, Scim
 
 
 def _race(calls: list[Any]) -> list[Any]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import Scim
+from tests.helpers.scim import Scim
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BASE_URL, Scim, load_sample
+from tests.helpers.scim import BASE_URL, Scim, load_sample
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

@@ -12,7 +12,7 @@ from scimgate.scim.projection import Projection
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.store.database import Database
 from scimgate.store.tables import groups, users
-from tests.conftest import BASE_URL, new_directory
+from tests.helpers.scim import BASE_URL, new_directory
 
 
 def captured_selects(

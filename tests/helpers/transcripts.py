@@ -1,0 +1,19 @@
+"""The IdP transcripts (tests/samples/transcripts): realistic request sequences as data, with ``{name}`` standing
+for the id a previous step saved."""
+
+import re
+from typing import Any
+
+from tests.helpers.scim import SAMPLES
+
+TRANSCRIPTS = sorted((SAMPLES / "transcripts").glob("*.json"))
+
+
+def substitute(value: Any, saved: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return re.sub(r"\{(\w+)\}", lambda m: saved.get(m.group(1), m.group(0)), value)
+    if isinstance(value, list):
+        return [substitute(item, saved) for item in value]
+    if isinstance(value, dict):
+        return {key: substitute(item, saved) for key, item in value.items()}
+    return value
