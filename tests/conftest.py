@@ -1,9 +1,10 @@
-"""Fixtures: a real database per test (SQLite file, or PostgreSQL when reachable), the app, and directories.
-What tests import is in tests/helpers.
+"""Fixtures: a real database per test, the app, and directories. What tests import is in tests/helpers.
 
-Every test that takes ``database`` (directly or through ``scim``) runs on each backend in ``BACKENDS``.
-PostgreSQL tests run when ``SCIMGATE_TEST_POSTGRES_URL`` (default: the local trust-auth server) answers; under CI
-(``CI=true``) an unreachable PostgreSQL is a failure, not a skip.
+Every test that takes ``database`` (directly or through ``scim``) runs on each backend in ``BACKENDS``;
+``pg_database`` is PostgreSQL alone. PostgreSQL tests run when ``SCIMGATE_TEST_POSTGRES_URL`` (default: the local
+trust-auth server) answers; under CI (``CI=true``) an unreachable PostgreSQL is a failure, not a skip. Each pytest
+process (each pytest-xdist worker) has a PostgreSQL database of its own, put back into the freshly migrated state
+before every test that uses it.
 """
 
 import os
@@ -19,10 +20,9 @@ from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.store import migrate
 from scimgate.store.database import Database
-from scimgate.store.tables import metadata
+from tests.helpers import postgres
 from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim, new_directory
 
-POSTGRES_URL = os.environ.get("SCIMGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -36,23 +36,18 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+def postgres_migrated() -> Iterator[postgres.Migrated]:
+    """This process's PostgreSQL database, migrated (dropped at the end of the session)."""
+    admin = sa.create_engine(postgres.POSTGRES_URL, isolation_level="AUTOCOMMIT")
     name = f"scimgate_test_{os.getpid()}"
     try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        migrated = postgres.create(admin, name)
     except sa.exc.OperationalError as error:
         admin.dispose()
         if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL} under CI: {error}")
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    migrate.upgrade(db)
-    db.dispose()
-    yield url
+            pytest.fail(f"PostgreSQL is not reachable at {postgres.POSTGRES_URL} under CI: {error}")
+        pytest.skip(f"PostgreSQL is not reachable at {postgres.POSTGRES_URL}")
+    yield migrated
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     admin.dispose()
@@ -60,25 +55,24 @@ def postgres_database() -> Iterator[str]:
 
 @pytest.fixture(params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A freshly migrated database of each backend."""
     if request.param == "sqlite":
         path = tmp_path / "scimgate.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         db = Database(f"sqlite:///{path}")
     else:
-        db = Database(request.getfixturevalue("postgres_database"))
-        with db.engine.begin() as conn:
-            names = ", ".join(table.name for table in metadata.sorted_tables)
-            conn.exec_driver_sql(f"TRUNCATE {names} CASCADE")
+        migrated: postgres.Migrated = request.getfixturevalue("postgres_migrated")
+        db = Database(migrated.url)
+        postgres.reset(db, migrated)
     yield db
     db.dispose()
 
 
 @pytest.fixture
-def pg_database(postgres_database: str) -> Iterator[Database]:
-    """PostgreSQL only, for behaviour SQLite does not have (connections to kill, deadlocks)."""
-    db = Database(postgres_database)
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE {', '.join(table.name for table in metadata.sorted_tables)} CASCADE")
+def pg_database(postgres_migrated: postgres.Migrated) -> Iterator[Database]:
+    """PostgreSQL only, for behaviour SQLite does not have (connections to kill, deadlocks); freshly migrated."""
+    db = Database(postgres_migrated.url)
+    postgres.reset(db, postgres_migrated)
     yield db
     db.dispose()
 

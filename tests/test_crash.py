@@ -13,7 +13,6 @@ import httpx2
 import pytest
 
 from scimgate.store.database import Database
-from scimgate.store.tables import metadata
 from tests.helpers.crash import WORKLOAD, Ledger, check_database, check_recovered, work
 from tests.helpers.processes import free_port, start, stop, value_after
 
@@ -23,12 +22,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'crash.db'}"
         return
-    url: str = request.getfixturevalue("postgres_database")
-    db = Database(url)
-    with db.engine.begin() as conn:  # an empty directory table, so serve creates the first directory again
-        conn.exec_driver_sql(f"TRUNCATE {', '.join(t.name for t in metadata.sorted_tables)} CASCADE")
-    db.dispose()
-    yield url
+    # Freshly migrated: no directory yet, so serve creates the first one and prints its token.
+    db: Database = request.getfixturevalue("pg_database")
+    yield db.url.render_as_string(hide_password=False)
 
 
 def test_kill_9_during_load_loses_nothing_acknowledged(database_url: str, tmp_path: Path) -> None:
