@@ -1,10 +1,11 @@
 """Fixtures: a real database per test, the app, and directories. What tests import is in tests/helpers.
 
-Every test that takes ``database`` (directly or through ``scim``) runs on each backend in ``BACKENDS``;
-``pg_database`` is PostgreSQL alone. PostgreSQL tests run when ``SCIMGATE_TEST_POSTGRES_URL`` (default: the local
-trust-auth server) answers; under CI (``CI=true``) an unreachable PostgreSQL is a failure, not a skip. Each pytest
-process (each pytest-xdist worker) has a PostgreSQL database of its own, put back into the freshly migrated state
-before every test that uses it.
+``database`` is a fresh SQLite database. A test marked ``both_backends`` (its outcome depends on the storage: SQL
+semantics, locking, constraints, ordering, JSON, the IdP transcripts; see the marker in pyproject.toml) gets it on
+SQLite and on PostgreSQL, as ``[sqlite]`` and ``[postgresql]``; ``pg_database`` is PostgreSQL alone. PostgreSQL
+tests run when ``SCIMGATE_TEST_POSTGRES_URL`` (default: the local trust-auth server) answers; under CI
+(``CI=true``) an unreachable PostgreSQL is a failure, not a skip. Each pytest process (each pytest-xdist worker)
+has a PostgreSQL database of its own, put back into the freshly migrated state before every test that uses it.
 """
 
 import os
@@ -24,6 +25,12 @@ from tests.helpers import postgres
 from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim, new_directory
 
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """SQLite for every test that takes ``database``; PostgreSQL as well for those marked ``both_backends``."""
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("database", BACKENDS, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +60,10 @@ def postgres_migrated() -> Iterator[postgres.Migrated]:
     admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A freshly migrated database of each backend."""
-    if request.param == "sqlite":
+    """SQLite, or PostgreSQL for the ``[postgresql]`` run of a ``both_backends`` test; freshly migrated."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         path = tmp_path / "scimgate.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         db = Database(f"sqlite:///{path}")

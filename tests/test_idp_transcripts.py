@@ -10,6 +10,8 @@ import pytest
 from tests.helpers.scim import Scim
 from tests.helpers.transcripts import TRANSCRIPTS, substitute
 
+pytestmark = pytest.mark.both_backends
+
 
 def assert_contains(actual: Any, expected: Any, where: str) -> None:
     """Objects: every expected key with a matching value (others may exist). Lists and scalars: equal, with list

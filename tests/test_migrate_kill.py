@@ -13,6 +13,8 @@ from scimgate.store import migrate
 from scimgate.store.database import Database
 from tests.helpers.scim import new_directory
 
+pytestmark = pytest.mark.both_backends
+
 START = "0001"
 
 

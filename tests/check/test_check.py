@@ -144,6 +144,7 @@ def failure(report: Report, step_starts: str) -> Any:
     return found[0]
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("idp", ["entra", "okta"])
 def test_every_step_passes_against_scimgate(database: Database, target: tuple[str, str], scim: Scim, idp: str) -> None:
     """scimgate itself passes the whole cycle, and the check leaves nothing behind."""

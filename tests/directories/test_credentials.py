@@ -23,6 +23,8 @@ from scimgate.store.database import Database
 from scimgate.store.tables import tokens
 from tests.helpers.scim import new_directory
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_rotation_keeps_both_tokens_for_the_overlap_then_only_the_new(database: Database) -> None:
     """The old token gets an expiry; until then both open the directory, after it only the new one does."""

@@ -14,6 +14,8 @@ from scimgate.store.database import Database
 from scimgate.store.tables import directories
 from tests.helpers.scim import Scim, all_events
 
+pytestmark = pytest.mark.both_backends
+
 ALARM = "directory.mass_deletion"
 
 

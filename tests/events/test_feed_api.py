@@ -31,6 +31,8 @@ from scimgate.testing import ScimgateServer
 from tests.events.receiver import Receiver
 from tests.helpers.scim import OPERATOR_KEY, Api, Scim
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_the_feed_pages_in_order_and_filters(api: Api, scim: Scim, other_scim: Scim) -> None:
     """GET /api/v1/events: ordered, paged by next_after, filtered by types and directory; bad input is a 400."""

@@ -15,6 +15,8 @@ from scimgate.store.database import Database
 from scimgate.store.tables import events, users
 from tests.helpers.scim import BASE_URL, Api, Scim, all_events
 
+pytestmark = pytest.mark.both_backends
+
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 

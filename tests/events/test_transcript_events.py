@@ -12,6 +12,8 @@ from scimgate.store.database import Database
 from tests.helpers.scim import Scim
 from tests.helpers.transcripts import TRANSCRIPTS, substitute
 
+pytestmark = pytest.mark.both_backends
+
 
 def new_events(database: Database, after: int, directory_id: str) -> tuple[list[dict[str, Any]], int]:
     page = feed.read(database, after, limit=1000, directory_id=directory_id)

@@ -17,6 +17,8 @@ from scimgate.store.database import Database
 from tests.events.receiver import Receiver
 from tests.helpers.scim import Api, Scim
 
+pytestmark = pytest.mark.both_backends
+
 FAST = (0.05, 0.05, 0.05)  # the retry schedule, shortened: three retries after the first attempt
 
 

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from scimgate.store.database import Database
 from tests.helpers.scim import Scim, assert_scim_error
 
+pytestmark = pytest.mark.both_backends
+
 
 def walk(scim: Scim, query: str, between: Any = None) -> list[dict[str, Any]]:
     """Follow nextCursor from an empty cursor to the last page; call ``between(page_number)`` between pages."""

@@ -13,6 +13,8 @@ from scim2_models import ScimFilter
 from tests.helpers.scim import Scim
 from tests.scim.filter_oracle import matches
 
+pytestmark = pytest.mark.both_backends
+
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 # Letters whose case mapping agrees between Python's casefold and PostgreSQL's lower(), plus LIKE metacharacters.
 WORDS = ["Ada", "ada", "ADA", "Bob", "éva", "Éva", "sales", "Sales", "R&D", "50%", "a_b", "axb", "ñu", "Zed", ""]

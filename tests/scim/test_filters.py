@@ -4,6 +4,8 @@ import pytest
 
 from tests.helpers.scim import Scim, assert_scim_error
 
+pytestmark = pytest.mark.both_backends
+
 
 def _ids(scim: Scim, endpoint: str, filter_: str) -> set[str]:
     response = scim.get(f"{endpoint}?filter={filter_}")

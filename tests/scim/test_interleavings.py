@@ -34,6 +34,8 @@ from scimgate.store.database import Database, retrying
 from scimgate.store.tables import events, group_members, groups, users
 from tests.helpers.scim import BASE_URL, new_directory
 
+pytestmark = pytest.mark.both_backends
+
 # How long a step may take before its worker counts as waiting for a lock. Too short only turns a slow step into a
 # different (still valid) interleaving; too long only makes the suite slower.
 PATIENCE = 0.05

@@ -13,6 +13,8 @@ from scimgate.scim.filters import key_equality
 from scimgate.scim.resource_types import GROUPS, USERS
 from tests.helpers.scim import Scim
 
+pytestmark = pytest.mark.both_backends
+
 NAMES = [
     "alice@contoso.com",
     "ALICE2@Contoso.COM",

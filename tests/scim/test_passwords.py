@@ -17,6 +17,8 @@ from scimgate.store.database import Database
 from scimgate.store.tables import events, request_log, users
 from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim, assert_scim_error, flush, new_directory
 
+pytestmark = pytest.mark.both_backends
+
 CANARY = "Canary-7f3a-secret"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"

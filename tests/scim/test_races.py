@@ -13,6 +13,8 @@ from scimgate.scim.resource_types import GROUPS, USERS
 from scimgate.store.database import Database, retrying
 from tests.helpers.scim import BASE_URL, Scim
 
+pytestmark = pytest.mark.both_backends
+
 
 def _race(calls: list[Any]) -> list[Any]:
     """Start every call at the same moment; return each one's result or the exception it raised."""

@@ -4,6 +4,8 @@ import pytest
 
 from tests.helpers.scim import Scim, assert_scim_error
 
+pytestmark = pytest.mark.both_backends
+
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 

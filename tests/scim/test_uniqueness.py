@@ -4,6 +4,8 @@ import pytest
 
 from tests.helpers.scim import Scim
 
+pytestmark = pytest.mark.both_backends
+
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 

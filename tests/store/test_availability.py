@@ -17,6 +17,8 @@ from scimgate.store.database import Database, Limits, retrying
 from scimgate.store.tables import users
 from tests.helpers.scim import BASE_URL, Scim, assert_scim_error, new_directory
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_unreachable_database_is_503_quickly() -> None:
     """Nothing listens on the database port: every SCIM request answers 503 with Retry-After within seconds."""

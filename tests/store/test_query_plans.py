@@ -14,6 +14,8 @@ from scimgate.store.database import Database
 from scimgate.store.tables import groups, users
 from tests.helpers.scim import BASE_URL, new_directory
 
+pytestmark = pytest.mark.both_backends
+
 
 def captured_selects(
     database: Database, rtype: ResourceType, filter_text: str, pages: tuple[Page, ...] = (Page(1, 10),)

@@ -11,6 +11,8 @@ from scimgate.store import migrate
 from scimgate.store.database import Database
 from scimgate.store.tables import group_members, metadata
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_migrated_schema_matches_the_tables(database: Database) -> None:
     """Alembic's head and scimgate.store.tables agree: no missing index, column or constraint."""
