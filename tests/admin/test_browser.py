@@ -63,6 +63,18 @@ def browser() -> Iterator[WebDriver]:
         driver.quit()
 
 
+def find_now(driver: WebDriver, selector: str) -> list[WebElement]:
+    """The elements matching ``selector`` on the page as it is, for elements that may rightly be absent: without
+    the implicit wait, which would otherwise spend its 10 s waiting for one that never comes. The page has loaded
+    (WebDriver waits for the navigation a get, refresh or click starts)."""
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    driver.implicitly_wait(0)
+    try:
+        return driver.find_elements(By.CSS_SELECTOR, selector)
+    finally:
+        driver.implicitly_wait(10)
+
+
 def shot(driver: WebDriver, name: str) -> None:
     path = SHOTS / f"{name}.png"
     assert driver.save_screenshot(str(path)) and path.stat().st_size > 1000
@@ -127,7 +139,7 @@ def test_an_admin_sets_up_a_directory_and_solves_a_failure(browser: WebDriver, s
 def _wait_for_rows(driver: WebDriver, selector: str) -> list[WebElement]:
     """The log is written within half a second of the request: reload until the row is there."""
     for _ in range(80):
-        rows = driver.find_elements(By.CSS_SELECTOR, selector)
+        rows = find_now(driver, selector)
         if rows:
             return rows
         time.sleep(0.25)
@@ -159,7 +171,7 @@ def test_an_admin_pages_through_a_groups_members(browser: WebDriver, scimgate_se
         ids = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#members tbody td code")]
         seen += ids
         shot(browser, f"05-group-members-page-{page}")
-        following = browser.find_elements(By.ID, "next-page")
+        following = find_now(browser, "#next-page")
         if not following:
             break
         click_through(browser, following[0])
