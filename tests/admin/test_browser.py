@@ -14,12 +14,12 @@ from pathlib import Path
 import httpx2
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from scimgate.testing import ScimgateServer
@@ -84,7 +84,22 @@ def click_through(driver: WebDriver, element: WebElement) -> None:
     """Click something that loads a new page, and wait until the old page is gone (or the next find could pick an
     element of the page being left)."""
     element.click()
-    WebDriverWait(driver, 20).until(staleness_of(element))
+    WebDriverWait(driver, 20).until(lambda _: _detached(element))
+
+
+def _detached(element: WebElement) -> bool:
+    """Whether the element has left the document. Asked in the middle of the navigation, chromedriver may answer
+    "Node with given id does not belong to the document" (an unknown error, not a stale element reference, the
+    only answer Selenium's staleness_of expects): that too means the old page is gone."""
+    try:
+        element.is_enabled()  # any command on the element says whether it is still attached
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in (error.msg or ""):
+            return True
+        raise
+    return False
 
 
 def sign_in(driver: WebDriver, server: ScimgateServer) -> None:
