@@ -16,6 +16,8 @@ from scimgate.store.database import Database
 from tests.helpers.crash import WORKLOAD, Ledger, check_database, check_recovered, work
 from tests.helpers.processes import free_port, start, stop, value_after
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
@@ -32,17 +34,20 @@ def test_kill_9_during_load_loses_nothing_acknowledged(database_url: str, tmp_pa
     command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--database-url", database_url]
     command += ["--rate-limit-per-second", "0"]  # the replay re-sends everything at full speed
     server, lines = start(command, cwd=tmp_path)
-    url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
-    headers = {"Authorization": f"Bearer {value_after(lines, 'Bearer token (Entra: Secret Token):')}"}
-    ledger = Ledger()
-    with httpx2.Client(headers=headers, timeout=10) as client:
-        group = client.post(f"{url}/Groups", json={"displayName": "Crash test"}).json()["id"]
-        killer = threading.Timer(random.uniform(0.8, 2.0), lambda: os.kill(server.pid, 9))
-        killer.start()
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            list(pool.map(lambda i: work(client, url, group, i, ledger), range(WORKLOAD)))
-        killer.join()
-    stop(server)  # already dead: this waits for it and closes its output
+    killer = threading.Timer(random.uniform(0.8, 2.0), lambda: os.kill(server.pid, 9))
+    try:
+        url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
+        headers = {"Authorization": f"Bearer {value_after(lines, 'Bearer token (Entra: Secret Token):')}"}
+        ledger = Ledger()
+        with httpx2.Client(headers=headers, timeout=10) as client:
+            group = client.post(f"{url}/Groups", json={"displayName": "Crash test"}).json()["id"]
+            killer.start()
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(lambda i: work(client, url, group, i, ledger), range(WORKLOAD)))
+            killer.join()
+    finally:
+        killer.cancel()  # if the test failed before the kill: no kill later, of a process that may not be ours
+        stop(server)  # already dead after the kill: this waits for it and closes its output
     assert 0 < len(ledger.users) < WORKLOAD, "the kill should land in the middle of the load"
 
     server, _ = start(command, cwd=tmp_path)
@@ -60,28 +65,31 @@ def test_kill_9_during_a_big_member_patch_leaves_old_or_new_members(database_url
     command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--database-url", database_url]
     command += ["--rate-limit-per-second", "0"]  # the replay re-sends everything at full speed
     server, lines = start(command, cwd=tmp_path)
-    url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
-    headers = {"Authorization": f"Bearer {value_after(lines, 'Bearer token (Entra: Secret Token):')}"}
-    with httpx2.Client(headers=headers, timeout=30) as client:
-        bulk = {
-            "Operations": [
-                {"method": "POST", "path": "/Users", "bulkId": f"u{i}", "data": {"userName": f"m{i}@example.com"}}
-                for i in range(1000)
-            ]
-        }
-        ids = [r["location"].rsplit("/", 1)[1] for r in client.post(f"{url}/Bulk", json=bulk).json()["Operations"]]
-        for attempt in range(3):
-            group = client.post(f"{url}/Groups", json={"displayName": f"Big {attempt}"}).json()["id"]
-            patch = {"Operations": [{"op": "add", "path": "members", "value": [{"value": i} for i in ids]}]}
-            killer = threading.Timer(random.uniform(0.0, 0.15), lambda pid=server.pid: os.kill(pid, 9))
-            killer.start()
-            try:
-                client.patch(f"{url}/Groups/{group}", json=patch)
-            except httpx2.HTTPError:
-                pass
-            killer.join()
-            stop(server)
-            server, _ = start(command, cwd=tmp_path)
-            members = client.get(f"{url}/Groups/{group}").json().get("members", [])
-            assert len(members) in (0, 1000)
-    stop(server)
+    try:
+        url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
+        headers = {"Authorization": f"Bearer {value_after(lines, 'Bearer token (Entra: Secret Token):')}"}
+        with httpx2.Client(headers=headers, timeout=30) as client:
+            bulk = {
+                "Operations": [
+                    {"method": "POST", "path": "/Users", "bulkId": f"u{i}", "data": {"userName": f"m{i}@example.com"}}
+                    for i in range(1000)
+                ]
+            }
+            created = client.post(f"{url}/Bulk", json=bulk).json()["Operations"]
+            ids = [r["location"].rsplit("/", 1)[1] for r in created]
+            for attempt in range(3):
+                group = client.post(f"{url}/Groups", json={"displayName": f"Big {attempt}"}).json()["id"]
+                patch = {"Operations": [{"op": "add", "path": "members", "value": [{"value": i} for i in ids]}]}
+                killer = threading.Timer(random.uniform(0.0, 0.15), lambda pid=server.pid: os.kill(pid, 9))
+                killer.start()
+                try:
+                    client.patch(f"{url}/Groups/{group}", json=patch)
+                except httpx2.HTTPError:
+                    pass
+                killer.join()
+                stop(server)
+                server, _ = start(command, cwd=tmp_path)
+                members = client.get(f"{url}/Groups/{group}").json().get("members", [])
+                assert len(members) in (0, 1000)
+    finally:
+        stop(server)  # also when the test failed: no server left running
