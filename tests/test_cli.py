@@ -5,8 +5,11 @@ import sys
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from tests.helpers.processes import free_port, serve_and_use, start, stop, value_after
+
+pytestmark = pytest.mark.slow
 
 
 def test_serve_prints_url_and_token_once(tmp_path: Path) -> None:

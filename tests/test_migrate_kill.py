@@ -13,7 +13,7 @@ from scimgate.store import migrate
 from scimgate.store.database import Database
 from tests.helpers.scim import new_directory
 
-pytestmark = pytest.mark.both_backends
+pytestmark = [pytest.mark.both_backends, pytest.mark.slow]
 
 START = "0001"
 

@@ -16,6 +16,8 @@ import pytest
 
 from tests.helpers.processes import free_port, start, stop, value_after
 
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 1.0
 
 

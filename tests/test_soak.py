@@ -6,8 +6,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from scimgate.store.database import Database
 from tests.helpers.processes import REPO, free_port
+
+pytestmark = pytest.mark.slow
 
 
 def test_twenty_writers_and_fifty_readers_see_no_errors() -> None:

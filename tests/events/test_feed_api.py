@@ -78,6 +78,7 @@ def test_events_tail_prints_json_lines(database: Database, scim: Scim, tmp_path:
     assert bad.exit_code == 2
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_delivery_delivers_after_restart(tmp_path: Path) -> None:
     """kill -9 while the receiver is still answering: the restarted worker delivers the event again (same
     webhook-id), it is acknowledged, and the delivery ends succeeded."""

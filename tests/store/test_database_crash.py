@@ -34,6 +34,8 @@ from tests.helpers.crash import WORKLOAD, Ledger, check_database, check_recovere
 from tests.helpers.processes import free_port, start, stop, value_after
 from tests.helpers.scim import assert_scim_error
 
+pytestmark = pytest.mark.slow
+
 # Debian's server binaries, of the newest installed major version (15 on this machine).
 BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), default=Path("/nonexistent"))
 
