@@ -1,17 +1,17 @@
-"""Fixtures: a real database per test (SQLite file, or PostgreSQL when reachable), the app, and directories.
+"""Fixtures: a real database per test, the app, and directories. What tests import is in tests/helpers.
 
-Every test that takes ``database`` (directly or through ``scim``) runs on each backend in ``BACKENDS``.
-PostgreSQL tests run when ``SCIMGATE_TEST_POSTGRES_URL`` (default: the local trust-auth server) answers; under CI
-(``CI=true``) an unreachable PostgreSQL is a failure, not a skip.
+``database`` is a fresh SQLite database. A test marked ``both_backends`` (its outcome depends on the storage: SQL
+semantics, locking, constraints, ordering, JSON, the IdP transcripts; see the marker in pyproject.toml) gets it on
+SQLite and on PostgreSQL, as ``[sqlite]`` and ``[postgresql]``; ``pg_database`` is PostgreSQL alone. PostgreSQL
+tests run when ``SCIMGATE_TEST_POSTGRES_URL`` (default: the local trust-auth server) answers; under CI
+(``CI=true``) an unreachable PostgreSQL is a failure, not a skip. Each pytest process (each pytest-xdist worker)
+has a PostgreSQL database of its own, put back into the freshly migrated state before every test that uses it.
 """
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,20 +19,24 @@ from starlette.testclient import TestClient
 
 from scimgate.app import create_app
 from scimgate.config import Settings
-from scimgate.directories.credentials import issue_token
-from scimgate.directories.service import create_directory
 from scimgate.store import migrate
 from scimgate.store.database import Database
-from scimgate.store.tables import metadata
+from tests.helpers import postgres
+from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim, new_directory
 
-SAMPLES = Path(__file__).parent / "samples"
-BASE_URL = "http://testserver"
-POSTGRES_URL = os.environ.get("SCIMGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def load_sample(name: str) -> Any:
-    return json.loads((SAMPLES / name).read_text())
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """SQLite for every test that takes ``database``; PostgreSQL as well for those marked ``both_backends``."""
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("database", BACKENDS, indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow (they start processes or install packages) first, the order otherwise unchanged: with two
+    workers, a run then never ends on one worker finishing a 15 s test while the other has nothing left."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
@@ -45,54 +49,45 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+def postgres_migrated() -> Iterator[postgres.Migrated]:
+    """This process's PostgreSQL database, migrated (dropped at the end of the session)."""
+    admin = sa.create_engine(postgres.POSTGRES_URL, isolation_level="AUTOCOMMIT")
     name = f"scimgate_test_{os.getpid()}"
     try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        migrated = postgres.create(admin, name)
     except sa.exc.OperationalError as error:
         admin.dispose()
         if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL} under CI: {error}")
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    migrate.upgrade(db)
-    db.dispose()
-    yield url
+            pytest.fail(f"PostgreSQL is not reachable at {postgres.POSTGRES_URL} under CI: {error}")
+        pytest.skip(f"PostgreSQL is not reachable at {postgres.POSTGRES_URL}")
+    yield migrated
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
+    """SQLite, or PostgreSQL for the ``[postgresql]`` run of a ``both_backends`` test; freshly migrated."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         path = tmp_path / "scimgate.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         db = Database(f"sqlite:///{path}")
     else:
-        db = Database(request.getfixturevalue("postgres_database"))
-        with db.engine.begin() as conn:
-            names = ", ".join(table.name for table in metadata.sorted_tables)
-            conn.exec_driver_sql(f"TRUNCATE {names} CASCADE")
+        migrated: postgres.Migrated = request.getfixturevalue("postgres_migrated")
+        db = Database(migrated.url)
+        postgres.reset(db, migrated)
     yield db
     db.dispose()
 
 
 @pytest.fixture
-def pg_database(postgres_database: str) -> Iterator[Database]:
-    """PostgreSQL only, for behaviour SQLite does not have (connections to kill, deadlocks)."""
-    db = Database(postgres_database)
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE {', '.join(table.name for table in metadata.sorted_tables)} CASCADE")
+def pg_database(postgres_migrated: postgres.Migrated) -> Iterator[Database]:
+    """PostgreSQL only, for behaviour SQLite does not have (connections to kill, deadlocks); freshly migrated."""
+    db = Database(postgres_migrated.url)
+    postgres.reset(db, postgres_migrated)
     yield db
     db.dispose()
-
-
-OPERATOR_KEY = "operator-key-for-tests-0123456789abcdef"
 
 
 @pytest.fixture
@@ -105,84 +100,6 @@ def settings() -> Settings:
 def app_client(database: Database, settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings, database), base_url=BASE_URL) as client:
         yield client
-
-
-@dataclass
-class Scim:
-    """A SCIM client for one directory: paths are relative to the directory's base URL."""
-
-    client: TestClient
-    directory_id: str
-    token: str
-
-    @property
-    def base(self) -> str:
-        return f"/scim/v2/{self.directory_id}"
-
-    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", **(extra or {})}
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.client.get(self.base + path, headers=self.headers(kw.pop("headers", None)), **kw)
-
-    def delete(self, path: str, **kw: Any) -> Any:
-        return self.client.delete(self.base + path, headers=self.headers(kw.pop("headers", None)), **kw)
-
-    def post(self, path: str, body: Any, **kw: Any) -> Any:
-        headers = self.headers({"Content-Type": "application/scim+json", **kw.pop("headers", {})})
-        return self.client.post(self.base + path, content=json.dumps(body), headers=headers, **kw)
-
-    def put(self, path: str, body: Any, **kw: Any) -> Any:
-        headers = self.headers({"Content-Type": "application/scim+json", **kw.pop("headers", {})})
-        return self.client.put(self.base + path, content=json.dumps(body), headers=headers, **kw)
-
-    def create_user(self, user_name: str, **attrs: Any) -> dict[str, Any]:
-        body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name, **attrs}
-        response = self.post("/Users", body)
-        assert response.status_code == 201, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    def create_group(self, display_name: str, members: list[str] | None = None, **attrs: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-            "displayName": display_name,
-            **attrs,
-        }
-        if members is not None:
-            body["members"] = [{"value": member} for member in members]
-        response = self.post("/Groups", body)
-        assert response.status_code == 201, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-
-def new_directory(database: Database, name: str) -> tuple[str, str]:
-    with database.write() as conn:
-        directory = create_directory(conn, name)
-        return directory.id, issue_token(conn, directory.id).token
-
-
-@dataclass
-class Api:
-    """The management API, with the operator key."""
-
-    client: TestClient
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {OPERATOR_KEY}"}
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.client.get("/api/v1" + path, headers=self.headers(), **kw)
-
-    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
-        return self.client.post("/api/v1" + path, json=body if body is not None else {}, headers=self.headers(), **kw)
-
-    def patch(self, path: str, body: Any, **kw: Any) -> Any:
-        return self.client.patch("/api/v1" + path, json=body, headers=self.headers(), **kw)
-
-    def delete(self, path: str, **kw: Any) -> Any:
-        return self.client.delete("/api/v1" + path, headers=self.headers(), **kw)
 
 
 @pytest.fixture

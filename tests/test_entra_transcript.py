@@ -8,7 +8,11 @@ capitalised attribute names, + for spaces in query strings and the aadOptscim062
 import uuid
 from urllib.parse import quote_plus
 
-from tests.conftest import Scim, load_sample
+import pytest
+
+from tests.helpers.scim import Scim, load_sample
+
+pytestmark = pytest.mark.both_backends
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 

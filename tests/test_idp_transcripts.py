@@ -2,7 +2,6 @@
 files in tests/samples/transcripts, each step with the status it must get and the state it must leave."""
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -10,20 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from scimgate.store.tables import request_log
-from tests.conftest import OPERATOR_KEY, SAMPLES, Scim
-from tests.provisioning.test_request_log import flush
+from tests.helpers.scim import Scim, flush
+from tests.helpers.transcripts import TRANSCRIPTS, declare, substitute
 
-TRANSCRIPTS = sorted((SAMPLES / "transcripts").glob("*.json"))
+pytestmark = pytest.mark.both_backends
 
-
-def substitute(value: Any, saved: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return re.sub(r"\{(\w+)\}", lambda m: saved.get(m.group(1), m.group(0)), value)
-    if isinstance(value, list):
-        return [substitute(item, saved) for item in value]
-    if isinstance(value, dict):
-        return {key: substitute(item, saved) for key, item in value.items()}
-    return value
+pytestmark = pytest.mark.both_backends
 
 
 def assert_contains(actual: Any, expected: Any, where: str) -> None:
@@ -40,15 +31,6 @@ def assert_contains(actual: Any, expected: Any, where: str) -> None:
             assert_contains(got, want, f"{where}[{index}]")
     else:
         assert actual == expected, f"{where}: {actual!r} != {expected!r}"
-
-
-def declare(scim: Scim, definitions: list[Any]) -> None:
-    """The extension schemas a transcript's application declared, through the management API."""
-    for definition in definitions:
-        response = scim.client.post(
-            "/api/v1/schemas", json={"definition": definition}, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
-        )
-        assert response.status_code == 201, response.text
 
 
 def ignored_in_log(scim: Scim, request_id: str) -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import REPO, serve_and_use
+from tests.helpers.processes import REPO, serve_and_use
 
 
 @pytest.mark.slow

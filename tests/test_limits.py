@@ -8,8 +8,7 @@ from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.rate_limits import TokenBuckets
 from scimgate.store.database import Database
-from tests.conftest import BASE_URL, OPERATOR_KEY, Scim, new_directory
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Scim, assert_scim_error, new_directory
 
 
 def client_with(database: Database, **settings: float) -> TestClient:

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from scimgate.store import migrate
 from scimgate.store.database import Database
-from tests.conftest import new_directory
+from tests.helpers.scim import new_directory
+
+pytestmark = [pytest.mark.both_backends, pytest.mark.slow]
 
 START = "0001"
 

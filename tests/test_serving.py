@@ -14,7 +14,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.test_cli import free_port, start, stop, value_after
+from tests.helpers.processes import free_port, start, stop, value_after
+
+pytestmark = pytest.mark.slow
 
 TIMEOUT = 1.0
 

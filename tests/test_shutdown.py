@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 import sqlalchemy as sa
 
 from scimgate.store.database import Database
 from scimgate.store.tables import users
-from tests.test_cli import free_port, start, value_after
+from tests.helpers.processes import free_port, start, value_after
+
+pytestmark = pytest.mark.slow
 
 
 def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:

@@ -6,9 +6,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from scimgate.store.database import Database
-from scimgate.store.tables import metadata
-from tests.test_cli import REPO, free_port
+from tests.helpers.processes import REPO, free_port
+
+pytestmark = pytest.mark.slow
 
 
 def test_twenty_writers_and_fifty_readers_see_no_errors() -> None:
@@ -32,16 +35,14 @@ def test_twenty_writers_and_fifty_readers_see_no_errors() -> None:
     assert set(summary["reads"]) == {"200"}  # readers are never refused while writers hold the lock
 
 
-def test_two_hundred_clients_queue_for_a_pool_of_two(postgres_database: str) -> None:
+def test_two_hundred_clients_queue_for_a_pool_of_two(pg_database: Database) -> None:
     """F11: far more concurrent requests than connections (200 clients, pool_size 2 plus 2 in overflow): they
     queue for a connection (or get 503 with Retry-After after the pool timeout); none gets a 500, none hangs, and
     the writes all land."""
-    db = Database(postgres_database)
-    with db.engine.begin() as conn:  # an empty database, so serve creates the first directory and prints its token
-        conn.exec_driver_sql(f"TRUNCATE {', '.join(t.name for t in metadata.sorted_tables)} CASCADE")
-    db.dispose()
+    # Freshly migrated (no directory yet), so serve creates the first directory and prints its token.
+    postgres_url = pg_database.url.render_as_string(hide_password=False)
     command = [sys.executable, str(REPO / "bench" / "soak.py"), "--writers", "60", "--readers", "140"]
-    command += ["--seconds", "3", "--port", str(free_port()), "--database-url", postgres_database]
+    command += ["--seconds", "3", "--port", str(free_port()), "--database-url", postgres_url]
     command += ["--db-pool-size", "2"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr

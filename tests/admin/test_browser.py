@@ -14,12 +14,12 @@ from pathlib import Path
 import httpx2
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from scimgate.testing import ScimgateServer
@@ -63,6 +63,18 @@ def browser() -> Iterator[WebDriver]:
         driver.quit()
 
 
+def find_now(driver: WebDriver, selector: str) -> list[WebElement]:
+    """The elements matching ``selector`` on the page as it is, for elements that may rightly be absent: without
+    the implicit wait, which would otherwise spend its 10 s waiting for one that never comes. The page has loaded
+    (WebDriver waits for the navigation a get, refresh or click starts)."""
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    driver.implicitly_wait(0)
+    try:
+        return driver.find_elements(By.CSS_SELECTOR, selector)
+    finally:
+        driver.implicitly_wait(10)
+
+
 def shot(driver: WebDriver, name: str) -> None:
     path = SHOTS / f"{name}.png"
     assert driver.save_screenshot(str(path)) and path.stat().st_size > 1000
@@ -72,7 +84,22 @@ def click_through(driver: WebDriver, element: WebElement) -> None:
     """Click something that loads a new page, and wait until the old page is gone (or the next find could pick an
     element of the page being left)."""
     element.click()
-    WebDriverWait(driver, 20).until(staleness_of(element))
+    WebDriverWait(driver, 20).until(lambda _: _detached(element))
+
+
+def _detached(element: WebElement) -> bool:
+    """Whether the element has left the document. Asked in the middle of the navigation, chromedriver may answer
+    "Node with given id does not belong to the document" (an unknown error, not a stale element reference, the
+    only answer Selenium's staleness_of expects): that too means the old page is gone."""
+    try:
+        element.is_enabled()  # any command on the element says whether it is still attached
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in (error.msg or ""):
+            return True
+        raise
+    return False
 
 
 def sign_in(driver: WebDriver, server: ScimgateServer) -> None:
@@ -127,7 +154,7 @@ def test_an_admin_sets_up_a_directory_and_solves_a_failure(browser: WebDriver, s
 def _wait_for_rows(driver: WebDriver, selector: str) -> list[WebElement]:
     """The log is written within half a second of the request: reload until the row is there."""
     for _ in range(80):
-        rows = driver.find_elements(By.CSS_SELECTOR, selector)
+        rows = find_now(driver, selector)
         if rows:
             return rows
         time.sleep(0.25)
@@ -159,7 +186,7 @@ def test_an_admin_pages_through_a_groups_members(browser: WebDriver, scimgate_se
         ids = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#members tbody td code")]
         seen += ids
         shot(browser, f"05-group-members-page-{page}")
-        following = browser.find_elements(By.ID, "next-page")
+        following = find_now(browser, "#next-page")
         if not following:
             break
         click_through(browser, following[0])

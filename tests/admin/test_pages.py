@@ -11,7 +11,7 @@ from scimgate.config import Settings
 from scimgate.events import feed, webhooks
 from scimgate.store.database import Database
 from scimgate.store.tables import deliveries
-from tests.conftest import BASE_URL, OPERATOR_KEY, Scim
+from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Scim
 
 PAGES = ["/admin/", "/admin/log", "/admin/events", "/admin/webhooks", "/admin/directories/dir_x"]
 
@@ -99,6 +99,7 @@ def test_pages_escape_what_the_idp_sent(app_client: TestClient, scim: Scim) -> N
         assert "&lt;script&gt;" in text or "&lt;img" in text
 
 
+@pytest.mark.both_backends
 def test_users_and_groups_are_searchable_and_members_paged(app_client: TestClient, scim: Scim) -> None:
     """Search finds by name; a group's members come a page at a time."""
     sign_in(app_client)

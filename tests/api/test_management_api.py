@@ -1,4 +1,5 @@
-"""The management API: directories, their credentials, and read access to users and groups, on both backends."""
+"""The management API: directories, their credentials, and read access to users and groups. What depends on the
+storage (ordering and paging, cascading deletes, strings PostgreSQL cannot store) runs on both backends."""
 
 from typing import Any
 
@@ -10,7 +11,7 @@ from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.store.database import Database
 from scimgate.store.tables import group_members, tokens, users
-from tests.conftest import BASE_URL, OPERATOR_KEY, Api, Scim
+from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
@@ -99,6 +100,7 @@ def test_directory_fields_are_validated(api: Api) -> None:
     assert api.get("/directories").json()["data"] == []
 
 
+@pytest.mark.both_backends
 def test_list_directories_pages_and_filters(api: Api) -> None:
     """Directories come in creation order, a page at a time, and can be found by the application's key."""
     made = [create(api, f"Customer {i}", external_id=f"org_{i % 2}")[0]["id"] for i in range(5)]
@@ -140,6 +142,7 @@ def test_disable_refuses_the_idp_and_keeps_the_data(api: Api) -> None:
     assert scim.get(f"/Users/{user['id']}").status_code == 200
 
 
+@pytest.mark.both_backends
 def test_delete_needs_confirmation_and_removes_everything(api: Api, database: Database) -> None:
     """Without ?confirm=<id> nothing is deleted; with it, the directory's rows are gone and its token opens
     nothing."""
@@ -261,6 +264,7 @@ def test_users_are_readable_normalised_and_raw(api: Api) -> None:
     assert api.get(f"/directories/{directory['id']}/users/{user['id']}").json() == ada
 
 
+@pytest.mark.both_backends
 def test_group_members_are_paged(api: Api) -> None:
     """A group is read without its members; the members come a page at a time, in id order."""
     directory, scim = create(api)
@@ -300,6 +304,7 @@ def test_unknown_endpoint_is_a_problem(api: Api) -> None:
     assert_problem(api.get("/nothing-here"), 404)
 
 
+@pytest.mark.both_backends
 def test_nul_characters_are_refused_not_a_database_error(api: Api) -> None:
     """NUL in a path, a query or a name is a 400 or 422 problem on every backend (PostgreSQL cannot store it)."""
     assert_problem(api.get("/directories/dir%00x"), 400)

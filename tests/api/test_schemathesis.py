@@ -40,7 +40,7 @@ from scimgate.api.events import EndpointChange, EndpointIn, MappingIn
 from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.store.database import Database
-from tests.conftest import BASE_URL, OPERATOR_KEY, Api, Scim
+from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim
 
 MAX_EXAMPLES = 25
 """Fuzzing-phase examples per operation (the examples and coverage phases add their own, fixed, cases)."""

@@ -11,8 +11,7 @@ from scimgate.config import Settings
 from scimgate.directories.auth import bearer_token
 from scimgate.store.database import Database
 from scimgate.store.tables import tokens
-from tests.conftest import Scim, new_directory
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import Scim, assert_scim_error, new_directory
 
 PATHS = [
     "/Users",

@@ -21,7 +21,9 @@ from scimgate.directories.oauth import create_client
 from scimgate.directories.service import get_directory, set_disabled
 from scimgate.store.database import Database
 from scimgate.store.tables import tokens
-from tests.conftest import new_directory
+from tests.helpers.scim import new_directory
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_rotation_keeps_both_tokens_for_the_overlap_then_only_the_new(database: Database) -> None:

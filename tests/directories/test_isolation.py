@@ -1,4 +1,5 @@
-"""Sections A (authentication) and B (tenant isolation) of the security test plan, on both backends.
+"""Sections A (authentication) and B (tenant isolation) of the security test plan; B, which is about what the
+storage's queries return, on both backends.
 
 Where each case is tested (docs/security.md has the same table with the results):
 
@@ -44,7 +45,7 @@ from scimgate.cli import main
 from scimgate.config import Settings
 from scimgate.store.database import Database
 from scimgate.store.tables import group_members, groups, users
-from tests.conftest import Api, Scim
+from tests.helpers.scim import Api, Scim
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -148,6 +149,7 @@ def test_a13_locations_come_from_the_configured_url(scim: Scim) -> None:
         assert scim.client.get(f"{prefix}/Users", headers=scim.headers()).status_code == 404
 
 
+@pytest.mark.both_backends
 def test_b1_another_directorys_user_is_not_found_like_a_random_id(scim: Scim, other_scim: Scim) -> None:
     """Another directory's user id gets the same 404 as an id that never existed, apart from the id itself."""
     theirs = other_scim.create_user("theirs@example.com")["id"]
@@ -173,6 +175,7 @@ def _snapshot(database: Database, directory_id: str) -> list[Any]:
         return rows
 
 
+@pytest.mark.both_backends
 def test_b2_writes_to_another_directory_change_nothing(database: Database, scim: Scim, other_scim: Scim) -> None:
     """PUT, PATCH and DELETE with one directory's token on another's users and groups: 404, rows unchanged."""
     user = other_scim.create_user("victim@example.com")["id"]
@@ -193,6 +196,7 @@ def test_b2_writes_to_another_directory_change_nothing(database: Database, scim:
     assert other_scim.get(f"/Users/{user}").json()["active"] is True
 
 
+@pytest.mark.both_backends
 def test_b3_searches_never_find_another_directorys_users(scim: Scim, other_scim: Scim) -> None:
     """A filter or /.search for another directory's userName finds nothing, as for a name nobody has."""
     other_scim.create_user("theirs@example.com")
@@ -204,6 +208,7 @@ def test_b3_searches_never_find_another_directorys_users(scim: Scim, other_scim:
         assert response.status_code == 200 and response.json()["totalResults"] == 0
 
 
+@pytest.mark.both_backends
 def test_b4_user_names_are_unique_per_directory(scim: Scim, other_scim: Scim) -> None:
     """A userName taken in another directory is free in this one: no cross-directory 409 oracle."""
     other_scim.create_user("shared@example.com")
@@ -211,6 +216,7 @@ def test_b4_user_names_are_unique_per_directory(scim: Scim, other_scim: Scim) ->
     assert response.status_code == 201
 
 
+@pytest.mark.both_backends
 def test_b5_members_of_another_directory_are_unknown(database: Database, scim: Scim, other_scim: Scim) -> None:
     """Adding another directory's user to a group fails exactly as an id nobody has; no membership row is
     written."""
@@ -230,6 +236,7 @@ def test_b5_members_of_another_directory_are_unknown(database: Database, scim: S
         assert conn.execute(sa.select(group_members).where(group_members.c.group_id == group)).first() is None
 
 
+@pytest.mark.both_backends
 def test_b8_member_filters_find_nothing_across_directories(scim: Scim, other_scim: Scim) -> None:
     """Filtering groups by another directory's member id finds nothing; listings never embed its members."""
     theirs = other_scim.create_user("theirs@example.com")["id"]
@@ -240,6 +247,7 @@ def test_b8_member_filters_find_nothing_across_directories(scim: Scim, other_sci
     assert theirs not in scim.get("/Groups").text
 
 
+@pytest.mark.both_backends
 def test_one_directory_never_sees_anothers_counts(scim: Scim, other_scim: Scim) -> None:
     """totalResults counts this directory only, however many resources another holds."""
     for i in range(3):
@@ -248,6 +256,7 @@ def test_one_directory_never_sees_anothers_counts(scim: Scim, other_scim: Scim) 
     assert scim.get("/Users?count=0").json()["totalResults"] == 0
 
 
+@pytest.mark.both_backends
 def test_management_reads_need_the_directory_in_the_path(database: Database, api: Api, scim: Scim) -> None:
     """Management API reads are keyed by directory: another directory's user is not found through this one."""
     created = api.post("/directories", {"name": "Other"}).json()

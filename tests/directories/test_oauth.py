@@ -14,7 +14,7 @@ from scimgate.directories.service import set_disabled
 from scimgate.store.database import Database
 from scimgate.store.tables import client_secrets, tokens
 from scimgate.tokens import hash_token
-from tests.conftest import Scim
+from tests.helpers.scim import Scim
 
 
 def new_client(database: Database, directory_id: str, seconds: int = 3600) -> tuple[str, str]:
@@ -36,6 +36,7 @@ def assert_oauth_error(response: Any, status: int, error: str) -> None:
         assert response.headers["www-authenticate"].startswith("Basic")
 
 
+@pytest.mark.both_backends
 def test_client_credentials_give_a_short_lived_token_for_the_directory(
     app_client: TestClient, database: Database, scim: Scim, other_scim: Scim
 ) -> None:
@@ -117,6 +118,7 @@ def test_malformed_token_requests(app_client: TestClient, content: str, content_
     assert_oauth_error(response, 400, error)
 
 
+@pytest.mark.both_backends
 def test_expired_access_token_is_refused(app_client: TestClient, database: Database, scim: Scim) -> None:
     """An access token past its expiry opens nothing, and the next grant clears it from the table."""
     client_id, secret = new_client(database, scim.directory_id)
@@ -131,6 +133,7 @@ def test_expired_access_token_is_refused(app_client: TestClient, database: Datab
         assert conn.execute(sa.select(tokens.c.id).where(tokens.c.secret_hash == hash_token(token))).first() is None
 
 
+@pytest.mark.both_backends
 def test_a_cached_token_is_not_honoured_past_its_expiry(app_client: TestClient, database: Database, scim: Scim) -> None:
     """The per-worker cache never outlives the token: one expiring sooner than the cache window is refused on
     time."""
@@ -147,6 +150,7 @@ def test_a_cached_token_is_not_honoured_past_its_expiry(app_client: TestClient, 
     assert app_client.get(f"{scim.base}/Users", headers=headers).status_code == 401
 
 
+@pytest.mark.both_backends
 def test_disabled_directory_gets_no_tokens(app_client: TestClient, database: Database, scim: Scim) -> None:
     """Disabling the directory stops its client's grants and the access tokens already issued."""
     client_id, secret = new_client(database, scim.directory_id)
@@ -158,6 +162,7 @@ def test_disabled_directory_gets_no_tokens(app_client: TestClient, database: Dat
     assert app_client.get(f"{scim.base}/Users", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
+@pytest.mark.both_backends
 def test_rotated_secret_works_until_its_overlap_ends(app_client: TestClient, database: Database, scim: Scim) -> None:
     """Both secrets work during the overlap; with no overlap the old secret stops at once."""
     client_id, old = new_client(database, scim.directory_id)
@@ -196,6 +201,7 @@ def test_only_post_reaches_the_token_endpoint(app_client: TestClient) -> None:
     assert response.json()["error"] == "invalid_request"
 
 
+@pytest.mark.both_backends
 def test_revoking_a_secret_stops_the_access_tokens_got_with_it(
     app_client: TestClient, database: Database, scim: Scim
 ) -> None:

@@ -1,10 +1,14 @@
 """Tokens are random, recognisable, and stored only as a hash."""
 
+import pytest
+
 from scimgate.directories.credentials import directory_for_token, issue_token
 from scimgate.directories.service import create_directory
 from scimgate.store.database import Database
 from scimgate.store.tables import tokens
 from scimgate.tokens import TOKEN_PREFIX, generate_token, hash_token
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_tokens_are_long_random_and_prefixed() -> None:

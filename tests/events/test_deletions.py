@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from scimgate.events.deletions import MIN_DELETIONS, time_to_look
 from scimgate.store.database import Database
 from scimgate.store.tables import directories
-from tests.conftest import Scim
-from tests.events.test_outbox import all_events
+from tests.helpers.scim import Scim, all_events
+
+pytestmark = pytest.mark.both_backends
 
 ALARM = "directory.mass_deletion"
 

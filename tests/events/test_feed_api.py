@@ -28,8 +28,10 @@ from scimgate.events import webhooks
 from scimgate.store import migrate
 from scimgate.store.database import Database
 from scimgate.testing import ScimgateServer
-from tests.conftest import OPERATOR_KEY, Api, Scim
 from tests.events.receiver import Receiver
+from tests.helpers.scim import OPERATOR_KEY, Api, Scim
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_the_feed_pages_in_order_and_filters(api: Api, scim: Scim, other_scim: Scim) -> None:
@@ -76,6 +78,7 @@ def test_events_tail_prints_json_lines(database: Database, scim: Scim, tmp_path:
     assert bad.exit_code == 2
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_delivery_delivers_after_restart(tmp_path: Path) -> None:
     """kill -9 while the receiver is still answering: the restarted worker delivers the event again (same
     webhook-id), it is acknowledged, and the delivery ends succeeded."""

@@ -13,14 +13,12 @@ from scimgate.directories.service import create_directory, delete_directory, set
 from scimgate.events import feed
 from scimgate.store.database import Database
 from scimgate.store.tables import events, users
-from tests.conftest import BASE_URL, Api, Scim
+from tests.helpers.scim import BASE_URL, Api, Scim, all_events
+
+pytestmark = pytest.mark.both_backends
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def all_events(database: Database, directory_id: str | None = None, types: list[str] | None = None) -> list[Any]:
-    return feed.read(database, 0, limit=1000, directory_id=directory_id, types=types).events
 
 
 def patch(scim: Scim, path: str, *operations: dict[str, Any]) -> Any:

@@ -9,8 +9,10 @@ import pytest
 
 from scimgate.events import feed
 from scimgate.store.database import Database
-from tests.conftest import Scim
-from tests.test_idp_transcripts import TRANSCRIPTS, declare, substitute
+from tests.helpers.scim import Scim
+from tests.helpers.transcripts import TRANSCRIPTS, declare, substitute
+
+pytestmark = pytest.mark.both_backends
 
 
 def new_events(database: Database, after: int, directory_id: str) -> tuple[list[dict[str, Any]], int]:

@@ -14,8 +14,10 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from scimgate.events import feed, webhooks
 from scimgate.events.delivery import Dispatcher
 from scimgate.store.database import Database
-from tests.conftest import Api, Scim
 from tests.events.receiver import Receiver
+from tests.helpers.scim import Api, Scim
+
+pytestmark = pytest.mark.both_backends
 
 FAST = (0.05, 0.05, 0.05)  # the retry schedule, shortened: three retries after the first attempt
 

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from tests.conftest import Scim
+from tests.helpers.scim import Scim
 
 
 def test_access_log_omits_query_strings_and_headers(scim: Scim, caplog: pytest.LogCaptureFixture) -> None:

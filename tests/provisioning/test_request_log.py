@@ -18,17 +18,10 @@ from scimgate.observability.server_log import log_config
 from scimgate.store import migrate
 from scimgate.store.database import Database
 from scimgate.store.tables import request_log
-from tests.conftest import BASE_URL, Scim
+from tests.helpers.scim import BASE_URL, Scim, flush
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def flush(client: TestClient) -> None:
-    """Write what the log has queued (the background writer does this every half second)."""
-    portal = client.portal
-    assert portal is not None
-    portal.call(client.app.state.request_log.flush)  # type: ignore[attr-defined, call-arg]
 
 
 def entries(database: Database, directory_id: str | None = None) -> list[Any]:
@@ -39,6 +32,7 @@ def entries(database: Database, directory_id: str | None = None) -> list[Any]:
         return list(conn.execute(query))
 
 
+@pytest.mark.both_backends
 def test_every_scim_request_is_logged_with_its_outcome(scim: Scim, database: Database) -> None:
     """Method, path, query, status, latency, resource and both bodies; the same id as the X-Request-Id header."""
     created = scim.post("/Users", {"schemas": [USER], "userName": "ada@example.com"})
@@ -129,6 +123,7 @@ def test_scim_failures_are_explained(database: Database, scim: Scim) -> None:
     assert (entry.reason, entry.resource_id) == ("resource_not_found", "usr_gone")
 
 
+@pytest.mark.both_backends
 def test_the_log_is_bounded_by_age_and_count(database: Database, scim: Scim) -> None:
     """Entries older than request_log_days go, then the oldest beyond request_log_max_rows."""
     for i in range(5):
@@ -168,6 +163,7 @@ def test_metrics_count_requests_and_report_the_outbox(scim: Scim) -> None:
     assert "scimgate_webhook_deliveries_pending 0.0" in text
 
 
+@pytest.mark.both_backends
 def test_health_and_readiness(database: Database, settings: Settings) -> None:
     """/healthz answers while the process runs; /readyz says 503 when the schema is not this version's."""
     with TestClient(create_app(settings, database), base_url=BASE_URL) as client:
@@ -198,6 +194,7 @@ def test_json_logs_carry_request_and_directory_ids(scim: Scim, capsys: pytest.Ca
     assert access[-1]["directory_id"] == scim.directory_id and scim.token not in json.dumps(lines)
 
 
+@pytest.mark.both_backends
 def test_stats_warn_before_entra_quarantines(database: Database, scim: Scim, other_scim: Scim) -> None:
     """A credential failure that means the IdP is set up wrong, in the last hour, or more than 40 % failures over 24
     hours, puts up a warning; guessed tokens do not."""
@@ -275,6 +272,7 @@ def test_redaction_holds_for_odd_shapes(scim: Scim, database: Database) -> None:
     assert "not kept" in stored
 
 
+@pytest.mark.both_backends
 def test_one_unstorable_entry_does_not_lose_the_batch(scim: Scim, database: Database) -> None:
     """A NUL in the URL (which PostgreSQL cannot store) is cleaned, and the entries around it are all kept."""
     scim.get("/Users")
@@ -323,6 +321,7 @@ def test_strict_mode_is_named_only_when_it_was_the_cause(database: Database, sci
     assert explained(scim, database).reason == "strict_mode_rejected_patch"
 
 
+@pytest.mark.both_backends
 def test_a_mass_deletion_puts_up_a_warning(database: Database, scim: Scim) -> None:
     """J3: deleting more than a tenth of a directory's users within an hour (at least 20) warns on the admin page;
     the deletions themselves go through."""

@@ -2,8 +2,9 @@
 
 from typing import Any
 
-from tests.conftest import Scim
-from tests.scim.test_errors import assert_scim_error
+import pytest
+
+from tests.helpers.scim import Scim, assert_scim_error
 
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -14,6 +15,7 @@ def bulk(scim: Scim, *operations: dict[str, Any], **extra: Any) -> Any:
     return scim.post("/Bulk", {"schemas": [BULK], "Operations": list(operations), **extra})
 
 
+@pytest.mark.both_backends
 def test_group_created_before_its_members_in_one_request(scim: Scim) -> None:
     """RFC 7644 §3.7.2: a group referring to users by bulkId, sent first, is created after them with both members."""
     response = bulk(
@@ -50,6 +52,7 @@ def test_group_created_before_its_members_in_one_request(scim: Scim) -> None:
     assert scim.client.get(users["alice"]["location"], headers=scim.headers()).json()["active"] is False
 
 
+@pytest.mark.both_backends
 def test_errors_are_per_operation_and_fail_on_errors_stops(scim: Scim) -> None:
     """A failing operation reports its SCIM error; after failOnErrors errors the rest are not processed."""
     scim.create_user("taken")
@@ -66,6 +69,7 @@ def test_errors_are_per_operation_and_fail_on_errors_stops(scim: Scim) -> None:
     assert scim.get('/Users?filter=userName eq "never-created"').json()["totalResults"] == 0
 
 
+@pytest.mark.both_backends
 def test_circular_and_unknown_references_fail_with_409(scim: Scim) -> None:
     """Two groups each naming the other as a member, and a reference to a bulkId nobody creates."""
     response = bulk(

@@ -7,8 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from scimgate.store.database import Database
-from tests.conftest import Scim
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import Scim, assert_scim_error
+
+pytestmark = pytest.mark.both_backends
 
 
 def walk(scim: Scim, query: str, between: Any = None) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from typing import Any
 from scimgate.scim.resource_types import USERS
 from scimgate.scim.schema import walk
 from scimgate.scim.validation import parse_resource
-from tests.conftest import BASE_URL, Scim
+from tests.helpers.scim import BASE_URL, Scim
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 

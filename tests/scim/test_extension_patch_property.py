@@ -12,13 +12,16 @@ import copy
 import itertools
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scimgate.scim.patch import apply_patch
 from scimgate.scim.resource_types import USERS
 from scimgate.scim.validation import parse_resource
-from tests.conftest import Scim
+from tests.helpers.scim import Scim
+
+pytestmark = pytest.mark.both_backends
 
 URNS = ["urn:ietf:params:scim:schemas:extension:acme:2.0:User", "urn:example:custom:Space"]
 NAMES = ["region", "tags", "badge"]

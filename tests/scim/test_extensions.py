@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from scimgate.scim.extensions import MAX_EXTENSIONS
 from scimgate.store.database import Database
 from scimgate.store.tables import users
-from tests.conftest import Api, Scim, new_directory
-from tests.events.test_outbox import all_events
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import Api, Scim, all_events, assert_scim_error, flush, new_directory
+
+# Filters, sorting, indexes, JSON storage and events: every test here depends on the storage.
+pytestmark = pytest.mark.both_backends
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -256,8 +257,6 @@ def test_a_value_filter_on_an_undeclared_extension_says_to_declare_it(scim: Scim
 
 def test_an_ignored_attribute_is_named_in_the_log_and_counted(scim: Scim, database: Database) -> None:
     """Tolerant mode accepts an unknown core attribute, and the log row and the metric say so."""
-    from tests.provisioning.test_request_log import flush
-
     response = scim.post("/Users", {"schemas": [USER], "userName": "typo@example.com", "titel": "CEO"})
     assert response.status_code == 201
     flush(scim.client)

@@ -10,8 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scim2_models import ScimFilter
 
-from tests.conftest import Scim
+from tests.helpers.scim import Scim
 from tests.scim.filter_oracle import matches
+
+pytestmark = pytest.mark.both_backends
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 # Letters whose case mapping agrees between Python's casefold and PostgreSQL's lower(), plus LIKE metacharacters.

@@ -2,8 +2,9 @@
 
 import pytest
 
-from tests.conftest import Scim
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import Scim, assert_scim_error
+
+pytestmark = pytest.mark.both_backends
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 

@@ -2,7 +2,11 @@
 
 from typing import Any
 
-from tests.conftest import BASE_URL, Scim, load_sample
+import pytest
+
+from tests.helpers.scim import BASE_URL, Scim, load_sample
+
+pytestmark = pytest.mark.both_backends
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 

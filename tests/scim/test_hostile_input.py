@@ -1,5 +1,6 @@
 """Security test plan cases C, D, F, G, J and K that other modules did not already cover (docs/security.md maps
-every case to its test). Both backends."""
+every case to its test). The cases that reach the storage (a deleted name reused, rows written behind the app,
+member lists, a rollback) run on both backends, the others on SQLite."""
 
 import json
 import time
@@ -7,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Scim
 from tests.events.receiver import Receiver
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import Scim, assert_scim_error
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -106,6 +106,7 @@ def test_storage_columns_are_not_sortable(scim: Scim, column: str) -> None:
     refused(scim.get(f"/Users?sortBy={column}"))
 
 
+@pytest.mark.both_backends
 def test_a_deleted_user_is_gone_for_every_operation(scim: Scim) -> None:
     """J2 and G6: after DELETE, GET, PATCH, PUT and DELETE are 404; the userName is free for a new user with a new
     id, and the old id stays gone."""
@@ -188,6 +189,7 @@ def test_markup_round_trips_as_data(scim: Scim) -> None:
     assert json.loads(response.text)["displayName"] == markup
 
 
+@pytest.mark.both_backends
 def test_a_user_name_stored_before_the_rule_can_still_be_updated(scim: Scim, database: Any) -> None:
     """The invisible-character rule applies to userNames being set; a user stored earlier with one can still be
     deactivated. Characters some scripts need (ZWNJ, ZWJ) are allowed."""
@@ -206,6 +208,7 @@ def test_a_user_name_stored_before_the_rule_can_still_be_updated(scim: Scim, dat
     assert scim.create_user("\u0645\u06cc\u200c\u0646\u0627@example.com")["id"]  # a Persian name with ZWNJ
 
 
+@pytest.mark.both_backends
 def test_members_per_request_are_capped(scim: Scim, settings: Any) -> None:
     """F7: more than 100,000 members in one request is 413 with what to do instead; nothing is written."""
     settings.max_body_bytes = 8_000_000
@@ -241,6 +244,7 @@ def test_a_body_trickled_too_slowly_is_408() -> None:
     assert time.monotonic() - started < 2
 
 
+@pytest.mark.both_backends
 def test_a_fault_inside_a_patch_leaves_the_user_as_it_was(scim: Scim, monkeypatch: pytest.MonkeyPatch) -> None:
     """D5: a PATCH whose transaction fails after its writes (here, as its event is recorded) answers 500 and leaves
     the user, its version and its ETag exactly as before."""

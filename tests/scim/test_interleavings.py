@@ -33,7 +33,9 @@ from scimgate.scim.query import Target
 from scimgate.scim.resource_types import GROUPS, USERS
 from scimgate.store.database import Database, retrying
 from scimgate.store.tables import events, group_members, groups, users
-from tests.conftest import BASE_URL, new_directory
+from tests.helpers.scim import BASE_URL, new_directory
+
+pytestmark = pytest.mark.both_backends
 
 # How long a step may take before its worker counts as waiting for a lock. Too short only turns a slow step into a
 # different (still valid) interleaving; too long only makes the suite slower.

@@ -11,7 +11,9 @@ import pytest
 
 from scimgate.scim.filters import key_equality
 from scimgate.scim.resource_types import GROUPS, USERS
-from tests.conftest import Scim
+from tests.helpers.scim import Scim
+
+pytestmark = pytest.mark.both_backends
 
 NAMES = [
     "alice@contoso.com",

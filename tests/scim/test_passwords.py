@@ -15,9 +15,9 @@ from scimgate.config import Settings
 from scimgate.scim.passwords import verify_password
 from scimgate.store.database import Database
 from scimgate.store.tables import events, request_log, users
-from tests.conftest import BASE_URL, OPERATOR_KEY, Api, Scim, new_directory
-from tests.provisioning.test_request_log import flush
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim, assert_scim_error, flush, new_directory
+
+pytestmark = pytest.mark.both_backends
 
 CANARY = "Canary-7f3a-secret"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

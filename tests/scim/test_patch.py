@@ -5,22 +5,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Scim
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import Scim, assert_scim_error, patch
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
-def patch(scim: Scim, path: str, *operations: dict[str, Any], **kw: Any) -> Any:
-    return scim.client.patch(
-        scim.base + path,
-        json={"schemas": [PATCH], "Operations": list(operations)},
-        headers=scim.headers({"Content-Type": "application/scim+json", **kw.pop("headers", {})}),
-        **kw,
-    )
-
-
+@pytest.mark.both_backends
 def test_rfc_7644_add_member_example(scim: Scim) -> None:
     """§3.5.2.1: add a member to a group."""
     user = scim.create_user("babs@example.com")["id"]
@@ -52,6 +43,7 @@ def test_rfc_7644_add_emails_and_nickname_without_path(scim: Scim) -> None:
     assert body["emails"] == [{"value": "b@example.com", "type": "work"}, {"value": "babs@jensen.org", "type": "home"}]
 
 
+@pytest.mark.both_backends
 def test_rfc_7644_remove_examples(scim: Scim) -> None:
     """§3.5.2.2: remove one member by filter, a sub-attribute by filter, and all members."""
     a, b = scim.create_user("a@example.com")["id"], scim.create_user("b@example.com")["id"]
@@ -115,6 +107,7 @@ def test_server_owned_attributes_are_mutability_errors(scim: Scim, operation: di
     assert scim.get(f"/Users/{user['id']}").json() == user
 
 
+@pytest.mark.both_backends
 def test_a_failing_operation_leaves_everything_unchanged(scim: Scim) -> None:
     """Atomicity: op 1 is valid, op 2 fails; the user, its version and lastModified are as before."""
     user = scim.create_user("atomic@example.com", displayName="Before")
@@ -128,6 +121,7 @@ def test_a_failing_operation_leaves_everything_unchanged(scim: Scim) -> None:
     assert scim.get(f"/Users/{user['id']}").json() == user
 
 
+@pytest.mark.both_backends
 def test_a_failing_member_operation_adds_no_member(scim: Scim) -> None:
     """Unknown member ids are named in the error and none of the request's members are written."""
     real = scim.create_user("real@example.com")["id"]
@@ -212,6 +206,7 @@ def test_empty_string_and_null_clear(scim: Scim) -> None:
     assert "title" not in body and "nickName" not in body
 
 
+@pytest.mark.both_backends
 def test_patch_can_rename_but_not_onto_a_taken_name(scim: Scim) -> None:
     """A userName taken in any case is a 409 and the PATCH applies nothing."""
     scim.create_user("taken@example.com")
@@ -237,6 +232,7 @@ def test_group_patch_returns_the_group_only_when_asked(scim: Scim) -> None:
     assert response.status_code == 200 and response.json()["externalId"] == "e1" and "members" not in response.json()
 
 
+@pytest.mark.both_backends
 def test_membership_is_reflected_in_user_groups(scim: Scim) -> None:
     """User.groups follows PATCHes of the group's members."""
     user = scim.create_user("ug@example.com")["id"]
@@ -247,6 +243,7 @@ def test_membership_is_reflected_in_user_groups(scim: Scim) -> None:
     assert "groups" not in scim.get(f"/Users/{user}").json()
 
 
+@pytest.mark.both_backends
 def test_if_match_and_if_none_match(scim: Scim) -> None:
     """A stale If-Match is 412 and changes nothing; If-None-Match with the current version is 304 on GET."""
     user = scim.create_user("etag@example.com")
@@ -271,6 +268,7 @@ def test_if_match_and_if_none_match(scim: Scim) -> None:
     assert scim.delete(f"/Users/{user['id']}", headers={"If-Match": "*"}).status_code == 204
 
 
+@pytest.mark.both_backends
 def test_member_patch_reads_only_the_rows_it_changes(scim: Scim, database: Any) -> None:
     """Adding or removing a member never selects the group's whole membership (O(changed), not O(members))."""
     import sqlalchemy as sa

@@ -2,12 +2,16 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from scimgate.scim.operations import Operations
 from scimgate.scim.projection import Projection
 from scimgate.scim.query import Target
 from scimgate.scim.resource_types import GROUPS
 from scimgate.store.database import Database
-from tests.conftest import BASE_URL, Scim
+from tests.helpers.scim import BASE_URL, Scim
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_fifty_concurrent_member_adds_are_all_kept(scim: Scim, database: Database) -> None:

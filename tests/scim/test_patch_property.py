@@ -4,10 +4,13 @@ reference model predicts (read back with GET after the sequence)."""
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Scim
+from tests.helpers.scim import Scim
+
+pytestmark = pytest.mark.both_backends
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

@@ -4,9 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Scim
-from tests.scim.test_errors import assert_scim_error
-from tests.scim.test_patch import patch
+from tests.helpers.scim import Scim, assert_scim_error, patch
 
 
 @pytest.mark.parametrize("path", ['members[value eq "x"', "members[", 'members[value eq "x"]]', "members.value"])
@@ -82,6 +80,7 @@ def test_sub_attribute_of_every_value(scim: Scim) -> None:
     assert body["emails"] == [{"value": "a@x.example", "type": "work"}]
 
 
+@pytest.mark.both_backends
 def test_remove_by_value_matches_the_stored_value(scim: Scim) -> None:
     """Entra's remove with a value array names values, not whole stored objects; roles JSON strings too."""
     user = scim.create_user(
@@ -142,6 +141,7 @@ def test_long_if_match_is_not_echoed(scim: Scim) -> None:
     assert len(assert_scim_error(response, 412)["detail"]) < 300
 
 
+@pytest.mark.both_backends
 def test_member_lists_longer_than_postgresql_parameters(scim: Scim, settings: Any) -> None:
     """70,000 member ids in one removal (over PostgreSQL's 65,535 parameters) work on both backends."""
     settings.max_body_bytes = 4_000_000

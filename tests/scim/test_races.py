@@ -12,7 +12,9 @@ from scimgate.scim.projection import Projection
 from scimgate.scim.query import Target
 from scimgate.scim.resource_types import GROUPS, USERS
 from scimgate.store.database import Database, retrying
-from tests.conftest import BASE_URL, Scim
+from tests.helpers.scim import BASE_URL, Scim
+
+pytestmark = pytest.mark.both_backends
 
 
 def _race(calls: list[Any]) -> list[Any]:

@@ -2,7 +2,9 @@
 
 import pytest
 
-from tests.conftest import Scim
+from tests.helpers.scim import Scim
+
+pytestmark = pytest.mark.both_backends
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"

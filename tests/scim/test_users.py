@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BASE_URL, Scim, load_sample
+from tests.helpers.scim import BASE_URL, Scim, load_sample
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -26,6 +26,7 @@ def test_create_returns_201_with_location_and_server_owned_fields(scim: Scim) ->
     assert body["schemas"] == [USER]
 
 
+@pytest.mark.both_backends
 def test_rfc_full_user_round_trips_exactly(scim: Scim) -> None:
     """Every attribute of the RFC 7643 §8.2 user reads back as sent, except the server-owned ones and password."""
     sample = load_sample("rfc/rfc7643-8.2-full_user.json")
@@ -46,6 +47,7 @@ def test_password_is_never_returned_or_stored(scim: Scim) -> None:
     assert "Canary-7f3a" not in scim.get("/Users").text
 
 
+@pytest.mark.both_backends
 def test_password_is_not_in_the_database(scim: Scim, database: Any) -> None:
     """The canary password appears nowhere in the stored rows."""
     scim.create_user("pw2@example.com", password="Canary-91b2-secret")
@@ -54,6 +56,7 @@ def test_password_is_not_in_the_database(scim: Scim, database: Any) -> None:
     assert "Canary-91b2" not in dump
 
 
+@pytest.mark.both_backends
 def test_enterprise_user_round_trips_and_manager_is_an_object(scim: Scim) -> None:
     """RFC 7643 §8.3: the extension reads back; the manager gets $ref and displayName when it exists here."""
     manager = scim.create_user("john@example.com", displayName="John Smith")
@@ -77,6 +80,7 @@ def test_manager_sent_as_bare_id_is_stored_as_object(scim: Scim) -> None:
     assert "displayName" not in created[ENTERPRISE]["manager"]
 
 
+@pytest.mark.both_backends
 def test_values_are_stored_exactly_as_sent(scim: Scim) -> None:
     """No normalisation of emails, phone numbers or names: Entra re-sends any value that comes back different."""
     created = scim.create_user(
@@ -148,6 +152,7 @@ def test_put_without_active_does_not_flip_it(scim: Scim, active: bool) -> None:
     assert replaced["active"] is active
 
 
+@pytest.mark.both_backends
 def test_put_can_rename_and_renaming_onto_a_taken_name_is_409(scim: Scim) -> None:
     """PUT may change userName; a name another user holds is a 409 and changes nothing."""
     first = scim.create_user("first@example.com")
@@ -177,6 +182,7 @@ def test_delete_then_404_everywhere(scim: Scim) -> None:
     assert scim.get('/Users?filter=userName eq "gone@example.com"').json()["totalResults"] == 0
 
 
+@pytest.mark.both_backends
 def test_recreate_after_delete_gets_a_new_id(scim: Scim) -> None:
     """The userName of a deleted user can be provisioned again, as a new user."""
     first = scim.create_user("again@example.com")
@@ -197,6 +203,7 @@ def _user_names(scim: Scim, query: str) -> list[str]:
     return [r["userName"] for r in scim.get(f"/Users?{query}").json()["Resources"]]
 
 
+@pytest.mark.both_backends
 def test_paging_walks_every_user_once(scim: Scim) -> None:
     """startIndex/count pages are disjoint, in a stable order, with the right totals."""
     names = [f"page{i:02d}@example.com" for i in range(7)]
@@ -211,6 +218,7 @@ def test_paging_walks_every_user_once(scim: Scim) -> None:
     assert (last["startIndex"], last["itemsPerPage"]) == (7, 1)
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(
     ("query", "start_index", "items"),
     [
@@ -231,6 +239,7 @@ def test_paging_edge_values_follow_rfc_7644(scim: Scim, query: str, start_index:
     assert body["itemsPerPage"] == len(body["Resources"]) == items
 
 
+@pytest.mark.both_backends
 def test_count_is_clamped_to_max_page_size(scim: Scim, settings: Any) -> None:
     """A huge count returns at most maxResults resources."""
     settings.max_page_size = 2
@@ -280,6 +289,7 @@ def test_trailing_slash_is_served_not_redirected(scim: Scim) -> None:
     assert scim.get(f"/Users/{created['id']}/", follow_redirects=False).json()["id"] == created["id"]
 
 
+@pytest.mark.both_backends
 def test_default_page_size_never_exceeds_max_page_size(scim: Scim, settings: Any) -> None:
     """Without count, a page holds default_page_size resources, but never more than max_page_size."""
     settings.default_page_size, settings.max_page_size = 5, 2
@@ -332,6 +342,7 @@ def test_whitespace_user_name_is_missing(scim: Scim) -> None:
     assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("attribute", ["userName", "externalId", "displayName"])
 def test_indexed_values_over_the_limit_are_400_on_every_backend(scim: Scim, attribute: str) -> None:
     """Values too long to index are refused with the same 400 on SQLite and PostgreSQL, never a 500."""

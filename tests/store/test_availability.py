@@ -15,8 +15,9 @@ from scimgate.config import Settings
 from scimgate.ids import new_id
 from scimgate.store.database import Database, DatabaseLimits, retrying
 from scimgate.store.tables import users
-from tests.conftest import BASE_URL, Scim, new_directory
-from tests.scim.test_errors import assert_scim_error
+from tests.helpers.scim import BASE_URL, Scim, assert_scim_error, new_directory
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_unreachable_database_is_503_quickly() -> None:

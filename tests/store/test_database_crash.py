@@ -30,9 +30,11 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from tests.scim.test_errors import assert_scim_error
-from tests.test_cli import free_port, start, stop, value_after
-from tests.test_crash import WORKLOAD, Ledger, _check_database, _check_recovered, _work
+from tests.helpers.crash import WORKLOAD, Ledger, check_database, check_recovered, work
+from tests.helpers.processes import free_port, start, stop, value_after
+from tests.helpers.scim import assert_scim_error
+
+pytestmark = pytest.mark.slow
 
 # Debian's server binaries, of the newest installed major version (15 on this machine).
 BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), default=Path("/nonexistent"))
@@ -237,7 +239,7 @@ def test_kill_9_of_postgresql_during_load_is_503_then_recovers_losing_nothing(cl
                 crash = chaos.submit(crash_and_probe)
                 # The database stays down until the whole load has been sent: the rest of it meets a dead database.
                 with ThreadPoolExecutor(max_workers=16) as pool:
-                    list(pool.map(lambda i: _work(client, url, group, i, ledger), range(WORKLOAD)))
+                    list(pool.map(lambda i: work(client, url, group, i, ledger), range(WORKLOAD)))
                 crash.result()
 
         assert set(down) == {"GET /Users", "POST /Users"}
@@ -260,11 +262,11 @@ def test_kill_9_of_postgresql_during_load_is_503_then_recovers_losing_nothing(cl
                 assert answer.status_code == 503 and time.monotonic() < deadline, answer.text
                 time.sleep(0.1)
         with httpx2.Client(headers=headers, timeout=30) as client:
-            _check_recovered(client, url, group, ledger)
+            check_recovered(client, url, group, ledger)
         assert server.poll() is None, "scimgate exited"
     finally:
         stop(server)
-    _check_database(database_url)  # no duplicate (directory_id, user_name_key)
+    check_database(database_url)  # no duplicate (directory_id, user_name_key)
     _check_indexes(database_url)
 
 

@@ -22,7 +22,7 @@ from scimgate.config import Settings
 from scimgate.observability import health
 from scimgate.store.database import Database
 from scimgate.store.tables import events, users
-from tests.conftest import BASE_URL, Scim, new_directory
+from tests.helpers.scim import BASE_URL, Scim, new_directory
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 

@@ -13,7 +13,9 @@ from scimgate.scim.query import Page, SearchQuery, Target
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.store.database import Database
 from scimgate.store.tables import groups, users
-from tests.conftest import BASE_URL, new_directory
+from tests.helpers.scim import BASE_URL, new_directory
+
+pytestmark = pytest.mark.both_backends
 
 
 def captured_selects(

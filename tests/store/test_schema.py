@@ -7,9 +7,13 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from scimgate.events import feed
 from scimgate.store import migrate
 from scimgate.store.database import Database
-from scimgate.store.tables import group_members, metadata
+from scimgate.store.tables import counters, events, group_members, instance_secrets, metadata
+from tests.helpers.scim import Scim
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_migrated_schema_matches_the_tables(database: Database) -> None:
@@ -112,3 +116,26 @@ def test_migrations_are_not_cut_off_by_the_request_statement_timeout(tmp_path: o
             conn.execute(sa.select(sa.func.count()).select_from(directories.join(directories.alias(), sa.true())))
     finally:
         hasty.dispose()
+
+
+def test_rows_the_migrations_seed_are_made_again_in_a_database_emptied_by_hand(scim: Scim, database: Database) -> None:
+    """Migrations seed the key that seals cursors and the feed's position counter. In a database emptied by hand
+    since (every table, these rows too), cursor paging makes a new key and the sequencer continues after the
+    highest position the events hold. (The tests used to reach this only because PostgreSQL's reset between tests
+    emptied these rows too; it now restores them, so it is tested here on purpose.)"""
+    first, second = (scim.create_user(f"seed{i}@example.com")["id"] for i in range(2))
+    assert feed.sequence(database) > 0
+    with database.write() as conn:
+        highest = conn.execute(sa.select(sa.func.max(events.c.position))).scalar_one()
+        conn.execute(instance_secrets.delete())
+        conn.execute(counters.delete())
+    page = scim.get("/Users?cursor&count=1").json()
+    assert [r["id"] for r in page["Resources"]] == [first]
+    following = scim.get(f"/Users?cursor={page['nextCursor']}&count=1").json()
+    assert [r["id"] for r in following["Resources"]] == [second]
+    scim.create_user("seed2@example.com")
+    assert feed.sequence(database) == 1
+    with database.read() as conn:
+        assert conn.execute(sa.select(sa.func.max(events.c.position))).scalar_one() == highest + 1
+        assert conn.execute(sa.select(counters.c.value)).scalar_one() == highest + 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(instance_secrets)).scalar_one() == 1
