@@ -16,11 +16,18 @@ from tests.helpers.scim import Scim
 pytestmark = pytest.mark.both_backends
 
 
+def _not_declared_at_run_time(obj: object, name: str | None, kind: str, reflected: bool, _other: object) -> bool:
+    """Indexes of declared extension attributes (ix_users_ext_…) are made when an operator declares one
+    (scimgate.scim.extensions), never by a migration: another test of this database may have declared one."""
+    return not (kind == "index" and reflected and name is not None and "_ext_" in name)
+
+
 def test_migrated_schema_matches_the_tables(database: Database) -> None:
     """Alembic's head and scimgate.store.tables agree: no missing index, column or constraint."""
     assert migrate.is_current(database)
     with database.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        context = MigrationContext.configure(conn, opts={"include_object": _not_declared_at_run_time})
+        assert compare_metadata(context, metadata) == []
 
 
 def test_upgrade_is_idempotent(database: Database) -> None:
