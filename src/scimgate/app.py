@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Scope
 
@@ -97,6 +97,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
             # Every method reaches it, so that a GET gets an OAuth error, not a SCIM one.
             Route("/oauth/token", token_endpoint(database, limits), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Mount("/admin", app=admin_app(settings, database, forget, limits), name="admin"),
+            # "/admin" without its slash: a relative Location, so nothing of the request's Host goes into it.
+            Route("/admin", lambda _request: RedirectResponse("admin/", status_code=307)),
             *health_routes(database, metrics),
         ],
         exception_handlers={
@@ -107,6 +109,9 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         },
         lifespan=lifespan,
     )
+    # No redirect is ever built from the request: Starlette's trailing-slash redirect takes its Location from the
+    # Host header (a client sending Host: evil.example.com would be sent there). Paths are answered or refused.
+    app.router.redirect_slashes = False
     app.add_middleware(AccessLog)
     # Outermost: every request gets its id before anything can fail.
     app.add_middleware(

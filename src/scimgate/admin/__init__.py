@@ -25,7 +25,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimgate.admin import activity, directories, schemas
-from scimgate.admin.common import Admin, check_csrf, render
+from scimgate.admin.common import Admin, check_csrf, path_for, render
 from scimgate.config import Settings
 from scimgate.directories.auth import source_address
 from scimgate.rate_limits import RateLimits, retry_after
@@ -69,7 +69,7 @@ def admin_app(settings: Settings, db: Database, forget_cached: Any, limits: Rate
         request.session.update(
             {"signed_in": True, "csrf": secrets.token_urlsafe(24), "fp": fingerprint, "at": time.time()}
         )
-        return RedirectResponse(request.url_for("admin:home"), status_code=303)
+        return RedirectResponse(path_for(request, "admin:home"), status_code=303)
 
     async def logout(request: Request) -> Response:
         await check_csrf(request)
@@ -77,7 +77,7 @@ def admin_app(settings: Settings, db: Database, forget_cached: Any, limits: Rate
         # admin session ends (there is one operator identity), including a copy of this cookie someone kept.
         await run_in_threadpool(_end_sessions, db)
         request.session.clear()
-        return RedirectResponse(request.url_for("admin:login"), status_code=303)
+        return RedirectResponse(path_for(request, "admin:login"), status_code=303)
 
     routes = [
         Route("/login", login_page, methods=["GET"], name="login"),
@@ -89,6 +89,7 @@ def admin_app(settings: Settings, db: Database, forget_cached: Any, limits: Rate
         *schemas.routes(admin),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _error_page})
+    app.router.redirect_slashes = False  # a redirect would be built from the request's Host header
     app.state.admin = admin
     wrapped = _SessionSecret(db, settings, _Guard(app, db, fingerprint))
     wrapped.routes = app.routes  # so that url_for("admin:…") finds them through the Mount

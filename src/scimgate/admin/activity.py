@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from scimgate.admin import queries
-from scimgate.admin.common import Admin, admin_of, check_csrf, render
+from scimgate.admin.common import Admin, admin_of, check_csrf, path_for, render
 from scimgate.directories.service import list_directories
 from scimgate.events import webhooks
 
@@ -121,7 +121,7 @@ async def webhook_action(request: Request) -> Response:
                 raise HTTPException(400, "Unknown action.")
 
     await run_in_threadpool(run)
-    return RedirectResponse(request.url_for("admin:webhook", endpoint_id=endpoint_id), status_code=303)
+    return RedirectResponse(path_for(request, "admin:webhook", endpoint_id=endpoint_id), status_code=303)
 
 
 def routes(admin: Admin) -> list[BaseRoute]:

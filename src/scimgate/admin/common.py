@@ -26,9 +26,20 @@ def admin_of(request: Request) -> Admin:
     return found
 
 
+def path_for(request: Request, name: str, **params: Any) -> str:
+    """The path of a page, never a whole URL: a URL built from the request would carry whatever Host header the
+    client sent into links and redirects."""
+    return str(request.url_for(name, **params).path)
+
+
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     admin = admin_of(request)
-    full = {"csrf": request.session.get("csrf", ""), "public_url": admin.public_url, **context}
+    full = {
+        "csrf": request.session.get("csrf", ""),
+        "public_url": admin.public_url,
+        "url_for": lambda name, **params: path_for(request, name, **params),
+        **context,
+    }
     response = admin.templates.TemplateResponse(request, name, full, status_code=status_code)
     # Pages can show a secret once (a new token): never cached, never framed.
     response.headers["Cache-Control"] = "no-store"

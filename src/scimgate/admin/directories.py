@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from scimgate.admin import queries
-from scimgate.admin.common import Admin, admin_of, check_csrf, render
+from scimgate.admin.common import Admin, admin_of, check_csrf, path_for, render
 from scimgate.directories.credentials import issue_token, list_tokens
 from scimgate.directories.service import (
     IDP_NAMES,
@@ -120,7 +120,7 @@ async def change(request: Request) -> Response:
 
     directory = await run_in_threadpool(run)
     admin.forget_cached()
-    return RedirectResponse(request.url_for("admin:directory", directory_id=directory.id), status_code=303)
+    return RedirectResponse(path_for(request, "admin:directory", directory_id=directory.id), status_code=303)
 
 
 def user_list(request: Request) -> Response:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from scimgate.admin.common import Admin, admin_of, check_csrf, render
+from scimgate.admin.common import Admin, admin_of, check_csrf, path_for, render
 from scimgate.directories.service import get_directory, list_directories
 from scimgate.scim import extensions
 from scimgate.scim.extensions import DeclarationError
@@ -47,7 +47,7 @@ async def schemas_action(request: Request) -> Response:
     else:
         raise HTTPException(400, "Unknown action.")
     admin.forget_cached()
-    return RedirectResponse(request.url_for("admin:schemas"), status_code=303)
+    return RedirectResponse(path_for(request, "admin:schemas"), status_code=303)
 
 
 def _declare(admin: Admin, text: str, directory_id: str | None) -> str | None:

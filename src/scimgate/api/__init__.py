@@ -75,6 +75,7 @@ def management_api(
         )
 
     api = _ManagementApi(
+        redirect_slashes=False,  # a redirect would be built from the request's Host header
         title="scimgate management API",
         version=__version__,
         description="Directories, their credentials, and the users and groups identity providers provisioned.",

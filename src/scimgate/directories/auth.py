@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from scimgate.context import current_request
 from scimgate.directories.credentials import Opened, diagnose, directory_for_token, needs_touch, touch
 from scimgate.rate_limits import RateLimits, retry_after
-from scimgate.scim.errors import AuthFailure, Reason, TooManyRequests, Unauthorized
+from scimgate.scim.errors import AuthFailure, NotFound, Reason, TooManyRequests, Unauthorized, excerpt
 from scimgate.store.database import Database
 from scimgate.tokens import B64TOKEN, hash_token
 
@@ -105,6 +105,13 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         directory_id = scope["path_params"]["directory_id"]
+        if not directory_id.startswith("dir_"):
+            # "…/scim/v2/Users": a Tenant URL pasted without its directory id. Nothing to authenticate against.
+            raise NotFound(
+                f"This SCIM URL lacks the directory id: {excerpt(directory_id, 40)} is where it goes. The Tenant URL "
+                "looks like {public_url}/scim/v2/dir_…; copy it from `scimgate directory list` or the admin page.",
+                reason=Reason.WRONG_URL,
+            )
         headers = [value for name, value in scope["headers"] if name == b"authorization"]
         token = bearer_token(headers[0].decode("latin-1")) if len(headers) == 1 else None
         source = source_address(scope)

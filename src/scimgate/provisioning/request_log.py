@@ -185,7 +185,9 @@ class RequestLog:
         scim = path.startswith(_PREFIX)
         if scim:
             # What the URL addresses, read once: the log and the metrics file the request under it, answered or not.
-            context.directory_id = path[len(_PREFIX) :].split("/", 1)[0][:40] or None
+            named = path[len(_PREFIX) :].split("/", 1)[0][:40]
+            # Only an id is filed as a directory: "…/scim/v2/Users" (an id left out of the URL) names none.
+            context.directory_id = named if named.startswith("dir_") else None
             context.resource_type, context.resource_id = _resource(path)
         started = time.perf_counter()
         request_body = bytearray()

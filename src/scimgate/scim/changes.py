@@ -10,7 +10,7 @@ with ``roles`` among the changes. Nested groups are members too, but only users 
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -34,6 +34,7 @@ from scimgate.events.types import (
 from scimgate.scim.extensions import PLAIN, Catalog, catalog_of, declarations
 from scimgate.scim.membership import Delta
 from scimgate.scim.normalised import View, group_view, user_views
+from scimgate.scim.render import change_time
 from scimgate.scim.resource_types import USERS, ResourceType
 from scimgate.store import browse
 from scimgate.store import resources as store
@@ -237,5 +238,5 @@ def remap(conn: Connection, directory_id: str, base_url: str, mapping: tuple[str
     changed = (roles.add_mapping if add else roles.remove_mapping)(conn, directory_id, group_id, role)
     if changed:
         catalog = catalog_of(declarations(conn, directory_id))
-        roles_remapped(Change(conn, directory_id, base_url, datetime.now(UTC), catalog), members, before)
+        roles_remapped(Change(conn, directory_id, base_url, change_time(), catalog), members, before)
     return True

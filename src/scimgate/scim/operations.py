@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -28,7 +28,7 @@ from scimgate.scim.passwords import DISCARD, UNCHANGED, PasswordChange, Password
 from scimgate.scim.patch import MemberChanges, PatchResult, apply_patch, check_patch_body
 from scimgate.scim.projection import Projection
 from scimgate.scim.query import Page, Search, SearchParams, SearchQuery, Target
-from scimgate.scim.render import Related, etag, related, render_page
+from scimgate.scim.render import Related, change_time, etag, related, render_page
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.scim.sorting import order_by
 from scimgate.scim.validation import ParsedResource, check_user_name, parse_resource
@@ -227,7 +227,7 @@ class Operations:
 
     def _change(self, conn: Connection, directory_id: str) -> Change:
         catalog = self.registry.catalog(directory_id, conn)
-        return Change(conn, directory_id, self.base_url(directory_id), datetime.now(UTC), catalog)
+        return Change(conn, directory_id, self.base_url(directory_id), change_time(), catalog)
 
     def _page(
         self, conn: Connection, target: Target, rows: list[StoredResource], projection: Projection

@@ -31,7 +31,7 @@ class Projection:
     def parse(cls, rtype: ResourceType, attributes: str | None, excluded: str | None) -> "Projection":
         # IdPs send the same few projections over and over (none; Entra's excludedAttributes=members): parsing
         # walks every schema, so the result is kept per (type, attributes, excludedAttributes), in a bounded cache.
-        key = (rtype.name, tuple(ext.id for ext in rtype.extensions), attributes, excluded)
+        key = (rtype.name, rtype.extension_ids, attributes, excluded)
         projection = _PARSED.get(key)
         if projection is None:
             projection = cls(

@@ -23,6 +23,14 @@ from scimgate.store import resources as store
 from scimgate.store.resources import Member, Membership, StoredResource
 
 
+def change_time() -> datetime:
+    """The time of a change, at the precision ``meta`` shows it (milliseconds). Stored finer, a value read from
+    ``meta.lastModified`` and sent back in a filter would match nothing with ``eq`` and match the resource itself
+    with ``gt``: "changed since the last value I saw" would repeat or miss resources."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
+
+
 def format_time(value: datetime) -> str:
     # SQLite hands back naive datetimes; every stored time is UTC.
     if value.tzinfo is None:

@@ -8,6 +8,7 @@ the IdP, and the attribute that comes from the membership table (a group's ``mem
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -62,9 +63,13 @@ class ResourceType:
     membership: Literal["members", "groups"]
     """The attribute drawn from the membership table: a group's members, or the groups a user belongs to."""
 
-    @property
+    @cached_property
     def schemas(self) -> tuple[Schema, ...]:
         return (self.schema, *self.extensions)
+
+    @cached_property
+    def extension_ids(self) -> tuple[str, ...]:
+        return tuple(ext.id for ext in self.extensions)
 
     def extension(self, urn: str) -> Schema | None:
         for ext in self.extensions:
