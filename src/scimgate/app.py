@@ -19,7 +19,7 @@ from scimgate.admin import admin_app
 from scimgate.api import management_api, problem
 from scimgate.config import Settings
 from scimgate.context import current_request
-from scimgate.directories.auth import BearerAuth, TokenCache
+from scimgate.directories.auth import BearerAuth, TokenCache, without_directory
 from scimgate.directories.oauth import token_endpoint
 from scimgate.events.delivery import Dispatcher
 from scimgate.observability.access_log import AccessLog
@@ -160,6 +160,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         # A path the /api/v1 mount does not match (Starlette's routes match no newline, %0A): still the management
         # API's, so its problem document, not a SCIM error.
         return problem(404, "not found", "No such endpoint of the management API; see /api/v1/docs.")
+    path = request.url.path
+    if exc.status_code == 404 and path.startswith("/scim/v2/") and not path[len("/scim/v2/") :].startswith("dir_"):
+        return _answer(without_directory(path[len("/scim/v2/") :].split("/", 1)[0]))
     if exc.status_code == 404:
         return _answer(NotFound("No such endpoint. SCIM URLs look like {public_url}/scim/v2/{directory_id}/Users."))
     return error_response(ScimError(str(exc.detail)), status=exc.status_code)

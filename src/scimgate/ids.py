@@ -18,4 +18,3 @@ def new_id(prefix: str) -> str:
         chars.append(_ALPHABET[number & 31])
         number >>= 5
     return f"{prefix}_{''.join(reversed(chars))}"
-

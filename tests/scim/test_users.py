@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.scim import BASE_URL, Scim, load_sample
+from tests.helpers.scim import BASE_URL, Scim, assert_scim_error, load_sample
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -132,7 +132,7 @@ def test_get_unknown_user_is_404(scim: Scim) -> None:
 def test_put_replaces_attributes_and_keeps_read_only_ones(scim: Scim) -> None:
     """PUT replaces what was sent, drops what was omitted, keeps id and created, and bumps the version."""
     created = scim.create_user("put@example.com", title="Engineer", nickName="P")
-    body = {"schemas": [USER], "userName": "put@example.com", "title": "Manager", "id": "other", "meta": {}}
+    body = {"schemas": [USER], "userName": "put@example.com", "title": "Manager", "id": created["id"], "meta": {}}
     response = scim.put(f"/Users/{created['id']}", body)
     assert response.status_code == 200
     replaced = response.json()
@@ -142,6 +142,16 @@ def test_put_replaces_attributes_and_keeps_read_only_ones(scim: Scim) -> None:
     assert replaced["meta"]["created"] == created["meta"]["created"]
     assert replaced["meta"]["version"] != created["meta"]["version"]
     assert scim.get(f"/Users/{created['id']}").json() == replaced
+
+
+def test_put_naming_another_id_is_refused(scim: Scim) -> None:
+    """A PUT may echo the resource's own id (Okta and Entra PUT what they read), not name another: 400 mutability,
+    nothing changed (issue 19; it used to be ignored)."""
+    created = scim.create_user("other@example.com", title="Engineer")
+    body = {"schemas": [USER], "userName": "other@example.com", "title": "Manager", "id": "usr_someoneelse"}
+    response = scim.put(f"/Users/{created['id']}", body)
+    assert_scim_error(response, 400, "mutability")
+    assert scim.get(f"/Users/{created['id']}").json() == created
 
 
 @pytest.mark.parametrize("active", [True, False])

@@ -39,6 +39,15 @@ _REFUSED = (
 )
 
 
+def without_directory(named: str) -> NotFound:
+    """The 404 of "…/scim/v2/Users": a Tenant URL pasted without its directory id (nothing to authenticate)."""
+    return NotFound(
+        f"This SCIM URL lacks the directory id: {excerpt(named, 40)} is where it goes. The Tenant URL looks like "
+        "{public_url}/scim/v2/dir_…; copy it from `scimgate directory list` or the admin page.",
+        reason=Reason.WRONG_URL,
+    )
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive), or None."""
     if not authorization:
@@ -106,12 +115,7 @@ class BearerAuth:
             return
         directory_id = scope["path_params"]["directory_id"]
         if not directory_id.startswith("dir_"):
-            # "…/scim/v2/Users": a Tenant URL pasted without its directory id. Nothing to authenticate against.
-            raise NotFound(
-                f"This SCIM URL lacks the directory id: {excerpt(directory_id, 40)} is where it goes. The Tenant URL "
-                "looks like {public_url}/scim/v2/dir_…; copy it from `scimgate directory list` or the admin page.",
-                reason=Reason.WRONG_URL,
-            )
+            raise without_directory(directory_id)
         headers = [value for name, value in scope["headers"] if name == b"authorization"]
         token = bearer_token(headers[0].decode("latin-1")) if len(headers) == 1 else None
         source = source_address(scope)

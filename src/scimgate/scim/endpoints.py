@@ -84,7 +84,7 @@ class ScimEndpoints:
     async def list(self, base: ResourceType, request: Request) -> Response:
         """GET /Users, /Groups: a search in the query string (RFC 7644 §3.4.2)."""
         rtype = await self._type(base, request)
-        query = search_query(rtype, search_params(request), self.settings)
+        query = search_query(rtype, search_params(request), self.settings, _strict())
         small = self.ops.is_key_lookup(rtype, query)
         return scim_response(await self._read(small, self.ops.search, _collection(rtype, request), query))
 
@@ -92,14 +92,14 @@ class ScimEndpoints:
         """POST /{type}/.search (RFC 7644 §3.4.3): the query travels in the body, not in the URL."""
         params = parse_search_request(await self._body(request))
         rtype = await self._type(base, request)
-        query = search_query(rtype, params, self.settings)
+        query = search_query(rtype, params, self.settings, _strict())
         return scim_response(await call(self.ops.search, _collection(rtype, request), query))
 
     async def search_root(self, request: Request) -> Response:
         """POST /.search at the directory's root: Users and Groups in one list."""
         params: SearchParams = parse_search_request(await self._body(request))
         page = page_of(params, None, self.settings)
-        return scim_response(await call(self.ops.search_across, _directory(request), params, page))
+        return scim_response(await call(self.ops.search_across, _directory(request), params, page, _strict()))
 
     async def create(self, base: ResourceType, request: Request) -> Response:
         payload = await self._body(request)

@@ -16,6 +16,8 @@ Semantics, the same on SQLite and PostgreSQL (and in the reference evaluator of 
 * ``pr`` is true for a non-empty string, any boolean or date, a non-empty complex value or a non-empty list.
 """
 
+import dataclasses
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from scimgate.scim.errors import InvalidFilter, TooMany, excerpt
+from scimgate.scim.errors import InvalidFilter, Reason, ScimError, TooMany, excerpt
 from scimgate.scim.filter_targets import Constant, Elements, Field, Scalar, indexed_scalar, is_known, resolve
 from scimgate.scim.grammar import (
     COMPARATORS,
@@ -50,8 +52,83 @@ MAX_PREDICATES = 50
 MAX_DEPTH = 32
 
 
-def compile_filter(rtype: ResourceType, text: str, dialect: str) -> Clause:
-    return _Compiler(rtype, dialect).visit(parse_filter(text))
+def compile_filter(rtype: ResourceType, text: str, dialect: str, strict: bool = False) -> Clause:
+    """The filter as SQL. Tolerant (``strict`` False) of the forms IdPs document (``tolerate``); in strict mode
+    such a form is refused, and the error says that tolerant mode would have taken it."""
+    if not strict:
+        return _Compiler(rtype, dialect).visit(tolerate(rtype, parse_filter(quote_bare_values(text))))
+    try:
+        return _Compiler(rtype, dialect).visit(parse_filter(text))
+    except ScimError as error:
+        strict_hint(error, lambda: compile_filter(rtype, text, dialect))
+        raise
+
+
+def strict_hint(error: ScimError, tolerant: Callable[[], object]) -> None:
+    """Mark a strict-mode refusal that tolerant mode would have accepted, so the IT admin knows what to change."""
+    try:
+        tolerant()
+    except ScimError:
+        return
+    error.detail += " (This IdP form is accepted when the directory is not in strict mode.)"
+    error.reason = Reason.STRICT_MODE
+
+
+# A comparison's value written without quotes: authentik's SCIM client before 2025.10 sent
+# `userName eq ada@contoso.com` (goauthentik/authentik#16455), and Microsoft's SCIM tutorial shows
+# `filter=externalId eq jyoung` and `filter=id eq 54D3… and manager eq 2819…` (MicrosoftDocs/azure-docs,
+# active-directory-scim-provisioning.md). Quoted strings are matched first, so nothing inside one is touched.
+_BARE = re.compile(r'"(?:[^"\\]|\\.)*"|(?<=\s)(eq|ne|co|sw|ew|gt|ge|lt|le)(\s+)([^\s()\[\]"]+)', re.IGNORECASE)
+_LITERAL = re.compile(r"true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?", re.IGNORECASE)
+
+
+def quote_bare_values(text: str) -> str:
+    """The filter with each unquoted comparison value that is not true, false, null or a number quoted."""
+
+    def quote(match: re.Match[str]) -> str:
+        op, space, value = match.group(1), match.group(2), match.group(3)
+        if op is None or _LITERAL.fullmatch(value):
+            return match.group(0)
+        return f"{op}{space}{json.dumps(value, ensure_ascii=False)}"
+
+    return _BARE.sub(quote, text)
+
+
+def tolerate(rtype: ResourceType, node: FilterNode) -> FilterNode:
+    """The tree with the IdP forms tolerant mode reads as their RFC equivalents:
+
+    * an attribute named without its extension's URN, when exactly one extension of the type has it (Entra's
+      reference check ``manager eq "…"``, MicrosoftDocs/azure-docs active-directory-scim-provisioning.md);
+    * a complex attribute compared as a whole when it has a ``value`` sub-attribute: ``manager eq "x"`` is
+      ``manager.value eq "x"`` (the same check).
+    """
+    if isinstance(node, LogicalExpr):
+        return dataclasses.replace(node, terms=tuple(tolerate(rtype, term) for term in node.terms))
+    if isinstance(node, Not):
+        return dataclasses.replace(node, expr=tolerate(rtype, node.expr))
+    if isinstance(node, ValuePath):
+        return dataclasses.replace(node, attr_path=_qualified(rtype, node.attr_path))
+    if isinstance(node, Present):
+        return dataclasses.replace(node, attr_path=_qualified(rtype, node.attr_path))
+    if isinstance(node, Comparison):
+        return dataclasses.replace(node, attr_path=_valued(rtype, _qualified(rtype, node.attr_path)))
+    return node
+
+
+def _qualified(rtype: ResourceType, path: AttrPath) -> AttrPath:
+    name = path.attr.lower()
+    if path.uri is not None or rtype.schema.attribute(path.attr) is not None or name in ("id", "externalid", "meta"):
+        return path
+    found = [ext for ext in rtype.extensions if ext.attribute(path.attr) is not None]
+    return dataclasses.replace(path, uri=found[0].id) if len(found) == 1 else path
+
+
+def _valued(rtype: ResourceType, path: AttrPath) -> AttrPath:
+    schema = rtype.schema if path.uri is None else rtype.extension(path.uri)
+    attr = schema.attribute(path.attr) if schema is not None else None
+    if attr is None or attr.type != "complex" or attr.multi_valued or path.sub_attr or attr.sub("value") is None:
+        return path
+    return dataclasses.replace(path, sub_attr="value")
 
 
 @dataclass(frozen=True)
@@ -85,15 +162,17 @@ def key_equality(rtype: ResourceType, text: str) -> KeyEquality | None:
     return KeyEquality(indexed.column, operand)
 
 
-def compile_filter_across(rtypes: tuple[ResourceType, ...], text: str, dialect: str) -> dict[str, Clause]:
+def compile_filter_across(
+    rtypes: tuple[ResourceType, ...], text: str, dialect: str, strict: bool = False
+) -> dict[str, Clause]:
     """One clause per resource type, for a search at the server root (RFC 7644 §3.4.2.1, §3.4.3).
 
     An attribute one type does not have makes its comparison false for that type; an attribute no type has is
     still a 400, since it would select nothing anywhere and is almost certainly a mistake.
     """
-    tree = parse_filter(text)
+    tree = parse_filter(quote_bare_values(text) if not strict else text)
     compilers = [_Compiler(rtype, dialect, unknown_is_false=True) for rtype in rtypes]
-    clauses = {compiler.rtype.name: compiler.visit(tree) for compiler in compilers}
+    clauses = {c.rtype.name: c.visit(tree if strict else tolerate(c.rtype, tree)) for c in compilers}
     unknown_everywhere = set.intersection(*(compiler.unknown for compiler in compilers))
     if unknown_everywhere:
         names = ", ".join(sorted(excerpt(name) for name in unknown_everywhere))

@@ -21,9 +21,9 @@ from scimgate.ids import new_id
 from scimgate.scim import changes, membership
 from scimgate.scim.changes import Change
 from scimgate.scim.cursors import LIST_RESPONSE, Sealer, search_by_cursor
-from scimgate.scim.errors import InvalidValue, PayloadTooLarge, Reason, ScimError
+from scimgate.scim.errors import InvalidValue, Mutability, PayloadTooLarge, Reason, ScimError, excerpt
 from scimgate.scim.extensions import Registry
-from scimgate.scim.filters import compile_filter, compile_filter_across, key_equality
+from scimgate.scim.filters import compile_filter, compile_filter_across, key_equality, strict_hint
 from scimgate.scim.passwords import DISCARD, UNCHANGED, PasswordChange, Passwords, only_password, store_change
 from scimgate.scim.patch import MemberChanges, PatchResult, apply_patch, check_patch_body
 from scimgate.scim.projection import Projection
@@ -112,6 +112,7 @@ class Operations:
         """PUT (RFC 7644 §3.5.1): the sent attributes replace the stored ones; read-only ones are kept."""
         rtype, directory_id = target.rtype, target.directory_id
         _check_id(target)
+        _same_id(target, payload)
         # A PUT without a password keeps the stored one: the IdP cannot read it back to resend.
         payload, password = self._without_password(rtype, payload)
         parsed = parse_resource(rtype, payload)
@@ -149,7 +150,7 @@ class Operations:
                 check_patch_body(sent, strict)  # the engine's rules for the body hold all the same
                 result = PatchResult(current.attributes, MemberChanges(), [])  # it only changed the password
             else:
-                result = _apply(rtype, current.attributes, body, strict)
+                result = _apply(rtype, current, body, strict)
             parsed = parse_resource(rtype, result.document)  # the whole result must be a valid resource
             _check_size(rtype, parsed.document, self.max_resource_bytes)
             stored = current
@@ -188,7 +189,9 @@ class Operations:
                 offset = page.start_index - 1
                 total, rows = store.search_by_key(conn, key.column, directory_id, key.value, offset, page.count)
                 return _list_response(total, page.start_index, self._page(conn, target, rows, query.projection))
-            where = compile_filter(rtype, query.filter, self.dialect) if query.filter is not None else None
+            where = None
+            if query.filter is not None:
+                where = compile_filter(rtype, query.filter, self.dialect, query.strict)
             search = Search(rtype, directory_id, base, query, where)
             if page.cursor is not None:
                 return search_by_cursor(conn, search, Sealer(self._secret(conn), self.cursor_timeout))
@@ -196,7 +199,9 @@ class Operations:
             total, rows = store.search(conn, rtype.table, directory_id, where, page.start_index - 1, page.count, order)
             return _list_response(total, page.start_index, self._page(conn, target, rows, query.projection))
 
-    def search_across(self, directory_id: str, params: SearchParams, page: Page) -> dict[str, Any]:
+    def search_across(
+        self, directory_id: str, params: SearchParams, page: Page, strict: bool = False
+    ) -> dict[str, Any]:
         """POST /.search at the root (RFC 7644 §3.4.3): Users, then Groups, paged as one list."""
         if params.sort_by:
             raise InvalidValue("sortBy is not supported when searching Users and Groups together; search one type.")
@@ -208,7 +213,7 @@ class Operations:
         with self.db.read() as conn:
             catalog = self.registry.catalog(directory_id, conn)
             rtypes = (catalog.users, catalog.groups)
-            where = compile_filter_across(rtypes, text, self.dialect) if text is not None else {}
+            where = compile_filter_across(rtypes, text, self.dialect, strict) if text is not None else {}
             for rtype in rtypes:
                 skip = max(offset - total, 0)
                 count, rows = store.search(conn, rtype.table, directory_id, where.get(rtype.name), skip, remaining)
@@ -259,19 +264,19 @@ class Operations:
         return self._cursor_secret
 
 
-def _apply(rtype: ResourceType, document: dict[str, Any], body: Any, strict: bool) -> PatchResult:
+def _apply(rtype: ResourceType, current: StoredResource, body: Any, strict: bool) -> PatchResult:
     """apply_patch; in strict mode, a refusal that the IdP tolerance would have accepted says so."""
+    document = current.attributes
     try:
-        return apply_patch(rtype, document, body, strict=strict)
+        return apply_patch(rtype, document, body, strict=strict, resource_id=current.id)
     except ScimError as error:
-        if not strict or error.reason is Reason.STRICT_MODE:
-            raise
-        try:
-            parse_resource(rtype, apply_patch(rtype, document, body, strict=False).document)
-        except ScimError:
-            raise error from None
-        error.detail += " (This IdP form is accepted when the directory is not in strict mode.)"
-        error.reason = Reason.STRICT_MODE
+        if strict and error.reason is not Reason.STRICT_MODE:
+            strict_hint(
+                error,
+                lambda: parse_resource(
+                    rtype, apply_patch(rtype, document, body, strict=False, resource_id=current.id).document
+                ),
+            )
         raise
 
 
@@ -290,6 +295,18 @@ def _change_members(conn: Connection, target: Target, members: MemberChanges) ->
             len(delta.removed),
         )
     return delta
+
+
+def _same_id(target: Target, payload: Any) -> None:
+    """A PUT may echo the resource's id (Okta's and Entra's PUTs of what they read), never name another."""
+    if not isinstance(payload, dict):
+        return
+    sent = [value for key, value in payload.items() if key.lower() == "id"]
+    if sent and sent[0] is not None and sent[0] != target.resource_id:
+        raise Mutability(
+            f"id is set by the server; this {target.rtype.name}'s id is {excerpt(target.resource_id, 48)}, not "
+            f"{excerpt(sent[0], 48)}."
+        )
 
 
 def _check_size(rtype: ResourceType, document: dict[str, Any], limit: int) -> None:

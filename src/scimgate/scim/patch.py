@@ -98,11 +98,14 @@ class _Target:
     filter: Any = None  # the value filter of emails[…]
 
 
-def apply_patch(rtype: ResourceType, document: dict[str, Any], body: Any, *, strict: bool) -> PatchResult:
+def apply_patch(
+    rtype: ResourceType, document: dict[str, Any], body: Any, *, strict: bool, resource_id: str | None = None
+) -> PatchResult:
+    """``resource_id``: the resource's own id, which a no-path value may repeat (Okta's group rename)."""
     result = PatchResult(copy.deepcopy(document), MemberChanges(), [])
     for index, operation in enumerate(_operations(body, strict)):
         op, path, value = operation
-        step = _Step(op, f"Operations[{index}]", strict)
+        step = _Step(op, f"Operations[{index}]", strict, resource_id)
         if path is None:
             _apply_without_path(rtype, result, step, value)
         else:
@@ -117,10 +120,11 @@ class _Step:
     op: str
     where: str
     strict: bool
+    resource_id: str | None = None
 
     def at(self, key: str) -> "_Step":
         """The same operation, for one key of its no-path value."""
-        return _Step(self.op, f"{self.where}.value[{key!r}]", self.strict)
+        return _Step(self.op, f"{self.where}.value[{key!r}]", self.strict, self.resource_id)
 
 
 def check_patch_body(body: Any, strict: bool) -> None:
@@ -171,10 +175,24 @@ def _apply_without_path(rtype: ResourceType, result: PatchResult, step: _Step, v
         raise InvalidValue(f"{where}: an {op} without a path takes an object of attributes, not {_kind(value)}.")
     casefold_keys(value, f"{where}.value")  # {"userName": …, "USERNAME": …} is ambiguous: refused, as on POST
     for key, item in value.items():
-        if key.lower() == "schemas":
+        if key.lower() == "schemas" or (not step.strict and _echoes_own(rtype, key, item, step)):
             continue
         # Keys are paths: "name.givenName" and "urn:…:enterprise:2.0:User:department" as Entra sends them.
         _apply(rtype, result, step.at(key), key, item)
+
+
+def _echoes_own(rtype: ResourceType, key: str, value: Any, step: _Step) -> bool:
+    """Tolerant mode: ``id`` and ``meta`` inside a no-path value are what the server already has, so they are
+    skipped. Okta renames a group with {"op": "replace", "value": {"id": "<its own id>", "displayName": …}} (Okta's
+    SCIM 2.0 reference; sent on every membership update). A different id is still refused, as a mutability error."""
+    bare = key.lower().removeprefix(rtype.schema.id.lower() + ":")
+    if bare == "meta":
+        return True
+    if bare != "id":
+        return False
+    if value != step.resource_id:
+        raise Mutability(f"{step.where}: id is set by the server; this {rtype.name}'s id is not {excerpt(value)}.")
+    return True
 
 
 def _apply(rtype: ResourceType, result: PatchResult, step: _Step, path: str, value: Any) -> None:

@@ -59,6 +59,8 @@ class SearchQuery:
     filter: str | None
     page: Page
     projection: Projection
+    strict: bool = False
+    """The directory is in strict mode: filters in the forms only IdPs use (unquoted values…) are refused."""
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,11 @@ class Search:
     where: Clause | None
 
 
-def search_query(rtype: ResourceType, params: SearchParams, settings: Settings) -> SearchQuery:
+def search_query(rtype: ResourceType, params: SearchParams, settings: Settings, strict: bool = False) -> SearchQuery:
     sort = parse_sort(rtype, params.sort_by, params.sort_order)
     page = page_of(params, sort, settings)
-    return SearchQuery(params.filter, page, Projection.parse(rtype, params.attributes, params.excluded_attributes))
+    projection = Projection.parse(rtype, params.attributes, params.excluded_attributes)
+    return SearchQuery(params.filter, page, projection, strict)
 
 
 def page_of(params: SearchParams, sort: SortKey | None, settings: Settings) -> Page:
