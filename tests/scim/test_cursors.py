@@ -177,3 +177,50 @@ def test_cursor_after_a_deleted_long_value_asks_to_restart(scim: Scim) -> None:
     scim.delete(f"/Users/{first}")
     response = scim.get(f"/Users?sortBy=title&sortOrder=descending&count=1&cursor={cursor}")
     assert_scim_error(response, 400, "invalidCursor")
+
+
+def pages_forward(scim: Scim, query: str) -> list[dict[str, Any]]:
+    """Every page of a walk by nextCursor, as answered."""
+    bodies, cursor = [], ""
+    while True:
+        body = scim.get(f"/Users?{query}&cursor={cursor}").json()
+        bodies.append(body)
+        if "nextCursor" not in body:
+            return bodies
+        cursor = body["nextCursor"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "count=3",
+        'filter=userName sw "p"&sortBy=title&count=2',
+        'filter=userName sw "p"&sortBy=title&sortOrder=descending&count=2',
+        "sortBy=active&sortOrder=descending&count=3",
+    ],
+)
+def test_previous_cursor_leads_back_to_exactly_the_previous_page(scim: Scim, query: str) -> None:
+    """RFC 9865: previousCursor on every page after the first, and none on the first; following it gives the page
+    before, which itself leads forward to the same page again (sorted both ways, nulls included)."""
+    for i, title in enumerate(["b", None, "a", "C", None, "b", "d", "a", None, "e"]):
+        scim.create_user(f"p{i}", active=i % 3 != 0, **({"title": title} if title else {}))
+    pages = pages_forward(scim, query)
+    assert len(pages) >= 3 and "previousCursor" not in pages[0]
+    for earlier, later in zip(pages, pages[1:], strict=False):
+        back = scim.get(f"/Users?{query}&cursor={later['previousCursor']}").json()
+        assert [r["id"] for r in back["Resources"]] == [r["id"] for r in earlier["Resources"]]
+        assert ("previousCursor" in back) == (earlier is not pages[0])
+        again = scim.get(f"/Users?{query}&cursor={back['nextCursor']}").json()
+        assert [r["id"] for r in again["Resources"]] == [r["id"] for r in later["Resources"]]
+
+
+def test_previous_cursor_under_inserts_and_deletes(scim: Scim) -> None:
+    """Going back after users came and went: the previous page is the users now before this page's first one,
+    each once, as nextCursor walks forward (keyset, never offsets)."""
+    ids = [scim.create_user(f"q{i:02d}@example.com")["id"] for i in range(9)]
+    first = scim.get("/Users?count=3&cursor=").json()
+    second = scim.get(f"/Users?count=3&cursor={first['nextCursor']}").json()
+    scim.delete(f"/Users/{ids[1]}")
+    back = scim.get(f"/Users?count=3&cursor={second['previousCursor']}").json()
+    assert [r["id"] for r in back["Resources"]] == [ids[0], ids[2]]
+    assert "previousCursor" not in back

@@ -46,24 +46,26 @@ class Sealer:
 
 
 def search_by_cursor(conn: Connection, search: Search, sealer: Sealer) -> dict[str, Any]:
-    """One page of a cursor walk (RFC 9865 §2): the resources after the cursor's position, and the next cursor."""
+    """One page of a cursor walk (RFC 9865 §2): the resources after the cursor's position (or, for a
+    ``previousCursor``, before it), with ``nextCursor`` and, on every page after the first, ``previousCursor``."""
     rtype, page = search.rtype, search.query.page
     table = rtype.table
     fingerprint = query_fingerprint(rtype.name, search.query.filter, page.sort)
+    position = _position(conn, search, sealer, fingerprint) if page.cursor else None
+    backward = position is not None and position.backward
     condition = search.where
-    if page.cursor:
-        position = open_cursor(sealer.secret, page.cursor, search.directory_id, fingerprint, page.sort)
-        if position.by_reference and page.sort is not None:
-            position = _reread(conn, search, position, page.sort)
-        keyset = after(table, page.sort, position)
+    if position is not None:
+        keyset = (before if backward else after)(table, page.sort, position)
         condition = keyset if search.where is None else sa.and_(search.where, keyset)
     total = store.count(conn, table, search.directory_id, search.where)
     sort_value = page.sort.expression if page.sort else None
-    # One more than asked: whether it exists says whether there is a next page.
-    rows = store.keyset_page(
-        conn, table, search.directory_id, condition, page.count + 1, order_by(table, page.sort), sort_value
-    )
-    shown = [row for row, _ in rows[: page.count]]
+    # One more than asked: whether it exists says whether there is a page beyond this one (in the walk's direction).
+    order = order_by(table, page.sort, reverse=backward)
+    rows = store.keyset_page(conn, table, search.directory_id, condition, page.count + 1, order, sort_value)
+    kept = rows[: page.count]
+    if backward:
+        kept.reverse()  # read backwards from the cursor; shown in the listing's order
+    shown = [row for row, _ in kept]
     projection = search.query.projection
     found = related(conn, Target(rtype, search.directory_id), search.base_url, shown, projection)
     resources = render_page(rtype, shown, search.base_url, projection, found)
@@ -73,13 +75,29 @@ def search_by_cursor(conn: Connection, search: Search, sealer: Sealer) -> dict[s
         "itemsPerPage": len(resources),
         "Resources": resources,
     }
-    if len(rows) > page.count:
-        last, last_value = rows[page.count - 1]
-        next_position = Position(last.id, last_value)
-        result["nextCursor"] = seal(
-            sealer.secret, search.directory_id, fingerprint, next_position, page.sort, sealer.lifetime
-        )
+    if kept:
+        more = len(rows) > page.count
+        # A page read backwards came from the page after it; one read forwards from a cursor follows a page.
+        has_next, has_previous = (True, more) if backward else (more, position is not None)
+
+        def cursor(row: tuple[Any, Any], going_back: bool) -> str:
+            at = Position(row[0].id, row[1], backward=going_back)
+            return seal(sealer.secret, search.directory_id, fingerprint, at, page.sort, sealer.lifetime)
+
+        if has_next:
+            result["nextCursor"] = cursor(kept[-1], False)
+        if has_previous:
+            result["previousCursor"] = cursor(kept[0], True)
     return result
+
+
+def _position(conn: Connection, search: Search, sealer: Sealer, fingerprint: str) -> "Position":
+    page = search.query.page
+    assert page.cursor
+    position = open_cursor(sealer.secret, page.cursor, search.directory_id, fingerprint, page.sort)
+    if position.by_reference and page.sort is not None:
+        position = _reread(conn, search, position, page.sort)
+    return position
 
 
 def _reread(conn: Connection, search: Search, position: "Position", sort: SortKey) -> "Position":
@@ -89,17 +107,19 @@ def _reread(conn: Connection, search: Search, position: "Position", sort: SortKe
         raise InvalidCursor(
             "The resource this cursor continues after was deleted; start the listing again with an empty cursor."
         )
-    return Position(position.resource_id, value)
+    return Position(position.resource_id, value, backward=position.backward)
 
 
 @dataclass(frozen=True)
 class Position:
-    """Where the previous page ended."""
+    """Where a page ended (a next page starts after it) or began (a previous page ends before it)."""
 
     resource_id: str
     sort_value: Any
     by_reference: bool = False
     """The sort value was too long to carry: read it from the resource ``resource_id``."""
+    backward: bool = False
+    """A ``previousCursor``: the page is the resources before this position."""
 
 
 def query_fingerprint(resource_type: str, filter_text: str | None, sort: SortKey | None) -> str:
@@ -117,6 +137,8 @@ def seal(
         payload["r"] = 1
     else:
         payload["v"] = value.isoformat() if isinstance(value, datetime) else value
+    if position.backward:
+        payload["b"] = 1
     payload["x"] = int(time.time()) + lifetime
     body = _b64(json.dumps(payload, separators=(",", ":")).encode())
     return f"{body}.{_b64(_mac(secret, body))}"
@@ -137,7 +159,7 @@ def open_cursor(secret: str, cursor: str, directory_id: str, fingerprint: str, s
     value = payload.get("v")
     if sort is not None and sort.kind == "dateTime" and isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return Position(str(payload.get("i")), value, by_reference=payload.get("r") == 1)
+    return Position(str(payload.get("i")), value, by_reference=payload.get("r") == 1, backward=payload.get("b") == 1)
 
 
 def after(table: sa.Table, sort: SortKey | None, position: Position) -> Clause:
@@ -155,6 +177,22 @@ def after(table: sa.Table, sort: SortKey | None, position: Position) -> Clause:
     if value is None:  # descending: nulls first
         return sa.or_(sa.and_(key.is_(None), after_id), key.is_not(None))
     return sa.or_(key < value, sa.and_(key == value, after_id))
+
+
+def before(table: sa.Table, sort: SortKey | None, position: Position) -> Clause:
+    """Resources ordered before ``position`` under ORDER BY (key NULLS LAST|FIRST, id): ``after`` mirrored."""
+    before_id = table.c.id < position.resource_id
+    if sort is None:
+        return before_id
+    key = sort.expression
+    value = None if position.sort_value is None else sa.bindparam(None, position.sort_value, type_=key.type)
+    if sort.ascending:  # nulls last: every non-null key comes before a null one
+        if value is None:
+            return sa.or_(sa.and_(key.is_(None), before_id), key.is_not(None))
+        return sa.or_(key < value, sa.and_(key == value, before_id))
+    if value is None:  # descending: nulls first
+        return sa.and_(key.is_(None), before_id)
+    return sa.or_(key > value, sa.and_(key == value, before_id), key.is_(None))
 
 
 def _mac(secret: str, body: str) -> bytes:

@@ -38,12 +38,19 @@ def parse_sort(rtype: ResourceType, sort_by: str | None, sort_order: str | None)
     return SortKey(expression, ascending, kind, f"{sort_by.lower()} {'asc' if ascending else 'desc'}")
 
 
-def order_by(table: sa.Table, key: SortKey | None) -> list[sa.UnaryExpression[Any] | sa.ColumnElement[Any]]:
+def order_by(
+    table: sa.Table, key: SortKey | None, reverse: bool = False
+) -> list[sa.UnaryExpression[Any] | sa.ColumnElement[Any]]:
+    """The listing's order; ``reverse``: exactly backwards (a cursor's previous page is read so, then flipped)."""
+    ascending = key is None or key.ascending
+    if reverse:
+        ascending = not ascending
+    tie: sa.ColumnElement[Any] = table.c.id.desc() if reverse else table.c.id
     if key is None:
-        return [table.c.id]
+        return [tie]
     expression = key.expression
-    ordered = expression.asc().nulls_last() if key.ascending else expression.desc().nulls_first()
-    return [ordered, table.c.id]
+    ordered = expression.asc().nulls_last() if ascending else expression.desc().nulls_first()
+    return [ordered, tie]
 
 
 def _expression(rtype: ResourceType, sort_by: str) -> tuple[sa.ColumnElement[Any], str]:
