@@ -158,7 +158,7 @@ def failure(report: Report, step_starts: str) -> Any:
 
 
 @pytest.mark.both_backends
-@pytest.mark.parametrize("idp", ["entra", "okta"])
+@pytest.mark.parametrize("idp", ["entra", "okta", "authentik", "onelogin", "jumpcloud", "generic"])
 def test_every_step_passes_against_scimgate(database: Database, target: tuple[str, str], scim: Scim, idp: str) -> None:
     """scimgate itself passes the whole cycle, and the check leaves nothing behind."""
     report = check_against(database, target, idp)
@@ -225,3 +225,78 @@ def test_the_command_prints_a_report_and_fails_the_build(target: tuple[str, str]
     assert report["passed"] is False and report["steps"][0]["problem"].startswith("GET /Users")
     bad = CliRunner().invoke(main, ["check", "file:///etc/passwd", "--token", "t"])
     assert bad.exit_code == 2
+
+
+def _rename_with_id(scope: Scope, body: Any) -> Any:
+    for op in body.get("Operations", []) if isinstance(body, dict) else []:
+        if isinstance(op.get("value"), dict) and "id" in op["value"]:
+            op["value"]["id"] = "not-this-group"  # what a server comparing ids strictly makes of it: a change
+    return body
+
+
+def test_okta_profile_catches_a_server_refusing_the_rename_with_id(database: Database, target: tuple[str, str]) -> None:
+    """Issue 19: the Okta profile sends the rename with the group's own id, and explains Okta's reaction."""
+    found = failure(check_against(database, target, "okta", request=_rename_with_id), "OIN group push")
+    assert "400" in found.problem and "stops pushing" in found.consequence and "own id" in found.fix
+
+
+def _without_bulk(scope: Scope, answer: Any) -> Any:
+    status, body = answer
+    if scope["path"].endswith("/ServiceProviderConfig"):
+        body.pop("bulk", None)
+    return status, body
+
+
+def test_authentik_profile_catches_an_incomplete_service_provider_config(
+    database: Database, target: tuple[str, str]
+) -> None:
+    found = failure(check_against(database, target, "authentik", response=_without_bulk), "ServiceProviderConfig")
+    assert "no PATCH and no filter" in found.consequence
+
+
+def _emails_must_be_arrays(scope: Scope, body: Any) -> Any:
+    if isinstance(body, dict) and isinstance(body.get("emails"), dict):
+        body["emails"] = "not an array"  # a server that refuses OneLogin's single email object
+    return body
+
+
+def test_onelogin_profile_catches_a_refused_single_email(database: Database, target: tuple[str, str]) -> None:
+    found = failure(check_against(database, target, "onelogin", request=_emails_must_be_arrays), "Create")
+    assert "400" in found.problem
+
+
+def test_jumpcloud_profile_catches_a_remove_by_value_that_is_ignored(
+    database: Database, target: tuple[str, str]
+) -> None:
+    found = failure(check_against(database, target, "jumpcloud", request=_drop_remove_values), "Groups")
+    assert "members after a remove by value" in found.problem
+
+
+def _drop_remove_values(scope: Scope, body: Any) -> Any:
+    for op in body.get("Operations", []) if isinstance(body, dict) else []:
+        if str(op.get("op")).lower() == "remove" and op.get("path") == "members":
+            op["op"], op["path"] = "add", "members"  # a server that reads the removal as nothing to do (or worse)
+    return body
+
+
+def test_generic_profile_catches_no_404_after_delete(database: Database, target: tuple[str, str]) -> None:
+    def still_there(scope: Scope, answer: Any) -> Any:
+        status, body = answer
+        return (200, {"id": "ghost", "schemas": []}) if status == 404 and scope["method"] == "GET" else answer
+
+    found = failure(check_against(database, target, "generic", response=still_there), "Paging, delete")
+    assert "404" in found.problem
+
+
+def test_a_wrong_token_is_explained_as_a_token_problem(database: Database, target: tuple[str, str]) -> None:
+    """Fix text by cause: a 401 says the token is wrong or revoked, not a filter hint or a compliance issue."""
+    report = check_against(database, (target[0], "scimgate_" + "x" * 43), "entra")
+    first = report.outcomes[0]
+    assert not first.passed and "token is wrong or revoked" in (first.fix or "")
+    assert "compliance" not in (first.consequence or "").lower()
+
+
+def test_a_url_without_the_directory_id_is_explained(database: Database, target: tuple[str, str]) -> None:
+    base = target[0].rsplit("/", 1)[0]  # …/scim/v2, the directory id left out
+    report = check_against(database, (base, target[1]), "okta")
+    assert "lacks the directory id" in (report.outcomes[0].fix or "")

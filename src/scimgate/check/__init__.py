@@ -10,10 +10,17 @@ from typing import Any
 
 import httpx2
 
-from scimgate.check import entra, okta
+from scimgate.check import authentik, entra, generic, jumpcloud, okta, onelogin
 from scimgate.check.runner import Outcome, Session, check_url, cleanup, run_steps
 
-IDPS = {"entra": entra, "okta": okta}
+IDPS = {
+    "entra": entra,
+    "okta": okta,
+    "authentik": authentik,
+    "onelogin": onelogin,
+    "jumpcloud": jumpcloud,
+    "generic": generic,
+}
 
 
 @dataclass

@@ -25,14 +25,52 @@ def status(
         return
     detail = exchange.body.get("detail") if isinstance(exchange.body, dict) else None
     said = f" ({detail})" if detail else ""
+    cause = _cause(exchange)
     raise Failed(
         f"{exchange.method} {exchange.path} answered {exchange.status}{said}; the IdP needs "
         f"{' or '.join(map(str, wanted))}.",
-        consequence,
-        fix or "Answer as RFC 7644 and Microsoft's SCIM guidance say for this request.",
-        quarantine,
+        cause[0] if cause else consequence,
+        cause[1] if cause else fix or "Answer as RFC 7644 and Microsoft's SCIM guidance say for this request.",
+        quarantine and cause is None,
         exchange,
     )
+
+
+def _cause(exchange: Exchange) -> tuple[str, str] | None:
+    """The IdP's reaction and the fix when the answer's status says what went wrong, whatever the step checked:
+    a refused token is no filter problem, and a missing directory id is no PATCH problem."""
+    detail = exchange.body.get("detail", "") if isinstance(exchange.body, dict) else ""
+    if exchange.status in (401, 403):
+        return (
+            "The IdP's Test Connection fails with an authorization error, and no provisioning runs.",
+            "The token is wrong or revoked, or belongs to another directory: paste a current token of this "
+            "directory as the IdP's secret token (Bearer), exactly as it was shown.",
+        )
+    if exchange.status == 404 and ("directory id" in str(detail) or _collection(exchange.path)):
+        return (
+            "The IdP finds no SCIM endpoint at this URL: Test Connection fails.",
+            "The URL lacks the directory id or is not the SCIM base URL: it looks like "
+            "https://<host>/scim/v2/dir_… (scimgate directory list shows it).",
+        )
+    if exchange.status == 415:
+        return (
+            "The IdP's requests are refused whatever they carry.",
+            "Accept Content-Type application/scim+json and application/json on every request.",
+        )
+    if exchange.status in (429, 503):
+        return (
+            "The IdP backs off and retries later; sustained refusals stall provisioning (Entra may quarantine).",
+            "Give the directory room: raise the rate limit, or check the database's health (/readyz).",
+        )
+    return None
+
+
+def _collection(path: str) -> bool:
+    """A list or discovery endpoint without a filter, which exists on every SCIM server: a 404 there means the URL
+    is wrong (a 404 for a filter is the other classic bug: no match answered as "not found")."""
+    endpoint, _, query = path.partition("?")
+    listed = endpoint.rstrip("/") in ("/Users", "/Groups", "/ServiceProviderConfig", "/Schemas", "/ResourceTypes")
+    return listed and "filter" not in query
 
 
 def scim_json(exchange: Exchange) -> None:
@@ -81,8 +119,8 @@ def list_response(exchange: Exchange, total: int | None = None, consequence: str
     return resources
 
 
-def resource(exchange: Exchange, *wanted: int) -> dict[str, Any]:
-    status(exchange, *wanted)
+def resource(exchange: Exchange, *wanted: int, consequence: str = ESCROW) -> dict[str, Any]:
+    status(exchange, *wanted, consequence=consequence)
     scim_json(exchange)
     if not isinstance(exchange.body, dict) or not isinstance(exchange.body.get("id"), str):
         raise Failed(

@@ -101,14 +101,23 @@ class Session:
     exchanges: list[Exchange] = field(default_factory=list)
     tag: str = ""
 
-    def send(self, method: str, path: str, body: Any = None, content_type: str = SCIM_JSON) -> Exchange:
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = SCIM_JSON,
+        headers: dict[str, str] | None = None,
+    ) -> Exchange:
+        """``headers``: what this IdP sends beside (or instead of) the bearer token and Accept."""
         if "://" in path or not path.startswith("/"):
             raise ValueError(f"check only sends to paths under {self.base_url}, not {path!r}")
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": SCIM_JSON}
+        sent = {"Authorization": f"Bearer {self.token}", "Accept": SCIM_JSON, **(headers or {})}
         content = None
         if body is not None:
-            headers["Content-Type"] = content_type
+            sent["Content-Type"] = content_type
             content = json.dumps(body).encode()
+        headers = sent
         try:
             response = self.client.request(method, self.base_url + path, content=content, headers=headers)
         except httpx2.HTTPError as error:

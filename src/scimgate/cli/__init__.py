@@ -9,6 +9,7 @@ from pydantic import SecretStr
 
 from scimgate import serving
 from scimgate.app import create_app
+from scimgate.check import IDPS
 from scimgate.cli.common import emit, json_option, load_settings, masked_url, open_database, settings_options
 from scimgate.cli.credentials import client, token
 from scimgate.cli.directories import directory
@@ -167,7 +168,7 @@ def masked(settings: Settings) -> dict[str, Any]:
 @main.command()
 @click.argument("url")
 @click.option("--token", envvar="SCIMGATE_CHECK_TOKEN", required=True, help="The bearer token the IdP would send.")
-@click.option("--idp", type=click.Choice(["entra", "okta"]), default="entra", show_default=True)
+@click.option("--idp", type=click.Choice(list(IDPS)), default="entra", show_default=True)
 @click.option("--keep", is_flag=True, help="Leave the users and groups the check creates (default: delete them).")
 @json_option
 def check(url: str, token: str, idp: str, keep: bool, as_json: bool) -> None:

@@ -258,6 +258,11 @@ def _check_extension(extension: Schema, value: Any, ignored: list[str]) -> dict[
 def check_attribute(attr: Attribute, value: Any, path: str) -> Any:
     """Check one attribute's value; return what to store, or None for "no value"."""
     if attr.multi_valued:
+        if isinstance(value, dict) and attr.type == "complex":
+            # OneLogin's SCIM v2 Enterprise template sends emails as one object, not an array
+            # (developers.onelogin.com/scim/define-user-schema; django-scim2: "OneLogin sends a dict despite the
+            # spec"): one value.
+            value = [value]
         if not isinstance(value, list):
             raise InvalidValue(f"{path} is multi-valued and must be a JSON array, not {excerpt(value)}.")
         items = [check_value(attr, item, path) for item in value if item is not None]
