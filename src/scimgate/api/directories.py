@@ -44,10 +44,13 @@ class SetupOut(BaseModel):
     token_endpoint: str
     entra: list[str]
     okta: list[str]
+    onelogin: list[str]
+    jumpcloud: list[str]
+    authentik: list[str]
 
 
 def setup_out(setup: Setup) -> SetupOut:
-    return SetupOut(scim_url=setup.scim_url, token_endpoint=setup.token_endpoint, entra=setup.entra, okta=setup.okta)
+    return SetupOut.model_validate(setup, from_attributes=True)
 
 
 class DirectoryIn(BaseModel):

@@ -43,8 +43,12 @@ def setup_lines(directory: Directory, setup: Setup, token: str | None) -> list[s
     if token:
         lines += [f"Bearer token (Entra: Secret Token):                       {token}", ""]
         lines += ["The token is shown only this once and is stored only as a hash: keep it now.", ""]
-    first, second = ("entra", "okta") if directory.idp != "okta" else ("okta", "entra")
-    for idp in (first, second):
+    # The directory's own IdP first; Entra and Okta always (the two most asked for).
+    shown = [idp for idp in ("entra", "okta", "onelogin", "jumpcloud", "authentik") if idp == directory.idp]
+    for idp in ("entra", "okta"):
+        if idp not in shown:
+            shown.append(idp)
+    for idp in shown:
         lines.append(f"In {IDP_NAMES[idp]}:")
         lines += [f"  {number}. {step}" for number, step in enumerate(getattr(setup, idp), start=1)]
     return lines

@@ -19,12 +19,14 @@ from scimgate.ids import new_id
 from scimgate.store.database import utc
 from scimgate.store.tables import directories, events
 
-Idp = Literal["entra", "okta", "onelogin", "google", "generic"]
+Idp = Literal["entra", "okta", "onelogin", "jumpcloud", "authentik", "google", "generic"]
 IDPS: tuple[str, ...] = get_args(Idp)
 IDP_NAMES = {
     "entra": "Microsoft Entra ID",
     "okta": "Okta",
     "onelogin": "OneLogin",
+    "jumpcloud": "JumpCloud",
+    "authentik": "authentik",
     "google": "Google Workspace",
     "generic": "a SCIM 2.0 client",
 }

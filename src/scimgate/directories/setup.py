@@ -12,6 +12,9 @@ class Setup:
     token_endpoint: str
     entra: list[str] = field(default_factory=list)
     okta: list[str] = field(default_factory=list)
+    onelogin: list[str] = field(default_factory=list)
+    jumpcloud: list[str] = field(default_factory=list)
+    authentik: list[str] = field(default_factory=list)
 
 
 def scim_url(public_url: str, directory_id: str) -> str:
@@ -43,4 +46,26 @@ def setup_for(directory: Directory, public_url: str, token: str | None = None) -
         "Test Connector Configuration, then Save.",
         "Provisioning > To App > Edit: enable Create Users, Update User Attributes and Deactivate Users.",
     ]
-    return Setup(url, token_endpoint, entra, okta)
+    onelogin = [
+        "OneLogin admin > Applications > Add App: SCIM Provisioner with SAML (SCIM v2 Enterprise).",
+        f"Configuration > SCIM Base URL: {url}",
+        f"SCIM Bearer Token: {secret}",
+        "API Connection: Enable (OneLogin tests the connection with a userName lookup).",
+        "Provisioning > Enable provisioning; choose what happens when a user is deleted or suspended in OneLogin "
+        "(Delete, or Suspend: a PUT with active false).",
+        "Parameters: groups come from OneLogin roles (Rules map roles to groups).",
+    ]
+    jumpcloud = [
+        "JumpCloud admin > SSO Applications > your application > Identity Management: Custom SCIM.",
+        f"Base URL: {url}",
+        f"Token Key: {secret}; Test Connection (JumpCloud creates and deletes a test user and group).",
+        "Activate; bind user groups to the application (empty groups are not pushed).",
+    ]
+    authentik = [
+        "authentik admin > Applications > Providers > Create: SCIM Provider.",
+        f"URL: {url}",
+        f"Token: {secret}",
+        "Backchannel provider: add it to the application; choose the users and groups to sync.",
+        "authentik reads /ServiceProviderConfig first: scimgate advertises PATCH, filters and bulk, as it needs.",
+    ]
+    return Setup(url, token_endpoint, entra, okta, onelogin, jumpcloud, authentik)
