@@ -45,6 +45,7 @@ from scimgate.scim.validation import (
     check_value,
     open_attribute,
     open_key,
+    open_slot,
     parse_members,
     set_open,
     without_nulls,
@@ -280,25 +281,25 @@ def _open_value(document: dict[str, Any], urn: str, name: str, step: _Step, valu
 def _set_open_value(holder: dict[str, Any], path: str, op: str, value: Any) -> None:
     """RFC 7644 §3.5.2.1 and §3.5.2.3 on a value whose schema nobody declared: ``add`` to an array appends the
     values not yet there, anything else sets (a null or empty value clears it)."""
-    name, _, rest = path.partition(".")
-    key = open_key(holder, name)
-    if rest:
-        parent = holder.get(key)
-        if not isinstance(parent, dict):
-            parent = holder[key] = {}
-        _set_open_value(parent, rest, op, value)
-        if not parent:
-            del holder[key]
-        return
-    current = holder.get(key)
+    parent, key = open_slot(holder, path)
+    current = parent.get(key)
     if op == "add" and isinstance(current, list):
         new = without_nulls(value if isinstance(value, list) else [value])
-        holder[key] = current + [item for item in new if item not in current]
-        return
-    if value in ("", [], {}):
-        holder.pop(key, None)
-        return
-    set_open(holder, key, value)
+        parent[key] = current + [item for item in new if item not in current]
+    elif value in ("", [], {}):
+        parent.pop(key, None)
+    else:
+        set_open(parent, key, value)
+    _drop_empty(holder)
+
+
+def _drop_empty(holder: dict[str, Any]) -> None:
+    """Objects of an undeclared extension left empty by a removal are removed with it."""
+    for key, value in list(holder.items()):
+        if isinstance(value, dict):
+            _drop_empty(value)
+            if not value:
+                del holder[key]
 
 
 def _remove_open(holder: dict[str, Any], path: str) -> None:

@@ -155,18 +155,23 @@ def set_open(holder: dict[str, Any], path: str, value: Any) -> None:
     """Set an undeclared attribute (``region``, or ``address.city``) to the value as sent. Names match
     case-insensitively (the stored spelling stays); JSON nulls are left out (RFC 7643 §2.5: null is unassigned)."""
     cleaned = without_nulls(value)
-    name, _, rest = path.partition(".")
-    key = open_key(holder, name)
-    if rest:
-        parent = holder.get(key)
-        if not isinstance(parent, dict):
-            parent = holder[key] = {}
-        set_open(parent, rest, value)
-        return
+    parent, key = open_slot(holder, path)
     if cleaned is None:
-        holder.pop(key, None)
+        parent.pop(key, None)
     else:
-        holder[key] = cleaned
+        parent[key] = cleaned
+
+
+def open_slot(holder: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
+    """Where ``address.city`` goes in an undeclared extension: the object holding it (made if missing) and its key,
+    names matched case-insensitively."""
+    *parents, name = path.split(".")
+    for part in parents:
+        key = open_key(holder, part)
+        if not isinstance(holder.get(key), dict):
+            holder[key] = {}
+        holder = holder[key]
+    return holder, open_key(holder, name)
 
 
 def open_key(holder: dict[str, Any], name: str) -> str:
