@@ -22,6 +22,7 @@ from scimgate.context import current_request
 from scimgate.directories.auth import BearerAuth, TokenCache, without_directory
 from scimgate.directories.oauth import token_endpoint
 from scimgate.events.delivery import Dispatcher
+from scimgate.gate import Gate
 from scimgate.observability.access_log import AccessLog
 from scimgate.observability.health import health_routes
 from scimgate.observability.metrics import Metrics
@@ -32,8 +33,11 @@ from scimgate.scim.errors import (
     InternalError,
     MethodNotAllowed,
     NotFound,
+    PayloadTooLarge,
+    RequestTimeout,
     ScimError,
     ServiceUnavailable,
+    UriTooLong,
     error_response,
 )
 from scimgate.scim.operations import Operations
@@ -112,6 +116,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     # No redirect is ever built from the request: Starlette's trailing-slash redirect takes its Location from the
     # Host header (a client sending Host: evil.example.com would be sent there). Paths are answered or refused.
     app.router.redirect_slashes = False
+    app.add_middleware(Gate, settings=settings, refuse=refuse)
     app.add_middleware(AccessLog)
     # Outermost: every request gets its id before anything can fail.
     app.add_middleware(
@@ -165,7 +170,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return _answer(without_directory(path[len("/scim/v2/") :].split("/", 1)[0]))
     if exc.status_code == 404:
         return _answer(NotFound("No such endpoint. SCIM URLs look like {public_url}/scim/v2/{directory_id}/Users."))
+    by_status = {408: RequestTimeout, 413: PayloadTooLarge}  # the gate's refusals met while reading a body
+    if exc.status_code in by_status:
+        return _answer(by_status[exc.status_code](str(exc.detail)))
     return error_response(ScimError(str(exc.detail)), status=exc.status_code)
+
+
+def refuse(scope: Scope, status: int, detail: str) -> Response:
+    """A request the gate (scimgate.gate) refuses before any route reads it, in its face's format."""
+    if str(scope.get("path", "")).startswith("/api/v1"):
+        return problem(status, "request refused", detail)
+    error = {408: RequestTimeout, 413: PayloadTooLarge, 414: UriTooLong}.get(status, ScimError)(detail)
+    return _answer(error) if error.status == status else error_response(error, status=status)
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:

@@ -116,7 +116,7 @@ def test_a_filter_matching_nothing_is_200_and_empty(scim: Scim) -> None:
         'active eq "yes"',
         'meta.lastModified gt "not-a-date"',
         "userName gt 5",
-        "(" * 5000 + 'userName eq "a"' + ")" * 5000,
+        "(" * 40 + 'userName eq "a"' + ")" * 40,
         'userName eq "a\x00"',
         'userName eq "\\ud800"',
         'members eq "x"',
@@ -133,7 +133,10 @@ def test_a_megabyte_filter_is_400_not_a_crash(scim: Scim) -> None:
     length before parsing. (Longer request lines than that never reach the app: the HTTP server refuses them.)"""
     scim.create_user("alice")
     huge = 'userName eq "' + "a" * 1_000_000 + '"'
-    assert_scim_error(scim.get("/Users", params={"filter": huge[:60_000]}), 400, "invalidFilter")
+    # In a URL, past 2 KB the gate refuses the query string before anything parses it (issue 20).
+    assert_scim_error(scim.get("/Users", params={"filter": huge[:60_000]}), 414)
+    bomb = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "(" * 5000 + "x" + ")" * 5000}
+    assert_scim_error(scim.post("/Users/.search", bomb), 400, "invalidFilter")
     body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": huge}
     assert_scim_error(scim.post("/Users/.search", body), 400, "invalidFilter")
     assert scim.get("/Users").json()["totalResults"] == 1

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -48,27 +48,30 @@ def management_api(
     expected = settings.operator_key.get_secret_value() if settings.operator_key is not None else None
     expected_digest = hashlib.sha256(expected.encode()).digest() if expected else None
 
-    async def operator(request: Request) -> None:  # async: the limiters live on the event loop
+    async def refused(scope: Scope) -> Response | None:
+        """The operator key checked before FastAPI reads anything (a body it parses before any dependency runs:
+        an unauthenticated 300 MB JSON array used to be read whole). None: the key is right."""
         if expected_digest is None:
-            raise ApiError(
+            return problem(
                 401,
                 "management API is off",
                 "No operator key is configured: set SCIMGATE_OPERATOR_KEY (or --operator-key) to use /api/v1.",
             )
-        token = bearer_token(request.headers.get("authorization"))
+        headers = dict(scope.get("headers", []))
+        token = bearer_token(headers.get(b"authorization", b"").decode("latin-1") or None)
         presented = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest() if token else b""
         if hmac.compare_digest(presented, expected_digest):
-            return  # the key is high-entropy: checking it always helps no guesser
-        source = source_address(request.scope)
-        wait = limits.failed_credential(source)
+            return None  # the key is high-entropy: checking it always helps no guesser
+        wait = limits.failed_credential(source_address(scope))
         if wait:
-            raise ApiError(
+            response = problem(
                 429,
                 "too many failed attempts",
                 "Too many wrong keys came from this address; retry after the indicated delay.",
-                {"Retry-After": retry_after(wait)},
             )
-        raise ApiError(
+            response.headers["Retry-After"] = retry_after(wait)
+            return response
+        return problem(
             401,
             "unauthorized",
             "Send the operator key as `Authorization: Bearer <key>`. SCIM tokens do not work here.",
@@ -79,7 +82,6 @@ def management_api(
         title="scimgate management API",
         version=__version__,
         description="Directories, their credentials, and the users and groups identity providers provisioned.",
-        dependencies=[Depends(operator)],
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
@@ -101,7 +103,7 @@ def management_api(
 
     api.add_exception_handler(sa.exc.SQLAlchemyError, database_error)
     api.add_exception_handler(Exception, on_unexpected)
-    return _Guard(api)
+    return _Guard(api, refused)
 
 
 class FieldError(BaseModel):
@@ -126,7 +128,10 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "Refused as sent: a NUL character in the URL, a delete without its confirmation, a bad cursor or type.",
         401: "No operator key, a wrong one, or no operator key configured.",
         404: "No such directory (or token, client, secret, user, group, webhook endpoint or delivery).",
+        408: "The request body did not arrive within body_read_timeout_seconds.",
         409: "A conflict: the token is no longer active (rotate), or passwords are discarded (password verify).",
+        413: "The request body is larger than max_body_bytes.",
+        414: "The query string is longer than 2 KB.",
         422: "The parameters or the body do not fit the operation; ``errors`` says where.",
         429: "Too many wrong operator keys from this address; retry after the Retry-After delay.",
         500: "An unexpected error; nothing was changed.",
@@ -147,12 +152,17 @@ class _ManagementApi(FastAPI):
         return document
 
 
+_PUBLIC = ("/docs", "/openapi.json", "/docs/oauth2-redirect")
+"""Pages without data: the API's documentation."""
+
+
 class _Guard:
     """Before FastAPI: refuse NUL characters in the path and query (PostgreSQL cannot store or compare them, and
-    no id or key contains one)."""
+    no id or key contains one), and anything without the operator key (but the documentation)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, refused: Callable[[Scope], Awaitable[Response | None]]) -> None:
         self.app = app
+        self.refused = refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -161,6 +171,12 @@ class _Guard:
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
             await problem(400, "invalid request", "The URL contains a NUL character.")(scope, receive, send)
             return
+        relative = scope["path"][len(scope.get("root_path", "")) :]
+        if relative not in _PUBLIC:
+            refusal = await self.refused(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 

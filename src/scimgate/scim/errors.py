@@ -24,6 +24,7 @@ HTTP (RFC 7644 §3.12). The hierarchy::
     ├── NotModified                 304                 (not an error) If-None-Match names the current version
     ├── RequestTimeout              408                 a body that did not arrive within body_read_timeout_seconds
     ├── PayloadTooLarge             413
+    ├── UriTooLong                  414                 a query string over 2 KB
     ├── UnsupportedMediaType        415
     ├── TooManyRequests             429                 over a rate limit, with ``Retry-After``
     ├── InternalError               500                 a bug; the transaction was rolled back
@@ -202,6 +203,13 @@ class RequestTimeout(ScimError):
 
 class PayloadTooLarge(ScimError):
     status = 413
+    reason = Reason.TOO_LARGE
+
+
+class UriTooLong(ScimError):
+    """A query string over the server's limit (scimgate.gate), refused before anything reads it."""
+
+    status = 414
     reason = Reason.TOO_LARGE
 
 
