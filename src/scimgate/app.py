@@ -66,6 +66,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         metrics,
         retention=timedelta(days=settings.request_log_days),
         max_rows=settings.request_log_max_rows,
+        max_bytes=settings.request_log_max_bytes,
         body_chars=settings.request_log_body_chars,
     )
 

@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     request_log_max_rows: int = Field(
         500_000, ge=1000, description="Most SCIM requests the provisioning log keeps; the oldest go first."
     )
+    request_log_max_bytes: int = Field(
+        1 << 30,
+        ge=1 << 20,
+        description="Most text the provisioning log keeps (bodies, queries, advice), in bytes; over it the oldest "
+        "requests go, those no credential opened first.",
+    )
     request_log_body_chars: int = Field(
         16_384, ge=256, description="Characters of each request and response body the provisioning log keeps."
     )

@@ -338,3 +338,47 @@ def test_a_mass_deletion_puts_up_a_warning(database: Database, scim: Scim) -> No
     with database.read() as conn:
         warning = directory_stats(conn)[scim.directory_id].warning() or ""
     assert "20 users were deleted in the last hour (33% of the directory)" in warning
+
+
+def test_an_unauthenticated_request_stores_almost_nothing(database: Database, scim: Scim) -> None:
+    """Issue 20 finding 3: no token, or a wrong one: the log row keeps method, path (200 characters), status, source
+    and the reason; not the query, not the bodies (they used to be stored whole, 401s and 429s included)."""
+    long_path = "/Users/" + "x" * 900
+    scim.client.post(scim.base + long_path + "?filter=" + "q" * 1500, json={"userName": "y" * 5000})
+    scim.client.get(scim.base + "/Users?filter=" + "q" * 1500, headers={"Authorization": "Bearer wrong"})
+    flush(scim.client)
+    rows = entries(database)
+    assert len(rows) == 2 and {row.status for row in rows} == {401}
+    for row in rows:
+        assert row.query is None and row.request_body is None and row.response_body is None
+        assert len(row.path) <= 200 and row.source == "testclient" and row.reason is not None
+        assert row.size < 1000
+
+
+def test_a_missing_token_counts_as_a_failed_credential(database: Database, settings: Settings) -> None:
+    """A client sending no token at all spends the failed-credential budget like a wrong token: then 429."""
+    settings.auth_failures_per_minute = 3
+    with TestClient(create_app(settings, database), base_url=BASE_URL) as client:
+        statuses = [client.get("/scim/v2/dir_00000000000000000000000000/Users").status_code for _ in range(6)]
+    assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429, 429]
+
+
+def test_the_log_is_capped_by_size_and_anonymous_entries_go_first(database: Database, scim: Scim) -> None:
+    """Over request_log_max_bytes, the oldest entries go, those no credential opened before any other: an anonymous
+    flood cannot evict the audit record of what the IdP did."""
+    writer = scim.client.app.state.request_log  # type: ignore[attr-defined]
+    for n in range(5):
+        scim.create_user(f"kept{n}@example.com")
+    for _ in range(20):
+        scim.client.get(scim.base + "/Users")  # no token
+    flush(scim.client)
+    authenticated = {row.id for row in entries(database) if row.token_id is not None}
+    sizes = sum(row.size for row in entries(database))
+    writer.max_bytes = sizes - 1  # over by one byte: the oldest anonymous row must go, no authenticated one
+    writer.prune()
+    left = entries(database)
+    assert {row.id for row in left if row.token_id is not None} == authenticated
+    assert sum(row.size for row in left) <= writer.max_bytes
+    writer.max_bytes = 1  # then, with no anonymous rows left, the oldest authenticated ones
+    writer.prune()
+    assert not any(row.token_id is None for row in entries(database))

@@ -120,6 +120,10 @@ class BearerAuth:
         token = bearer_token(headers[0].decode("latin-1")) if len(headers) == 1 else None
         source = source_address(scope)
         if token is None:
+            # Counted like a wrong token (issue 20): a client sending none must not get unlimited free 401s.
+            wait = self.limits.failed_credential(source)
+            if wait:
+                raise TooManyRequests(_TOO_MANY_FAILURES, retry_after(wait))
             raise Unauthorized(_REFUSED, AuthFailure(Reason.MALFORMED_TOKEN if headers else Reason.MISSING_TOKEN))
         token_hash = hash_token(token)
         opened = self.cache.get(token_hash)

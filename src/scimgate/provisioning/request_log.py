@@ -47,6 +47,8 @@ class Entry:
     latency_ms: float
     request_body: bytes
     response_body: bytes
+    source: str = ""
+    """The client's address, as the server saw it (a trusted proxy's X-Forwarded-For)."""
 
 
 @dataclass
@@ -55,6 +57,7 @@ class LogWriter:
     metrics: Metrics
     retention: timedelta = timedelta(days=14)
     max_rows: int = 500_000
+    max_bytes: int = 1 << 30
     body_chars: int = 16_384
     capacity: int = 2_000
     _queue: deque[Entry] = field(default_factory=deque)
@@ -112,13 +115,17 @@ class LogWriter:
             explanation = explain(error, entry.method, context.resource_type, context.directory_id)
         elif entry.status >= 400:  # answered without passing through the error handler (none does today)
             explanation = Explanation("failed", f"HTTP {entry.status}")
-        return {
+        # A request no credential opened keeps only its method, path (cut short), status, source and the reason it
+        # was refused: an anonymous client must not be able to fill the disk or flush the log (security plan,
+        # issue 20 finding 3). Its query and bodies are not kept.
+        kept = context.token_id is not None
+        row = {
             "id": context.id,
             "directory_id": _clean(context.directory_id),
             "time": entry.time,
             "method": _clean(entry.method)[:10],
-            "path": _clean(entry.path)[:2000],
-            "query": _clean(redact_query(entry.query)),
+            "path": _clean(entry.path)[: 2000 if kept else 200],
+            "query": _clean(redact_query(entry.query)) if kept else None,
             "status": entry.status,
             "latency_ms": round(entry.latency_ms, 2),
             "resource_type": context.resource_type,
@@ -126,23 +133,51 @@ class LogWriter:
             "scim_type": error.scim_type if error is not None and explanation is not None else None,
             "reason": explanation.reason if explanation else None,
             "advice": _clean(explanation.advice) if explanation else None,
-            "request_body": _clean(redact_body(entry.request_body, self.body_chars)),
-            "response_body": _clean(redact_body(entry.response_body, self.body_chars)),
+            "request_body": _clean(redact_body(entry.request_body, self.body_chars)) if kept else None,
+            "response_body": _clean(redact_body(entry.response_body, self.body_chars)) if kept else None,
             "token_id": context.token_id,
             "ignored": [_clean(name)[:300] for name in context.ignored[:50]] or None,
+            "source": _clean(entry.source)[:64],
         }
+        row["size"] = sum(len(value) for value in row.values() if isinstance(value, str))
+        return row
 
     def prune(self) -> int:
-        """Drop entries older than the retention, then the oldest beyond ``max_rows``."""
+        """Drop entries older than the retention, then the oldest beyond ``max_rows`` and ``max_bytes``: the
+        oldest requests no credential opened first, so that anonymous traffic never evicts the audit record."""
+        removed = 0
         with self.db.write() as conn:
             cutoff = datetime.now(UTC) - self.retention
-            removed = conn.execute(request_log.delete().where(request_log.c.time < cutoff)).rowcount
-            newest_dropped = conn.execute(
-                sa.select(request_log.c.time).order_by(request_log.c.time.desc()).offset(self.max_rows).limit(1)
-            ).scalar_one_or_none()
-            if newest_dropped is not None:
-                removed += conn.execute(request_log.delete().where(request_log.c.time <= newest_dropped)).rowcount
+            removed += conn.execute(request_log.delete().where(request_log.c.time < cutoff)).rowcount
+            for anonymous_first in (True, False):
+                rows = conn.execute(sa.select(sa.func.count()).select_from(request_log)).scalar_one()
+                removed += _delete_oldest(conn, rows - self.max_rows, anonymous_first)
+        removed += self._trim_bytes()
         return removed
+
+    def _trim_bytes(self) -> int:
+        """The oldest entries, anonymous first, in batches, until the log's text fits ``max_bytes``."""
+        removed = 0
+        for anonymous_first in (True, False):
+            while True:
+                with self.db.write() as conn:
+                    total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(request_log.c.size), 0))).scalar_one()
+                    if total <= self.max_bytes:
+                        return removed
+                    gone = _delete_oldest(conn, 1000, anonymous_first)
+                removed += gone
+                if gone == 0:
+                    break
+        return removed
+
+
+def _delete_oldest(conn: Any, count: int, anonymous_only: bool) -> int:
+    if count <= 0:
+        return 0
+    oldest = sa.select(request_log.c.id).order_by(request_log.c.time).limit(count)
+    if anonymous_only:
+        oldest = oldest.where(request_log.c.token_id.is_(None))
+    return int(conn.execute(request_log.delete().where(request_log.c.id.in_(oldest.scalar_subquery()))).rowcount)
 
 
 def _clean(text: Any) -> Any:
@@ -243,5 +278,6 @@ class RequestLog:
                         latency,
                         bytes(request_body),
                         bytes(response_body),
+                        str(scope["client"][0]) if scope.get("client") else "",
                     )
                 )

@@ -288,6 +288,9 @@ request_log = sa.Table(
     # What tolerant mode accepted the request without (unknown attributes, PATCH paths naming nothing): the names,
     # never the values, so the admin page can say which mapping to check.
     sa.Column("ignored", JSONDocument, nullable=True),
+    # The client's address; and the bytes of text the row holds, which the log's size cap adds up.
+    sa.Column("source", sa.String(64), nullable=True),
+    sa.Column("size", sa.Integer, nullable=False, server_default="0"),
     sa.Index(None, "directory_id", "time"),
     sa.Index(None, "time"),
 )
