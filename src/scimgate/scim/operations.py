@@ -40,6 +40,7 @@ from scimgate.text import storable
 logger = logging.getLogger("scimgate.scim")
 _NO_DELTA = membership.Delta()
 MAX_ID_LENGTH = 40  # the width of the id columns
+_PATCH_ATTEMPTS = 3  # PATCH computes outside the write lock twice at most, then under it
 
 
 @dataclass(frozen=True)
@@ -135,33 +136,44 @@ class Operations:
         return self._single(rtype, directory_id, stored, projection, found, parsed.ignored)
 
     def patch(self, target: Target, body: Any, projection: Projection, *, strict: bool = False) -> Single:
-        """PATCH (RFC 7644 §3.5.2): every operation applies, or none does."""
+        """PATCH (RFC 7644 §3.5.2): every operation applies, or none does.
+
+        The new document is computed from a read before the write transaction, which writes it only if the resource
+        is still at the version read: the database writer (on SQLite, one for every directory) is held to write, not
+        to compute (issue 20: a costly PATCH computed under it stalled every directory's writes). A resource changed
+        meanwhile is computed again; the last attempt computes under the lock, so a busy resource still progresses.
+        """
         rtype, directory_id = target.rtype, target.directory_id
         _check_id(target)
         sent = body
         password: PasswordChange | None = UNCHANGED
         if rtype.name == USERS.name:
             body, password = self.passwords.from_patch(body)
-        with self.db.write() as conn:
-            change = self._change(conn, directory_id)
-            current = _locked(conn, target)
-            store_change(conn, directory_id, current.id, password)
-            if password is not UNCHANGED and only_password(body):
-                check_patch_body(sent, strict)  # the engine's rules for the body hold all the same
-                result = PatchResult(current.attributes, MemberChanges(), [])  # it only changed the password
-            else:
-                result = _apply(rtype, current, body, strict)
-            parsed = parse_resource(rtype, result.document)  # the whole result must be a valid resource
-            _check_size(rtype, parsed.document, self.max_resource_bytes)
-            stored = current
-            if parsed.document != current.attributes:
-                stored = _write(conn, target, current, parsed.document, change.now)
-            delta = _change_members(conn, target, result.members)
-            if delta and stored is current:  # membership changed, the document did not: the version moves
-                stored = store.touch(conn, rtype.table, directory_id, current.id, change.now) or current
-            changes.changed(change, rtype, current, stored, delta, self.passwords.announced(password))
-            found = related(conn, target, change.base_url, [stored], projection)
-        return self._single(rtype, directory_id, stored, projection, found, [*result.ignored, *parsed.ignored])
+        plan = _PatchRequest(rtype, body, sent, password, strict, self.max_resource_bytes).plan
+        for attempt in range(_PATCH_ATTEMPTS):
+            under_lock = attempt == _PATCH_ATTEMPTS - 1
+            if not under_lock:
+                with self.db.read() as conn:
+                    planned = plan(_current(conn, target, lock=False))
+            with self.db.write() as conn:
+                change = self._change(conn, directory_id)
+                current = _current(conn, target, lock=True)
+                if under_lock:
+                    planned = plan(current)
+                elif planned.base.version != current.version:
+                    continue  # changed since it was read (nothing written): compute again
+                result, parsed = planned.result, planned.parsed
+                store_change(conn, directory_id, current.id, password)
+                stored = current
+                if parsed.document != current.attributes:
+                    stored = _write(conn, target, current, parsed.document, change.now)
+                delta = _change_members(conn, target, result.members)
+                if delta and stored is current:  # membership changed, the document did not: the version moves
+                    stored = store.touch(conn, rtype.table, directory_id, current.id, change.now) or current
+                changes.changed(change, rtype, current, stored, delta, self.passwords.announced(password))
+                found = related(conn, target, change.base_url, [stored], projection)
+            return self._single(rtype, directory_id, stored, projection, found, [*result.ignored, *parsed.ignored])
+        raise AssertionError("the last attempt computes under the lock and always returns")
 
     def delete(self, target: Target) -> None:
         rtype, directory_id = target.rtype, target.directory_id
@@ -264,6 +276,38 @@ class Operations:
         return self._cursor_secret
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """A PATCH applied to one version of a resource: written only while the resource is still at that version."""
+
+    base: StoredResource
+    result: PatchResult
+    parsed: ParsedResource
+
+
+@dataclass(frozen=True)
+class _PatchRequest:
+    """A PATCH as received: its body (password operations taken out), as sent, and how to apply it."""
+
+    rtype: ResourceType
+    body: Any
+    sent: Any
+    password: PasswordChange | None
+    strict: bool
+    max_bytes: int
+
+    def plan(self, current: StoredResource) -> _Planned:
+        """The resource after the PATCH, validated as a whole and within the size limit; no database work."""
+        if self.password is not UNCHANGED and only_password(self.body):
+            check_patch_body(self.sent, self.strict)  # the engine's rules for the body hold all the same
+            result = PatchResult(current.attributes, MemberChanges(), [])  # it only changed the password
+        else:
+            result = _apply(self.rtype, current, self.body, self.strict)
+        parsed = parse_resource(self.rtype, result.document)  # the whole result must be a valid resource
+        _check_size(self.rtype, parsed.document, self.max_bytes)
+        return _Planned(current, result, parsed)
+
+
 def _apply(rtype: ResourceType, current: StoredResource, body: Any, strict: bool) -> PatchResult:
     """apply_patch; in strict mode, a refusal that the IdP tolerance would have accepted says so."""
     document = current.attributes
@@ -326,8 +370,13 @@ def _check_id(target: Target) -> None:
 
 def _locked(conn: Connection, target: Target) -> StoredResource:
     """The resource a write is about, its row locked until the transaction ends; 404 or 412 otherwise."""
+    return _current(conn, target, lock=True)
+
+
+def _current(conn: Connection, target: Target, *, lock: bool) -> StoredResource:
+    """The resource a write is about (its row locked until the transaction ends with ``lock``); 404 or 412."""
     rtype = target.rtype
-    current = store.get(conn, rtype.table, target.directory_id, target.resource_id, for_update=True)
+    current = store.get(conn, rtype.table, target.directory_id, target.resource_id, for_update=lock)
     if current is None:
         raise rtype.not_found(target.resource_id)
     target.preconditions.check(etag(current.version), reading=False)

@@ -24,7 +24,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from scimgate.scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget, Reason, excerpt
+from scimgate.scim.errors import (
+    InvalidPath,
+    InvalidSyntax,
+    InvalidValue,
+    Mutability,
+    NoTarget,
+    PayloadTooLarge,
+    Reason,
+    excerpt,
+)
+from scimgate.scim.filters import parse_path
 from scimgate.scim.grammar import (
     AttrPath,
     CompareOperator,
@@ -33,7 +43,6 @@ from scimgate.scim.grammar import (
     LogicalExpr,
     LogicalOperator,
     ValuePath,
-    parse_path_tree,
 )
 from scimgate.scim.patch_filters import element_matches, template_from
 from scimgate.scim.resource_types import GROUPS, ResourceType
@@ -53,6 +62,9 @@ from scimgate.scim.validation import (
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _OPS = ("add", "replace", "remove")
+# Operations one PATCH may carry. Entra sends a few per request, Okta one; a request's work must fit its deadline
+# (issue 20 finding 1). Group members are not counted here: one operation may name many (MAX_MEMBERS_PER_REQUEST).
+MAX_OPERATIONS = 1000
 _SERVER_OWNED = {"id", "meta", "schemas"}
 _MANAGER = ENTERPRISE_USER.attribute("manager")
 
@@ -143,6 +155,12 @@ def _operations(body: Any, strict: bool) -> list[tuple[str, str | None, Any]]:
     operations = fields.get("operations")
     if not isinstance(operations, list) or not operations:
         raise InvalidSyntax("Operations must be a non-empty array of {op, path, value} objects.")
+    if len(operations) > MAX_OPERATIONS:
+        # As RFC 7644 §3.7.4 answers a Bulk request over maxOperations: 413, nothing applied.
+        raise PayloadTooLarge(
+            f"This PATCH has {len(operations):,} operations; this server applies at most {MAX_OPERATIONS:,} in one "
+            "request. Split it into several PATCH requests."
+        )
     parsed = []
     for index, raw in enumerate(operations):
         if not isinstance(raw, dict):
@@ -329,7 +347,7 @@ def _resolve(rtype: ResourceType, path: str, where: str, strict: bool) -> _Targe
     if extension is not None:
         return _Target(extension, None)
     try:
-        node = parse_path_tree(path)
+        node = parse_path(path)
     except GrammarError:
         raise InvalidPath(f"{where}: {excerpt(path)} is not a valid attribute path.") from None
     if not isinstance(node, AttrPath | ValuePath):
@@ -611,7 +629,7 @@ def _remove_values(document: dict[str, Any], target: _Target, value: Any, where:
 
 def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where: str, strict: bool) -> None:
     try:
-        node = parse_path_tree(path)
+        node = parse_path(path)
     except GrammarError:
         raise InvalidPath(f"{where}: {excerpt(path)} is not a valid members path.") from None
     if (isinstance(node, AttrPath) and node.sub_attr is not None) or (isinstance(node, ValuePath) and node.sub_attr):
