@@ -13,7 +13,7 @@ import pytest
 from scimgate.scim import operations
 from scimgate.scim.filters import MAX_FILTER_LENGTH, MAX_PREDICATES
 from scimgate.scim.operations import Operations
-from scimgate.scim.patch import MAX_OPERATIONS
+from scimgate.scim.patch import MAX_OPERATIONS, apply_patch
 from scimgate.scim.projection import Projection
 from scimgate.scim.query import Target
 from scimgate.scim.resource_types import USERS
@@ -78,7 +78,7 @@ def test_the_patch_is_computed_while_the_database_writer_is_free(
     """On SQLite one writer serves every directory: while a PATCH is being computed, another may write."""
     user = scim.create_user("writer@contoso.example", emails=_emails(2))
     writer_free: list[bool] = []
-    real_apply = operations.apply_patch
+    real_apply = apply_patch
 
     def observed(*args: Any, **kwargs: Any) -> Any:
         other = sqlite3.connect(str(database.url.database), timeout=0)
@@ -106,7 +106,7 @@ def test_a_resource_changed_while_its_patch_was_computed_gets_both_changes(
     user = scim.create_user("race@contoso.example")
     ops = Operations(database, BASE_URL)
     target = Target(USERS, scim.directory_id, user["id"])
-    real_apply = operations.apply_patch
+    real_apply = apply_patch
     calls: list[str] = []
 
     def racing(*args: Any, **kwargs: Any) -> Any:
