@@ -154,6 +154,34 @@ class Settings(BaseSettings):
     rate_limit_burst: float = Field(
         3000.0, ge=1, description="Requests a directory may send at once above the sustained rate (an initial sync)."
     )
+    directory_concurrency: int = Field(
+        16,
+        ge=1,
+        description=(
+            "Requests one directory may have in progress at once in each worker; beyond, 429 with Retry-After, so one "
+            "directory cannot take every thread. Entra sends a few at a time."
+        ),
+    )
+    heavy_read_threads: int = Field(
+        4,
+        ge=1,
+        description=(
+            "Threads in each worker for reads that may scan (filters other than an indexed eq lookup, counts, sorted "
+            "pages, /.search, a group's member list), apart from the threads that writes and lookups use."
+        ),
+    )
+    heavy_reads_per_directory: int = Field(
+        1,
+        ge=1,
+        description="Such reads one directory may run at once in each worker; the next wait their turn.",
+    )
+    heavy_read_seconds: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "Deadline of such a read, waiting for its turn included: past it, 429 (still waiting) or 503 (running)."
+        ),
+    )
     auth_failures_per_minute: float = Field(
         30.0,
         ge=0,

@@ -1,4 +1,5 @@
-"""Rate limits: a budget per directory, and a budget of failed credentials per source address.
+"""Rate limits: a budget per directory, a cap on its requests in progress, and a budget of failed credentials per
+source address.
 
 Both are token buckets kept in each worker's memory (a worker enforces its share; with N workers a directory gets up
 to N times the budget, which errs on the side of letting provisioning through). The defaults let an Entra or Okta
@@ -63,16 +64,45 @@ class TokenBuckets:
 
 
 @dataclass
+class InFlight:
+    """Requests in progress per key (a directory) in this worker, at most ``limit`` at once.
+
+    A rate limit counts arrivals, not work: 23 slow searches in 20 s were far under it, yet held every thread of the
+    pool and made another directory's one-row read take 58 s (issue 20, finding 2). Counted on the event loop, so
+    no lock is needed.
+    """
+
+    limit: int
+    _counts: dict[str, int] = field(default_factory=dict)
+
+    def enter(self, key: str) -> bool:
+        """Take a place for ``key``; False (taking nothing) when it has ``limit`` in progress already."""
+        held = self._counts.get(key, 0)
+        if held >= self.limit:
+            return False
+        self._counts[key] = held + 1
+        return True
+
+    def leave(self, key: str) -> None:
+        held = self._counts.pop(key, 1) - 1
+        if held > 0:
+            self._counts[key] = held
+
+
+@dataclass
 class RateLimits:
     per_directory: TokenBuckets
     failures: TokenBuckets
     """Failed credentials per source address (SCIM tokens, the operator key, admin sign-in, OAuth clients)."""
+    in_flight: InFlight = field(default_factory=lambda: InFlight(16))
+    """SCIM requests in progress per directory."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RateLimits":
         per_minute = settings.auth_failures_per_minute
         failures = TokenBuckets(per_minute / 60, max(per_minute, 1))
-        return cls(TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst), failures)
+        per_directory = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+        return cls(per_directory, failures, InFlight(settings.directory_concurrency))
 
     def failed_credential(self, source: str) -> float:
         """Count one failed credential from ``source``: 0.0, or (over budget, counting nothing) the seconds it must

@@ -116,6 +116,36 @@ class BearerAuth:
         directory_id = scope["path_params"]["directory_id"]
         if not directory_id.startswith("dir_"):
             raise without_directory(directory_id)
+        opened = await self._authenticate(scope, directory_id)
+        context = current_request.get()
+        if context is not None:
+            context.token_id, context.strict = opened.token_id, opened.strict
+        wait = self.limits.per_directory.take(directory_id)
+        if wait:
+            raise TooManyRequests(
+                "This directory is sending more requests than its rate limit allows; retry after the indicated delay. "
+                "(The limit, rate_limit_per_second, is well above what Entra and Okta need.)",
+                retry_after(wait),
+            )
+        path = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            # Some IdP consoles keep a trailing slash on the tenant URL's paths: /Users/ is /Users.
+            scope = {**scope, "path": path.rstrip("/") or "/"}
+        # After the token, before the body is read: one directory's requests in progress are capped, so that it
+        # cannot hold every thread of the worker (issue 20, finding 2); an unauthenticated one takes no place.
+        if not self.limits.in_flight.enter(directory_id):
+            raise TooManyRequests(
+                f"This directory already has {self.limits.in_flight.limit} requests in progress on this server "
+                "(directory_concurrency); retry after the indicated delay, or send fewer requests at once.",
+                "1",
+            )
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.limits.in_flight.leave(directory_id)
+
+    async def _authenticate(self, scope: Scope, directory_id: str) -> Opened:
+        """The directory the request's bearer token opens, which must be ``directory_id``; 401 or 429 otherwise."""
         headers = [value for name, value in scope["headers"] if name == b"authorization"]
         token = bearer_token(headers[0].decode("latin-1")) if len(headers) == 1 else None
         source = source_address(scope)
@@ -140,21 +170,7 @@ class BearerAuth:
             if wait:
                 raise TooManyRequests(_TOO_MANY_FAILURES, retry_after(wait))
             raise Unauthorized(_REFUSED, await run_in_threadpool(self._diagnose, token, directory_id))
-        context = current_request.get()
-        if context is not None:
-            context.token_id, context.strict = opened.token_id, opened.strict
-        wait = self.limits.per_directory.take(directory_id)
-        if wait:
-            raise TooManyRequests(
-                "This directory is sending more requests than its rate limit allows; retry after the indicated delay. "
-                "(The limit, rate_limit_per_second, is well above what Entra and Okta need.)",
-                retry_after(wait),
-            )
-        path = scope["path"]
-        if len(path) > 1 and path.endswith("/"):
-            # Some IdP consoles keep a trailing slash on the tenant URL's paths: /Users/ is /Users.
-            scope = {**scope, "path": path.rstrip("/") or "/"}
-        await self.app(scope, receive, send)
+        return opened
 
     def _diagnose(self, token: str, directory_id: str) -> AuthFailure:
         with self.db.read() as conn:

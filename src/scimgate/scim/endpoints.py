@@ -21,6 +21,7 @@ from scimgate.scim import discovery
 from scimgate.scim.bulk import run_bulk
 from scimgate.scim.etags import Preconditions
 from scimgate.scim.extensions import Catalog
+from scimgate.scim.heavy_reads import HeavyReads
 from scimgate.scim.http import parse_search_request, read_json, scim_response, search_params
 from scimgate.scim.operations import Operations, Single
 from scimgate.scim.projection import Projection
@@ -48,6 +49,7 @@ class ScimEndpoints:
         # query does not stall the worker (``sqlite3`` releases the GIL while SQLite runs). PostgreSQL reads wait
         # on the network, so they always use the pool.
         self.inline_reads = ops.db.is_sqlite
+        self.heavy = HeavyReads(settings)
 
     def router(self) -> Router:
         # No redirect for a trailing slash: an IdP gets the resource (BearerAuth strips the slash), not a 307.
@@ -86,20 +88,22 @@ class ScimEndpoints:
         rtype = await self._type(base, request)
         query = search_query(rtype, search_params(request), self.settings, _strict())
         small = self.ops.is_key_lookup(rtype, query)
-        return scim_response(await self._read(small, self.ops.search, _collection(rtype, request), query))
+        return scim_response(await self._read(request, small, self.ops.search, _collection(rtype, request), query))
 
     async def search(self, base: ResourceType, request: Request) -> Response:
         """POST /{type}/.search (RFC 7644 §3.4.3): the query travels in the body, not in the URL."""
         params = parse_search_request(await self._body(request))
         rtype = await self._type(base, request)
         query = search_query(rtype, params, self.settings, _strict())
-        return scim_response(await call(self.ops.search, _collection(rtype, request), query))
+        return scim_response(await self._read(request, False, self.ops.search, _collection(rtype, request), query))
 
     async def search_root(self, request: Request) -> Response:
         """POST /.search at the directory's root: Users and Groups in one list."""
         params: SearchParams = parse_search_request(await self._body(request))
         page = page_of(params, None, self.settings)
-        return scim_response(await call(self.ops.search_across, _directory(request), params, page, _strict()))
+        return scim_response(
+            await self._read(request, False, self.ops.search_across, _directory(request), params, page, _strict())
+        )
 
     async def create(self, base: ResourceType, request: Request) -> Response:
         payload = await self._body(request)
@@ -111,7 +115,7 @@ class ScimEndpoints:
         rtype = await self._type(base, request)
         shown = _projection(rtype, request)
         small = rtype.name != GROUPS.name or not shown.includes("members")  # a group's members can be 100,000
-        return _one(await self._read(small, self.ops.get, _resource(rtype, request), shown))
+        return _one(await self._read(request, small, self.ops.get, _resource(rtype, request), shown))
 
     async def replace(self, base: ResourceType, request: Request) -> Response:
         payload = await self._body(request)
@@ -173,10 +177,14 @@ class ScimEndpoints:
     async def _body(self, request: Request) -> Any:
         return await read_json(request, self.settings.max_body_bytes, self.settings.body_read_timeout_seconds)
 
-    async def _read(self, small: bool, function: Callable[..., T], *args: Any) -> T:
-        """A read: inline on SQLite when ``small`` (see ``inline_reads``), else in the thread pool."""
-        if self.inline_reads and small:
-            return retrying(functools.partial(function, *args))
+    async def _read(self, request: Request, small: bool, function: Callable[..., T], *args: Any) -> T:
+        """A read: when ``small``, inline on SQLite (see ``inline_reads``) or in the thread pool; otherwise it may
+        scan, and runs in the pool of such reads, in its directory's turn (``heavy_reads.py``)."""
+        work = functools.partial(function, *args)
+        if not small:
+            return await self.heavy.run(_directory(request), work)
+        if self.inline_reads:
+            return retrying(work)
         return await call(function, *args)
 
     def _base(self, request: Request) -> str:

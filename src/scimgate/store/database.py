@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -72,6 +73,9 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
+            seconds = _read_seconds.get()
+            if seconds is not None and not self.is_sqlite:
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}")
             yield conn
 
     @contextmanager
@@ -170,7 +174,8 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _start_clock(conn: Connection, *_args: Any) -> None:
         unlimited = conn.get_execution_options().get(UNLIMITED)
-        deadline = math.inf if unlimited else time.monotonic() + limits.statement_timeout
+        seconds = min(limits.statement_timeout, _read_seconds.get() or math.inf)
+        deadline = math.inf if unlimited else time.monotonic() + seconds
         conn.connection.info.setdefault("scimgate_deadline", [math.inf])[0] = deadline
 
     @sa.event.listens_for(engine, "begin")
@@ -182,6 +187,21 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
 
 # An execution option for work that may take longer than any request should: schema migrations.
 UNLIMITED = "scimgate_unlimited"
+# A shorter statement timeout for the reads of this context (``read_deadline``).
+_read_seconds: ContextVar[float | None] = ContextVar("scimgate_read_seconds", default=None)
+
+
+@contextmanager
+def read_deadline(seconds: float) -> Iterator[None]:
+    """Reads started in this block stop after ``seconds`` (or the statement timeout, if shorter) with the error a
+    statement timeout gives (a 503): for the reads that may scan, which must not hold a thread for long."""
+    reset = _read_seconds.set(seconds)
+    try:
+        yield
+    finally:
+        _read_seconds.reset(reset)
+
+
 # SQLite virtual-machine steps between two looks at the clock: a few microseconds of work, so the deadline is met
 # within a millisecond and costs nothing measurable.
 _PROGRESS_STEPS = 10_000

@@ -1,0 +1,122 @@
+"""Issue 20, finding 2: one directory cannot take a worker from the others.
+
+The attack: 40 concurrent scanning searches from one directory held every thread of the shared pool, and another
+directory's ``GET /Users?count=1`` waited 58 s. Now a directory has at most ``directory_concurrency`` requests in
+progress (429 beyond), and reads that may scan run in a pool of their own, ``heavy_reads_per_directory`` at a time
+per directory, within ``heavy_read_seconds``. The figures under load are bench/fairness.py's (docs/performance.md).
+"""
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+
+from scimgate.app import create_app
+from scimgate.config import Settings
+from scimgate.scim.operations import Operations
+from scimgate.store.database import Database, is_unavailable, read_deadline
+from tests.helpers.asgi import Answer, asgi_request
+from tests.helpers.scim import BASE_URL, OPERATOR_KEY, assert_scim_error, new_directory
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(public_url=BASE_URL, operator_key=OPERATOR_KEY, webhooks_in_serve=False, **overrides)
+
+
+def test_a_directory_at_its_concurrency_cap_gets_429_while_another_is_served(database: Database) -> None:
+    app = create_app(_settings(directory_concurrency=2), database)
+    busy, busy_token = new_directory(database, "Contoso")
+    other, other_token = new_directory(database, "Fabrikam")
+    release = asyncio.Event()
+
+    async def slow_body(user_name: str) -> AsyncIterator[bytes]:
+        yield b'{"userName": "' + user_name.encode()
+        await release.wait()  # the request stays in progress, its body half sent
+        yield b'"}'
+
+    async def scenario() -> tuple[list[int], Answer, Answer, Answer]:
+        url = f"/scim/v2/{busy}/Users"
+        slow = [
+            asyncio.create_task(
+                asgi_request(app, "POST", url, token=busy_token, body=slow_body(f"u{i}@contoso.example"))
+            )
+            for i in range(2)
+        ]
+        await asyncio.sleep(0.2)
+        refused = await asgi_request(app, "GET", url, query="count=1", token=busy_token)
+        served = await asgi_request(app, "GET", f"/scim/v2/{other}/Users", query="count=1", token=other_token)
+        release.set()
+        created = [(await task).status for task in slow]
+        after = await asgi_request(app, "GET", url, query="count=1", token=busy_token)
+        return created, refused, served, after
+
+    created, refused, served, after = asyncio.run(scenario())
+    body = assert_scim_error(refused, 429)
+    assert refused.headers["retry-after"] == "1"
+    assert "directory_concurrency" in body["detail"]
+    assert served.status_code == 200
+    assert created == [201, 201]
+    assert after.status_code == 200 and after.json()["totalResults"] == 2  # places are given back
+
+
+def test_scanning_reads_take_turns_per_directory_and_leave_room_for_others(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(_settings(heavy_reads_per_directory=1, heavy_read_seconds=0.5), database)
+    busy, busy_token = new_directory(database, "Contoso")
+    other, other_token = new_directory(database, "Fabrikam")
+    running = threading.Event()
+    release = threading.Event()
+    real_search = Operations.search
+
+    def search(self: Operations, target: Any, query: Any) -> Any:
+        if target.directory_id == busy and not running.is_set():
+            running.set()  # the first search of the busy directory runs until released: a long scan
+            release.wait(10)
+        return real_search(self, target, query)
+
+    monkeypatch.setattr(Operations, "search", search)
+    scan = "filter=" + quote('emails[value co "contoso"]')
+
+    async def scenario() -> tuple[Answer, float, Answer, float, Answer]:
+        url = f"/scim/v2/{busy}/Users"
+        first = asyncio.create_task(asgi_request(app, "GET", url, query=scan, token=busy_token))
+        while not running.is_set():
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        waited = await asgi_request(app, "GET", url, query=scan, token=busy_token)
+        waited_for = time.monotonic() - started
+        started = time.monotonic()
+        served = await asgi_request(app, "GET", f"/scim/v2/{other}/Users", query=scan, token=other_token)
+        served_in = time.monotonic() - started
+        release.set()
+        return waited, waited_for, served, served_in, await first
+
+    waited, waited_for, served, served_in, first = asyncio.run(scenario())
+    # The second scan of the busy directory waited its turn for heavy_read_seconds, then was told to come back.
+    assert "heavy_reads_per_directory" in assert_scim_error(waited, 429)["detail"]
+    assert waited_for >= 0.5
+    # Another directory's scan did not wait for that turn.
+    assert served.status_code == 200 and served_in < 0.5
+    assert first.status_code == 200
+
+
+@pytest.mark.both_backends
+def test_a_read_past_its_deadline_stops_with_the_error_a_statement_timeout_gives(database: Database) -> None:
+    slow = (
+        "SELECT pg_sleep(2)"
+        if not database.is_sqlite
+        else "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 100000000) SELECT max(x) FROM c"
+    )
+    started = time.monotonic()
+    with read_deadline(0.2), pytest.raises(sa.exc.OperationalError) as raised, database.read() as conn:
+        conn.exec_driver_sql(slow).all()
+    assert time.monotonic() - started < 1.5
+    assert is_unavailable(raised.value)  # answered 503, as a statement timeout is
+    with database.read() as conn:  # outside the block the usual statement timeout applies again
+        assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
