@@ -11,18 +11,10 @@ from scimgate.config import Settings
 from scimgate.events import feed, webhooks
 from scimgate.store.database import Database
 from scimgate.store.tables import deliveries
+from tests.helpers.admin import sign_in
 from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Scim
 
 PAGES = ["/admin/", "/admin/log", "/admin/events", "/admin/webhooks", "/admin/directories/dir_x"]
-
-
-def sign_in(client: TestClient, key: str = OPERATOR_KEY) -> str:
-    """Sign in; return the session's CSRF token."""
-    response = client.post("/admin/login", data={"key": key})
-    assert response.status_code == 200, response.text
-    found = re.search(r'name="csrf" value="([^"]+)"', response.text)
-    assert found is not None
-    return found.group(1)
 
 
 def flush(client: TestClient) -> None:

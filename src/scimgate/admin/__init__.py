@@ -2,12 +2,10 @@
 webhook deliveries. Server-rendered (Jinja2), no front-end build.
 
 Signing in takes the operator key or the admin password; the session is a signed, HttpOnly, SameSite=Strict cookie
-scoped to ``/admin`` that lasts 12 hours, and every form carries a CSRF token bound to the session.
+scoped to ``/admin`` that lasts 12 hours, and every form carries a CSRF token bound to the session. Minting a secret
+asks for the key or password again when it was last entered more than five minutes ago (``signin``).
 """
 
-import hashlib
-import hmac
-import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -26,10 +24,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimgate.admin import activity, directories, schemas
 from scimgate.admin.common import Admin, check_csrf, path_for, render
+from scimgate.admin.signin import Signin, refused
 from scimgate.config import Settings
 from scimgate.directories.auth import source_address
-from scimgate.rate_limits import RateLimits, retry_after
-from scimgate.store import resources as store
+from scimgate.rate_limits import RateLimits
 from scimgate.store.database import Database
 from scimgate.store.tables import counters
 
@@ -39,36 +37,18 @@ _SESSION_SECONDS = 12 * 3600
 
 def admin_app(settings: Settings, db: Database, forget_cached: Any, limits: RateLimits) -> ASGIApp:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    secrets_ = [s.get_secret_value() for s in (settings.operator_key, settings.admin_password) if s is not None]
-    # Sessions made under other credentials (a rotated operator key or password) are not honoured.
-    fingerprint = hashlib.sha256("\n".join(secrets_).encode()).hexdigest()[:16]
+    signin = Signin(settings, db, limits)
     admin = Admin(db, settings.resolved_public_url(), templates, forget_cached)
 
     async def login_page(request: Request) -> Response:
-        return render(request, "login.html", {"error": None, "configured": bool(secrets_)})
+        return render(request, "login.html", {"error": None, "configured": bool(signin.secrets)})
 
     async def login(request: Request) -> Response:
         form = await request.form()
-        source = source_address(request.scope)
-        presented = hashlib.sha256(str(form.get("key", "")).encode()).digest()
-        matches = [hmac.compare_digest(presented, hashlib.sha256(s.encode()).digest()) for s in secrets_]
-        # The operator key (high-entropy) is always checked; the password, which could be guessed, is not
-        # while this source is over its budget of failures, right or wrong.
-        by_key = settings.operator_key is not None and matches[0]
-        wait = limits.failures.exhausted(source)
-        if not by_key and wait:
-            context = {"error": "Too many failed sign-ins from this address; wait a minute.", "configured": True}
-            response = render(request, "login.html", context, status_code=429)
-            response.headers["Retry-After"] = retry_after(wait)
-            return response
-        if not any(matches):
-            limits.failed_credential(source)  # under budget (just checked): counted
-            context = {"error": "That is not the operator key or the admin password.", "configured": bool(secrets_)}
-            return render(request, "login.html", context, status_code=401)
-        request.session.clear()
-        request.session.update(
-            {"signed_in": True, "csrf": secrets.token_urlsafe(24), "fp": fingerprint, "at": time.time()}
-        )
+        refusal = signin.verify(source_address(request.scope), str(form.get("key", "")))
+        if refusal is not None:
+            return refused(request, "login.html", {"configured": bool(signin.secrets)}, refusal)
+        await signin.start(request.session)
         return RedirectResponse(path_for(request, "admin:home"), status_code=303)
 
     async def logout(request: Request) -> Response:
@@ -91,7 +71,8 @@ def admin_app(settings: Settings, db: Database, forget_cached: Any, limits: Rate
     app = Starlette(routes=routes, exception_handlers={HTTPException: _error_page})
     app.router.redirect_slashes = False  # a redirect would be built from the request's Host header
     app.state.admin = admin
-    wrapped = _SessionSecret(db, settings, _Guard(app, db, fingerprint))
+    app.state.signin = signin
+    wrapped = _SessionSecret(signin, settings, _Guard(app, db, signin))
     wrapped.routes = app.routes  # so that url_for("admin:…") finds them through the Mount
     return wrapped
 
@@ -105,10 +86,10 @@ class _Guard:
     """Everything but the sign-in page and the stylesheet needs a live signed-in session: made under the current
     credentials, and after the last sign-out."""
 
-    def __init__(self, app: ASGIApp, db: Database, fingerprint: str) -> None:
+    def __init__(self, app: ASGIApp, db: Database, signin: Signin) -> None:
         self.app = app
         self.db = db
-        self.fingerprint = fingerprint
+        self.signin = signin
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -121,7 +102,7 @@ class _Guard:
         await self.app(scope, receive, send)
 
     async def _live(self, session: dict[str, Any]) -> bool:
-        if not session.get("signed_in") or session.get("fp") != self.fingerprint:
+        if not await self.signin.matches(session):
             return False
         ended = await run_in_threadpool(_sessions_ended, self.db)
         return float(session.get("at", 0)) > ended
@@ -146,8 +127,8 @@ def _end_sessions(db: Database) -> None:
 class _SessionSecret:
     """The session middleware, keyed by a random secret kept in the database (the same for every worker)."""
 
-    def __init__(self, db: Database, settings: Settings, app: ASGIApp) -> None:
-        self.db = db
+    def __init__(self, signin: Signin, settings: Settings, app: ASGIApp) -> None:
+        self.signin = signin
         self.settings = settings
         self.app = app
         self._wrapped: ASGIApp | None = None
@@ -155,7 +136,7 @@ class _SessionSecret:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._wrapped is None:
-            key = await run_in_threadpool(self._secret)
+            key = await self.signin.session_key()
             self._wrapped = SessionMiddleware(
                 self.app,
                 secret_key=key,
@@ -166,11 +147,3 @@ class _SessionSecret:
                 https_only=self.settings.resolved_public_url().startswith("https://"),
             )
         await self._wrapped(scope, receive, send)
-
-    def _secret(self) -> str:
-        with self.db.read() as conn:
-            found = store.instance_secret(conn, "admin_session")
-        if found is not None:
-            return found
-        with self.db.write() as conn:
-            return store.create_instance_secret(conn, "admin_session")

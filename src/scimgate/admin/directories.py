@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from scimgate.admin import queries
 from scimgate.admin.common import Admin, admin_of, check_csrf, path_for, render
+from scimgate.admin.signin import reauthenticate
 from scimgate.directories.credentials import issue_token, list_tokens
 from scimgate.directories.service import (
     IDP_NAMES,
@@ -57,6 +58,9 @@ async def create(request: Request) -> Response:
     external_id = str(form.get("external_id", "")).strip() or None
     if not 0 < len(name) <= 200 or idp not in IDPS or (external_id and len(external_id) > 200) or "\x00" in name:
         raise HTTPException(400, "A directory needs a name (1 to 200 characters) and one of the listed IdPs.")
+    asked = await reauthenticate(request, form, "Creating a directory shows its first token")
+    if asked is not None:
+        return asked  # finding 12: no token without the key entered in the last five minutes
 
     def run() -> Response:
         with admin.db.write() as conn:
@@ -91,7 +95,9 @@ def _directory_page(request: Request, directory: Directory, new_token: str | Non
 
 async def new_token(request: Request) -> Response:
     admin = admin_of(request)
-    await check_csrf(request)
+    asked = await reauthenticate(request, await check_csrf(request), "Creating a token shows it")
+    if asked is not None:
+        return asked  # finding 12: no token without the key entered in the last five minutes
 
     def run() -> Response:
         directory = _directory(admin, request.path_params["directory_id"])
