@@ -158,6 +158,7 @@ def masked(settings: Settings) -> dict[str, Any]:
     """Settings as printable values: the operator key and a database password never appear."""
     values: dict[str, Any] = settings.model_dump(mode="json")
     values["operator_key"] = "********" if settings.operator_key is not None else None
+    values["metrics_token"] = "********" if settings.metrics_token is not None else None
     if settings.database_url:
         values["database_url"] = masked_url(settings.database_url)
     values["resolved_database_url"] = masked_url(settings.resolved_database_url())
