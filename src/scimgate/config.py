@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy database URL, e.g. sqlite:////var/lib/scimgate/scimgate.db. Overrides data_dir."
     )
+    first_token_file: Path | None = Field(
+        None,
+        description=(
+            "Where the first serve writes the first directory's bearer token (a file it creates or replaces, mode "
+            "0600) instead of printing it, so that it never reaches the logs the server's output goes to."
+        ),
+    )
     public_url: str | None = Field(
         None,
         description=(
