@@ -22,7 +22,7 @@ from scimgate.config import Settings
 from scimgate.store import migrate
 from scimgate.store.database import Database
 from tests.helpers import postgres
-from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim, new_directory
+from tests.helpers.scim import BASE_URL, METRICS_TOKEN, OPERATOR_KEY, Api, Scim, new_directory
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -93,7 +93,9 @@ def pg_database(postgres_migrated: postgres.Migrated) -> Iterator[Database]:
 @pytest.fixture
 def settings() -> Settings:
     # Webhook delivery is started by the tests that deliver (tests/events); the others need no background work.
-    return Settings(public_url=BASE_URL, operator_key=OPERATOR_KEY, webhooks_in_serve=False)
+    return Settings(
+        public_url=BASE_URL, operator_key=OPERATOR_KEY, metrics_token=METRICS_TOKEN, webhooks_in_serve=False
+    )
 
 
 @pytest.fixture

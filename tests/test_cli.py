@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from tests.helpers.files import common_umask, mode
 from tests.helpers.processes import free_port, serve_and_use, start, stop, value_after
 
 pytestmark = pytest.mark.slow
@@ -15,6 +16,28 @@ pytestmark = pytest.mark.slow
 def test_serve_prints_url_and_token_once(tmp_path: Path) -> None:
     """The README's serve command works from the development install."""
     serve_and_use([sys.executable, "-m", "scimgate"], tmp_path)
+
+
+def test_serve_writes_the_first_token_to_a_private_file(tmp_path: Path) -> None:
+    """SCIMGATE_FIRST_TOKEN_FILE: the token is in a 0600 file and works; the output (a log collector's) has only
+    the file's path and the SCIM URL (issue 20, finding 11)."""
+    port = free_port()
+    token_file = tmp_path / "first-token"
+    with common_umask():
+        process, lines = start(
+            [sys.executable, "-m", "scimgate", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env={"SCIMGATE_FIRST_TOKEN_FILE": str(token_file)},
+        )
+    try:
+        url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
+        token = token_file.read_text().strip()
+        assert oct(mode(token_file)) == "0o600" and token.startswith("scimgate_")
+        assert httpx2.get(f"{url}/Users", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    finally:
+        stop(process)
+    assert not any("scimgate_" in line for line in lines)
+    assert value_after(lines, "Bearer token (Entra: Secret Token) is in the file:") == str(token_file)
 
 
 def test_help_lists_the_commands() -> None:

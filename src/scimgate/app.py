@@ -104,7 +104,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
             Mount("/admin", app=admin_app(settings, database, forget, limits), name="admin"),
             # "/admin" without its slash: a relative Location, so nothing of the request's Host goes into it.
             Route("/admin", lambda _request: RedirectResponse("admin/", status_code=307)),
-            *health_routes(database, metrics),
+            *health_routes(database, metrics, settings),
         ],
         exception_handlers={
             ScimError: _scim_error,
@@ -174,7 +174,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     by_status = {408: RequestTimeout, 413: PayloadTooLarge}  # the gate's refusals met while reading a body
     if exc.status_code in by_status:
         return _answer(by_status[exc.status_code](str(exc.detail)))
-    return error_response(ScimError(str(exc.detail)), status=exc.status_code)
+    error = ScimError(str(exc.detail))
+    error.headers.update(exc.headers or {})  # a 401's WWW-Authenticate challenge (the /metrics token)
+    return error_response(error, status=exc.status_code)
 
 
 def refuse(scope: Scope, status: int, detail: str) -> Response:

@@ -6,7 +6,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scimgate.tokens import B64TOKEN
@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None, description="SQLAlchemy database URL, e.g. sqlite:////var/lib/scimgate/scimgate.db. Overrides data_dir."
+    )
+    first_token_file: Path | None = Field(
+        None,
+        description=(
+            "Where the first serve writes the first directory's bearer token (a file it creates or replaces, mode "
+            "0600) instead of printing it, so that it never reaches the logs the server's output goes to."
+        ),
     )
     public_url: str | None = Field(
         None,
@@ -92,6 +99,18 @@ class Settings(BaseSettings):
             "e.g. from `openssl rand -base64 32`. Unset: the management API refuses every request. SCIM tokens "
             "never open it, and it never opens SCIM."
         ),
+    )
+
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description=(
+            "Token a Prometheus scrape sends as `Authorization: Bearer <token>` to read /metrics (at least 32 "
+            "characters). Unset, and metrics_public off: /metrics answers 404, as if absent."
+        ),
+    )
+    metrics_public: bool = Field(
+        False, description="Serve /metrics to anyone who reaches it, with no token (a scrape on a private network)."
     )
 
     event_retention_days: int = Field(
@@ -191,13 +210,20 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("operator_key")
+    @field_validator("operator_key", "metrics_token")
     @classmethod
     def _operator_key_is_a_bearer_token(cls, key: SecretStr | None) -> SecretStr | None:
-        # It travels as `Authorization: Bearer <key>`, whose grammar (RFC 6750 §2.1) allows only these characters.
+        # Each travels as `Authorization: Bearer <key>`, whose grammar (RFC 6750 §2.1) allows only these characters.
         if key is not None and not B64TOKEN.fullmatch(key.get_secret_value()):
             raise ValueError("use only letters, digits and - . _ ~ + / (then =), e.g. from `openssl rand -base64 32`")
         return key
+
+    @model_validator(mode="after")
+    def _metrics_open_one_way(self) -> "Settings":
+        # Both set would leave the operator unsure whether the token is needed: say which one (issue 20, finding 8).
+        if self.metrics_token is not None and self.metrics_public:
+            raise ValueError("set metrics_token (scrapes send it) or metrics_public (no token), not both")
+        return self
 
     def resolved_database_url(self) -> str:
         if self.database_url:

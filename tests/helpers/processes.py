@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx2
 
+from tests.helpers.files import common_umask, mode
+
 REPO = Path(__file__).resolve().parent.parent.parent
 
 # Ports for the servers tests start: below the kernel's ephemeral range (32768-60999 on Linux), so no outgoing
@@ -87,13 +89,16 @@ def value_after(lines: list[str], label: str) -> str:
 
 
 def serve_and_use(command: list[str], workdir: Path) -> None:
-    """First start: URL and token printed and working. Second start: the URL again, no token."""
+    """First start: URL and token printed, with the warning that logs may keep it, and working; the data private
+    (issue 20, findings 7 and 11). Second start: the URL again, no token."""
     port = free_port()
-    process, lines = start([*command, "serve", "--port", str(port)], cwd=workdir)
+    with common_umask():  # the server inherits it: its private modes are its own doing
+        process, lines = start([*command, "serve", "--port", str(port)], cwd=workdir)
     try:
         url = value_after(lines, "SCIM URL (Entra: Tenant URL):")
         token = value_after(lines, "Bearer token (Entra: Secret Token):")
         assert url.startswith(f"http://localhost:{port}/scim/v2/dir_") and token.startswith("scimgate_")
+        assert any(line.startswith("Warning: this output may be kept") for line in lines)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
         created = httpx2.post(f"{url}/Users", headers=headers, json={"userName": "smoke@example.com"})
         assert created.status_code == 201, created.text
@@ -101,7 +106,8 @@ def serve_and_use(command: list[str], workdir: Path) -> None:
         assert httpx2.get(f"{url}/Users").status_code == 401
     finally:
         stop(process)
-    assert (workdir / "scimgate-data" / "scimgate.db").exists()
+    data = workdir / "scimgate-data"
+    assert (oct(mode(data)), oct(mode(data / "scimgate.db"))) == ("0o700", "0o600")
 
     process, lines = start(
         [*command, "serve", "--port", str(port)], cwd=workdir, env={"SCIMGATE_PUBLIC_URL": "https://scim.example.com"}

@@ -16,6 +16,8 @@ from scimgate.store.database import Database
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 BASE_URL = "http://testserver"
 OPERATOR_KEY = "operator-key-for-tests-0123456789abcdef"
+# The settings fixture opens /metrics with it (closed by default: issue 20, finding 8).
+METRICS_TOKEN = "metrics-token-for-tests-0123456789abcdef"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -72,6 +74,13 @@ class Scim:
         assert response.status_code == 201, response.text
         result: dict[str, Any] = response.json()
         return result
+
+
+def scrape(client: TestClient) -> str:
+    """/metrics as Prometheus reads it, with the metrics token of the settings fixture."""
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert response.status_code == 200, response.text
+    return response.text
 
 
 def new_directory(database: Database, name: str) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from scimgate.observability.server_log import log_config
 from scimgate.store import migrate
 from scimgate.store.database import Database
 from scimgate.store.tables import request_log
-from tests.helpers.scim import BASE_URL, Scim, flush
+from tests.helpers.scim import BASE_URL, Scim, flush, scrape
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -147,7 +147,7 @@ def test_a_busy_writer_drops_log_entries_not_requests(database: Database, scim: 
         assert scim.get("/Users").status_code == 200
     flush(scim.client)
     assert len(entries(database)) == 2
-    metrics = scim.client.get("/metrics").text
+    metrics = scrape(scim.client)
     assert "scimgate_request_log_dropped_total 3.0" in metrics
 
 
@@ -155,7 +155,7 @@ def test_metrics_count_requests_and_report_the_outbox(scim: Scim) -> None:
     """Requests by directory, resource, method and status; latency histogram; outbox gauges."""
     scim.create_user("m@example.com")
     scim.get("/Users/usr_missing")
-    text = scim.client.get("/metrics").text
+    text = scrape(scim.client)
     assert f'directory="{scim.directory_id}",method="POST",resource="User",status="201"}} 1.0' in text
     assert f'directory="{scim.directory_id}",method="GET",resource="User",status="404"}} 1.0' in text
     assert 'scimgate_scim_request_seconds_bucket{le="0.5",method="POST",resource="User"}' in text
@@ -301,7 +301,7 @@ def test_metrics_label_only_authenticated_directories(scim: Scim) -> None:
     """Unauthenticated requests to made-up directory ids add no series."""
     for i in range(5):
         scim.client.get(f"/scim/v2/dir_made_up_{i}/Users")
-    text = scim.client.get("/metrics").text
+    text = scrape(scim.client)
     assert "dir_made_up" not in text
 
 

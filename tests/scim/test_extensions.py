@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from scimgate.scim.extensions import MAX_EXTENSIONS
 from scimgate.store.database import Database
 from scimgate.store.tables import users
-from tests.helpers.scim import Api, Scim, all_events, assert_scim_error, flush, new_directory
+from tests.helpers.scim import Api, Scim, all_events, assert_scim_error, flush, new_directory, scrape
 
 # Filters, sorting, indexes, JSON storage and events: every test here depends on the storage.
 pytestmark = pytest.mark.both_backends
@@ -265,7 +265,7 @@ def test_an_ignored_attribute_is_named_in_the_log_and_counted(scim: Scim, databa
 
         row = conn.execute(sa.select(request_log).where(request_log.c.id == response.headers["x-request-id"])).one()
     assert row.ignored == ["titel"] and row.status == 201
-    metrics = scim.client.get("/metrics").text
+    metrics = scrape(scim.client)
     assert 'scimgate_scim_ignored_attributes_total{resource="User"} 1.0' in metrics
 
 

@@ -14,10 +14,9 @@ from scimgate.cli.common import emit, json_option, load_settings, masked_url, op
 from scimgate.cli.credentials import client, token
 from scimgate.cli.directories import directory
 from scimgate.cli.events import events, role, webhook, worker
+from scimgate.cli.first_start import announce, warn_if_exposed
 from scimgate.cli.schemas import schema
 from scimgate.config import Settings
-from scimgate.directories.credentials import issue_token
-from scimgate.directories.service import create_directory, list_directories
 from scimgate.observability.server_log import log_config
 from scimgate.store import migrate
 from scimgate.store.database import Database
@@ -35,12 +34,14 @@ def main() -> None:
 def serve(**flags: Any) -> None:
     """Run the SCIM service, creating or upgrading the database schema first.
 
-    On the first start it creates a directory and prints its SCIM URL and a bearer token, once.
+    On the first start it creates a directory and prints its SCIM URL and a bearer token, once (or writes the
+    token to --first-token-file).
     """
     settings = load_settings(flags)
     db = open_database(settings)
+    warn_if_exposed(db)
     _prepare_schema(db, settings)
-    _announce(db, settings)
+    announce(db, settings)
     # access_log=False: scimgate.observability.access_log writes one line per request without query strings.
     options: dict[str, Any] = {
         "host": settings.host,
@@ -113,22 +114,6 @@ def _newer_schema(schema: migrate.SchemaState) -> str:
     )
 
 
-def _announce(db: Database, settings: Settings) -> None:
-    public_url = settings.resolved_public_url()
-    with db.write() as conn:
-        existing = list_directories(conn)
-        if existing:
-            for directory in existing:
-                click.echo(f"Directory {directory.name!r}: SCIM URL {public_url}/scim/v2/{directory.id}")
-            return
-        directory = create_directory(conn, "default")
-        issued = issue_token(conn, directory.id)
-    click.echo("Created the first directory. Give your identity provider these two values:")
-    click.echo(f"  SCIM URL (Entra: Tenant URL):       {public_url}/scim/v2/{directory.id}")
-    click.echo(f"  Bearer token (Entra: Secret Token): {issued.token}")
-    click.echo("The token is shown only this once and is stored only as a hash: keep it now.")
-
-
 main.add_command(directory)
 main.add_command(token)
 main.add_command(client)
@@ -158,6 +143,7 @@ def masked(settings: Settings) -> dict[str, Any]:
     """Settings as printable values: the operator key and a database password never appear."""
     values: dict[str, Any] = settings.model_dump(mode="json")
     values["operator_key"] = "********" if settings.operator_key is not None else None
+    values["metrics_token"] = "********" if settings.metrics_token is not None else None
     if settings.database_url:
         values["database_url"] = masked_url(settings.database_url)
     values["resolved_database_url"] = masked_url(settings.resolved_database_url())

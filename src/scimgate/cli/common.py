@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from scimgate.config import Settings
 from scimgate.store import migrate
 from scimgate.store.database import Database
+from scimgate.store.files import private_directory
 
 NOT_FOUND = 3
 _CLICK_TYPES: dict[Any, Any] = {int: click.INT, Path: click.Path(path_type=Path)}
@@ -70,7 +71,7 @@ def masked_url(url: str) -> str:
 
 def open_database(settings: Settings) -> Database:
     if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
     try:
         return Database.from_settings(settings)
     except (sa.exc.ArgumentError, ImportError) as error:

@@ -1,6 +1,11 @@
 """``/healthz`` (the process answers), ``/readyz`` (it can serve: database reachable, schema current, a write goes
-through, and no write failed on storage lately) and ``/metrics`` (Prometheus)."""
+through, and no write failed on storage lately) and ``/metrics`` (Prometheus), when the operator opens it.
 
+``/metrics`` names every directory with its traffic, and a 401 on SCIM hides which directories exist; so it is
+absent (404, as any unknown path) unless ``metrics_token`` or ``metrics_public`` is set (issue 20, finding 8).
+"""
+
+import hmac
 import threading
 
 import anyio
@@ -8,14 +13,17 @@ import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from scimgate.config import Settings
 from scimgate.observability.metrics import Metrics
 from scimgate.store import migrate
 from scimgate.store.database import Database, fault_name
 from scimgate.store.tables import counters
+from scimgate.tokens import hash_token
 
 # A probe that takes longer than this is "not ready": Kubernetes' own probe gives up after one second by default, and
 # an answer after its timeout is worth nothing. The probe's thread is abandoned, not killed; it ends at the
@@ -29,7 +37,7 @@ _PROBES = "readiness_probes"
 _probing = threading.Lock()
 
 
-def health_routes(db: Database, metrics: Metrics) -> list[BaseRoute]:
+def health_routes(db: Database, metrics: Metrics, settings: Settings) -> list[BaseRoute]:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -54,11 +62,39 @@ def health_routes(db: Database, metrics: Metrics) -> list[BaseRoute]:
             )
         return JSONResponse({"status": "ready"})
 
-    async def metrics_page(_request: Request) -> Response:
+    return [Route("/healthz", healthz), Route("/readyz", readyz), *_metrics_routes(metrics, settings)]
+
+
+def _metrics_routes(metrics: Metrics, settings: Settings) -> list[BaseRoute]:
+    """``/metrics``, or nothing at all: a closed endpoint answers exactly what an unknown path answers."""
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token is not None else None
+    if token is None and not settings.metrics_public:
+        return []
+
+    async def metrics_page(request: Request) -> Response:
+        if token is not None and not _bearer_matches(request.headers.getlist("authorization"), token):
+            # 401, not 404: once the operator opened /metrics its existence is no secret (what it lists is), and
+            # a scrape configured with a wrong token should say so rather than look like a wrong URL.
+            raise HTTPException(
+                401,
+                "/metrics needs Authorization: Bearer <metrics_token>.",
+                {"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         body = await run_in_threadpool(generate_latest, metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_page)]
+    return [Route("/metrics", metrics_page)]
+
+
+def _bearer_matches(headers: list[str], token: str) -> bool:
+    """One ``Authorization: Bearer <token>`` header (scheme case-insensitive) carrying ``token``, compared in
+    constant time: both sides are hashed first, so not even the length leaks."""
+    if len(headers) != 1:
+        return False
+    scheme, _, presented = headers[0].partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(hash_token(presented.strip()), hash_token(token))
 
 
 def _unavailable(reason: str) -> Response:

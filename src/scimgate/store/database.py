@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from scimgate.config import Settings
+from scimgate.store.files import private_file, sqlite_file
 from scimgate.text import comparison_key
 
 
@@ -60,6 +61,9 @@ class Database:
             # A plain postgresql:// URL means psycopg 3 here (SQLAlchemy's own default would be psycopg2).
             self.url = self.url.set(drivername="postgresql+psycopg")
         self.limits = limits or DatabaseLimits()
+        path = sqlite_file(self.url)
+        if path is not None:
+            private_file(path)  # 0600, not SQLite's 0644: it holds keys, secrets and personal data (finding 7)
         self.engine = _create_engine(self.url, self.limits)
         self._writer = threading.Lock() if self.is_sqlite else None
         # When a write last failed because storage could not take it (full, read-only, down, too slow), and why:
