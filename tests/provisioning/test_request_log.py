@@ -340,6 +340,7 @@ def test_a_mass_deletion_puts_up_a_warning(database: Database, scim: Scim) -> No
     assert "20 users were deleted in the last hour (33% of the directory)" in warning
 
 
+@pytest.mark.both_backends
 def test_an_unauthenticated_request_stores_almost_nothing(database: Database, scim: Scim) -> None:
     """Issue 20 finding 3: no token, or a wrong one: the log row keeps method, path (200 characters), status, source
     and the reason; not the query, not the bodies (they used to be stored whole, 401s and 429s included)."""
@@ -363,6 +364,7 @@ def test_a_missing_token_counts_as_a_failed_credential(database: Database, setti
     assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429, 429]
 
 
+@pytest.mark.both_backends
 def test_the_log_is_capped_by_size_and_anonymous_entries_go_first(database: Database, scim: Scim) -> None:
     """Over request_log_max_bytes, the oldest entries go, those no credential opened before any other: an anonymous
     flood cannot evict the audit record of what the IdP did."""
