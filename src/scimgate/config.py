@@ -173,6 +173,12 @@ class Settings(BaseSettings):
             "OAuth) before its unknown credentials get 429 (0: no limit)."
         ),
     )
+    oauth_tokens_per_minute: float = Field(
+        10.0,
+        ge=0,
+        description="Access tokens each OAuth client may get from /oauth/token per minute (each worker); over it, 429 "
+        "with Retry-After (0: no limit). A client also holds at most 5 live access tokens: the oldest go.",
+    )
 
     @field_validator("operator_key")
     @classmethod
