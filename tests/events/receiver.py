@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from scimgate.events.egress import EgressPolicy
+
+# Webhooks refuse loopback receivers (issue 20, finding 6): the tests that deliver to this receiver allow it as an
+# operator would, with webhook_allow_private.
+LOOPBACK = EgressPolicy.parse(["127.0.0.0/8"])
+
 
 @dataclass
 class Received:
@@ -22,6 +28,8 @@ class Receiver:
     """Seconds to sleep before answering the first request (to let a test kill the sender mid-delivery)."""
     trickle: float = 0.0
     """Seconds between the bytes of the answer (a receiver that answers, but never quite finishes)."""
+    failure_body: bytes = b'{"ok": false}'
+    """What a failing answer carries (an internal service's data, for the SSRF tests)."""
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -37,7 +45,7 @@ class Receiver:
                 if count == 1 and receiver.hang_first:
                     time.sleep(receiver.hang_first)
                 status = receiver.fail_status if count <= receiver.fail_first else 200
-                answer = b'{"ok": false}' if status >= 300 else b'{"ok": true}'
+                answer = receiver.failure_body if status >= 300 else b'{"ok": true}'
                 self.send_response(status)
                 self.send_header("content-length", str(len(answer)))
                 self.end_headers()
