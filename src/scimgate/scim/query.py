@@ -15,11 +15,11 @@ from scimgate.scim.resource_types import ResourceType
 from scimgate.scim.sorting import SortKey, parse_sort
 from scimgate.store.sql import Clause
 
-MAX_START_INDEX = 2**31 - 1
-"""The largest startIndex taken. Beyond it the offset overflowed the databases' 64-bit integers (a 500, issue 20,
-finding 9); a client sending more than two billion is broken or probing, so it gets a 400 that says so, rather than
-an empty page echoing a number no directory can reach. ``count`` needs no such limit: RFC 7644 §3.4.2.4 lets a
-server return fewer than asked, so any count is capped at maxResults."""
+MAX_START_INDEX = 2**63 - 1
+"""The largest startIndex taken: the largest offset both databases hold (a 64-bit integer). Up to it, a page beyond
+the last resource is an empty page (RFC 7644 §3.4.2.4); past it the offset overflowed (a 500, issue 20, finding 9),
+and it is now a 400 that says so rather than an empty page echoing a number many clients cannot parse. ``count``
+needs no such limit: RFC 7644 lets a server return fewer than asked, so any count is capped at maxResults."""
 
 
 @dataclass(frozen=True)
