@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from scimgate.admin import queries
 from scimgate.admin.common import Admin, admin_of, check_csrf, path_for, render
+from scimgate.admin.inputs import position
 from scimgate.directories.service import list_directories
 from scimgate.events import webhooks
 
@@ -69,7 +70,7 @@ def events_page(request: Request) -> Response:
     directory_id = request.query_params.get("directory") or None
     before = request.query_params.get("before")
     with admin.db.read() as conn:
-        found = queries.recent_events(conn, directory_id, int(before) if before and before.isdigit() else None)
+        found = queries.recent_events(conn, directory_id, position(before))
         directories = list_directories(conn)
     context = {
         "events": [(event, json.dumps(event.data, indent=2, ensure_ascii=False)) for event in found],

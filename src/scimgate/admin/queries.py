@@ -1,5 +1,6 @@
 """The admin page's reads: request statistics and quarantine warnings, searches, the log, events."""
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from scimgate.store.tables import events, request_log, users
 from scimgate.text import comparison_key
 
 PAGE = 50
+_STATUS = re.compile("[1-5][0-9]{2}")  # an HTTP status: "²" passes str.isdigit, and 10^30 no column holds
 _SETUP_ERRORS = ("token_of_another_directory", "revoked_token", "expired_token", "directory_disabled")
 
 
@@ -150,7 +152,7 @@ def log_page(
         query = query.where(request_log.c.status < 400)
     elif status == "ignored":
         query = query.where(request_log.c.ignored.is_not(None), request_log.c.status < 400)
-    elif status and status.isdigit():
+    elif status and _STATUS.fullmatch(status):
         query = query.where(request_log.c.status == int(status))
     if resource:
         query = query.where(request_log.c.resource_type == resource)

@@ -2,6 +2,7 @@
 and ``/api/v1/directories/{id}/role-mappings``."""
 
 import asyncio
+import re
 import time
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -36,10 +37,15 @@ class EventPage(BaseModel):
     next_after: str = Field(description="Pass as ``after`` to continue; keep it to resume after a restart.")
 
 
+_POSITION = re.compile("[0-9]{1,18}")
+
+
 def _cursor(after: str | None) -> int:
     if after in (None, ""):
         return 0
-    if not after.isdigit() or len(after) > 19:
+    # ASCII digits below 2^63 (issue 20, finding 9): "²" passes str.isdigit but not int(), and 19 digits can pass
+    # what a BIGINT position holds; both were 500s.
+    if not _POSITION.fullmatch(after):
         raise ApiError(400, "invalid cursor", "after is the next_after of an earlier page (digits), or omitted.")
     return int(after)
 
