@@ -1,12 +1,15 @@
 """A real HTTP webhook receiver on loopback, for the delivery tests: it records what arrives and can fail the
 first N requests (with a status, or by hanging)."""
 
+import asyncio
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from scimgate.events.delivery import Dispatcher
 from scimgate.events.egress import EgressPolicy
 
 # Webhooks refuse loopback receivers (issue 20, finding 6): the tests that deliver to this receiver allow it as an
@@ -80,3 +83,18 @@ class Receiver:
                     return list(self.received)
             time.sleep(0.02)
         raise AssertionError(f"{count} requests expected, {len(self.received)} arrived")
+
+
+def run_until(dispatcher: Dispatcher, done: Callable[[], bool], seconds: float = 20) -> None:
+    """Run delivery rounds (as serve and `scimgate worker` do) until ``done()``."""
+
+    async def rounds() -> None:
+        async with dispatcher.client() as client:
+            deadline = asyncio.get_running_loop().time() + seconds
+            while not done():
+                assert asyncio.get_running_loop().time() < deadline, "delivery did not finish in time"
+                if not await dispatcher.round(client):
+                    await asyncio.sleep(0.02)
+        await dispatcher.drain()
+
+    asyncio.run(rounds())

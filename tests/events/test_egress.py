@@ -2,10 +2,8 @@
 receiver (webhook_allow_private); the resolved address is what is checked, at connect time; and the delivery log
 keeps the status and a fixed error class, never what an internal service answered."""
 
-import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from scimgate.events.delivery import Dispatcher
 from scimgate.events.egress import EgressPolicy
 from scimgate.store.database import Database
 from scimgate.store.tables import deliveries, delivery_attempts
-from tests.events.receiver import LOOPBACK, Receiver
+from tests.events.receiver import LOOPBACK, Receiver, run_until
 from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim
 
 INTERNAL_URLS = [
@@ -46,26 +44,6 @@ INTERNAL_URLS = [
     "https://user:pass@hooks.example.com/scim",  # credentials in the URL
     "https://token@hooks.example.com/scim",
 ]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.stop()
-
-
-def run_until(dispatcher: Dispatcher, done: Callable[[], bool], seconds: float = 20) -> None:
-    async def rounds() -> None:
-        async with dispatcher.client() as client:
-            deadline = asyncio.get_running_loop().time() + seconds
-            while not done():
-                assert asyncio.get_running_loop().time() < deadline, "delivery did not finish in time"
-                if not await dispatcher.round(client):
-                    await asyncio.sleep(0.02)
-        await dispatcher.drain()
-
-    asyncio.run(rounds())
 
 
 def attempts(database: Database, endpoint_id: str) -> list[dict[str, object]]:

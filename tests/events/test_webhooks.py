@@ -4,7 +4,6 @@ disabling and redelivery, claims between workers."""
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,35 +13,12 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from scimgate.events import feed, webhooks
 from scimgate.events.delivery import Dispatcher
 from scimgate.store.database import Database
-from tests.events.receiver import LOOPBACK, Receiver
+from tests.events.receiver import LOOPBACK, Receiver, run_until
 from tests.helpers.scim import Api, Scim
 
 pytestmark = pytest.mark.both_backends
 
 FAST = (0.05, 0.05, 0.05)  # the retry schedule, shortened: three retries after the first attempt
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.stop()
-
-
-def run_until(dispatcher: Dispatcher, done: Callable[[], bool], seconds: float = 20) -> None:
-    """Run delivery rounds (as serve and `scimgate worker` do) until ``done()``."""
-
-    async def rounds() -> None:
-        async with dispatcher.client() as client:
-            deadline = asyncio.get_running_loop().time() + seconds
-            while not done():
-                assert asyncio.get_running_loop().time() < deadline, "delivery did not finish in time"
-                if not await dispatcher.round(client):
-                    await asyncio.sleep(0.02)
-
-        await dispatcher.drain()
-
-    asyncio.run(rounds())
 
 
 def add_endpoint(database: Database, url: str, **kwargs: object) -> webhooks.Endpoint:
