@@ -119,7 +119,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     # Host header (a client sending Host: evil.example.com would be sent there). Paths are answered or refused.
     app.router.redirect_slashes = False
     app.add_middleware(Gate, settings=settings, refuse=refuse)
-    app.add_middleware(AccessLog)
+    if settings.access_log != "off":
+        app.add_middleware(AccessLog, which=settings.access_log)
     # Outermost: every request gets its id before anything can fail.
     app.add_middleware(
         RequestLog,
