@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate.context import current_request
 from scimgate.directories.credentials import Opened, diagnose, directory_for_token, needs_touch, touch
@@ -153,6 +153,10 @@ class BearerAuth:
         if len(path) > 1 and path.endswith("/"):
             # Some IdP consoles keep a trailing slash on the tenant URL's paths: /Users/ is /Users.
             scope = {**scope, "path": path.rstrip("/") or "/"}
+        await self._in_place(directory_id, scope, receive, send)
+
+    async def _in_place(self, directory_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request, holding one of its directory's places for requests in progress (429 when none is free)."""
         # After the token, before the body is read: one directory's requests in progress are capped, so that it
         # cannot hold every thread of the worker (issue 20, finding 2); an unauthenticated one takes no place.
         if not self.limits.in_flight.enter(directory_id):
@@ -161,10 +165,25 @@ class BearerAuth:
                 "(directory_concurrency); retry after the indicated delay, or send fewer requests at once.",
                 "1",
             )
+        left = False
+
+        def leave() -> None:
+            nonlocal left
+            if not left:
+                left = True
+                self.limits.in_flight.leave(directory_id)
+
+        async def send_last_after_leaving(message: Message) -> None:
+            # The place is given back before the answer's last byte goes out: a client that sends its next request
+            # as soon as it has the answer (16 in flight, one after another) must not find its old one still counted.
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                leave()
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_last_after_leaving)
         finally:
-            self.limits.in_flight.leave(directory_id)
+            leave()
 
     async def _authenticate(self, scope: Scope, directory_id: str) -> Opened:
         """The directory the request's bearer token opens, which must be ``directory_id``; 401 or 429 otherwise."""

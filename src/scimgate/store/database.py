@@ -80,6 +80,7 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             seconds = _read_seconds.get()
             if seconds is not None and not self.is_sqlite:
+                seconds = min(seconds, self.limits.statement_timeout)  # shorter, never longer
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}")
             yield conn
 
