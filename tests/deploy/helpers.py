@@ -1,5 +1,6 @@
 """What the deployment tests share: the repository's deployment files and the settings scimgate knows."""
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -18,3 +19,27 @@ def unknown_settings(names: Iterable[str]) -> set[str]:
 def scimgate_names(text: str) -> set[str]:
     """Every SCIMGATE_ variable named in ``text``."""
     return set(re.findall(r"\bSCIMGATE_[A-Z0-9_]+", text))
+
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as (INSTRUCTION, arguments), continuation lines joined, comments dropped."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for line in text.splitlines():
+        if line.lstrip().startswith("#") or not line.strip():
+            continue
+        pending += line.rstrip().removesuffix("\\") + " " if line.rstrip().endswith("\\") else line.strip()
+        if not line.rstrip().endswith("\\"):
+            keyword, _, arguments = pending.strip().partition(" ")
+            instructions.append((keyword.upper(), arguments.strip()))
+            pending = ""
+    return instructions
+
+
+def healthcheck_command() -> list[str]:
+    """The command the image's HEALTHCHECK runs (exec form)."""
+    (arguments,) = [
+        args for keyword, args in dockerfile_instructions((REPO / "Dockerfile").read_text()) if keyword == "HEALTHCHECK"
+    ]
+    command: list[str] = json.loads(arguments.split(" CMD ", 1)[1])
+    return command
