@@ -9,7 +9,7 @@ per directory, within ``heavy_read_seconds``. The figures under load are bench/f
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
@@ -134,7 +134,7 @@ def test_a_client_sending_its_next_request_as_soon_as_it_has_the_answer_is_not_r
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 statuses.append(message["status"])
             if message["type"] == "http.response.body" and not message.get("more_body", False) and len(statuses) < 3:
