@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.scim import BASE_URL, Scim, assert_scim_error, load_sample
+from tests.helpers.scim import BASE_URL, Scim, assert_scim_error, load_sample, patch
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -370,3 +370,27 @@ def test_internal_names_in_attributes_select_nothing(scim: Scim) -> None:
         body = scim.get(f"/Users/{created['id']}?attributes={names}").json()
         assert set(body) <= {"schemas", "id", "meta"}, names
         assert "Canary-c11" not in str(body)
+
+
+@pytest.mark.both_backends
+def test_a_write_answers_the_user_as_a_read_shows_it(scim: Scim) -> None:
+    """The answer to a POST, PUT or PATCH is the event's rendering of the user (read once, issue 21): it must be
+    what a GET returns, groups and manager's display name included."""
+    manager = scim.create_user("manager@contoso.example", displayName="The Manager")
+    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    user = scim.post("/Users", {"userName": "worker@contoso.example", enterprise: {"manager": manager["id"]}}).json()
+    assert user == scim.get(f"/Users/{user['id']}").json()
+    scim.create_group("Engineering", members=[user["id"]])
+    patched = patch(scim, f"/Users/{user['id']}", {"op": "replace", "path": "title", "value": "Engineer"})
+    shown = scim.get(f"/Users/{user['id']}").json()
+    assert patched.json() == shown
+    assert shown["groups"][0]["display"] == "Engineering"
+    asked = f"?attributes={enterprise}:manager.displayName"  # returned: request, so only when asked for
+    named = patch(scim, f"/Users/{user['id']}{asked}", {"op": "replace", "path": "title", "value": "Engineer 2"})
+    assert named.json()[enterprise] == {"manager": {"displayName": "The Manager"}}
+    assert named.json() == scim.get(f"/Users/{user['id']}{asked}").json()
+    replaced = scim.put(f"/Users/{user['id']}", {**shown, "title": "Lead"})
+    assert replaced.json() == scim.get(f"/Users/{user['id']}").json()
+    projected = patch(scim, f"/Users/{user['id']}?attributes=title", {"op": "replace", "path": "title", "value": "X"})
+    assert projected.json() == scim.get(f"/Users/{user['id']}?attributes=title").json()
+    assert set(projected.json()) == {"schemas", "id", "title"}

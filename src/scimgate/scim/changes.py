@@ -9,7 +9,7 @@ with ``roles`` among the changes. Nested groups are members too, but only users 
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,9 @@ class Change:
     now: datetime
     catalog: Catalog = PLAIN
     """The directory's declared extensions: their values go into the normalised user's ``custom``."""
+    rendered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The users this change's events rendered in full (their groups and manager read), by id: the response to the
+    request is the same resource, so it is not read and rendered a second time (issue 21)."""
 
 
 def created(change: Change, rtype: ResourceType, stored: StoredResource, delta: Delta) -> None:
@@ -117,7 +120,9 @@ def changed_names(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 def _view(change: Change, row: StoredResource) -> View:
-    return user_views(change.conn, change.directory_id, change.base_url, [row], True, change.catalog.names)[row.id]
+    view = user_views(change.conn, change.directory_id, change.base_url, [row], True, change.catalog.names)[row.id]
+    change.rendered[row.id] = view[1]
+    return view
 
 
 def user_created(change: Change, stored: StoredResource) -> None:

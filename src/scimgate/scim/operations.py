@@ -95,7 +95,7 @@ class Operations:
             if parsed.members is not None:
                 delta = membership.set_members(conn, directory_id, stored.id, parsed.members)
             changes.created(change, rtype, stored, delta)
-            found = related(conn, target, change.base_url, [stored], projection, created=True)
+            found = _related(change, target, stored, projection, created=True)
         return self._single(rtype, directory_id, stored, projection, found, parsed.ignored)
 
     def get(self, target: Target, projection: Projection) -> Single:
@@ -131,7 +131,7 @@ class Operations:
                 # Omitted `members` leaves membership as it is; `members: []` empties the group.
                 delta = membership.set_members(conn, directory_id, stored.id, parsed.members)
             changes.changed(change, rtype, current, stored, delta, self.passwords.announced(password))
-            found = related(conn, target, change.base_url, [stored], projection)
+            found = _related(change, target, stored, projection)
         # Rendered after the commit: on SQLite the next writer can start meanwhile.
         return self._single(rtype, directory_id, stored, projection, found, parsed.ignored)
 
@@ -171,7 +171,7 @@ class Operations:
                 if delta and stored is current:  # membership changed, the document did not: the version moves
                     stored = store.touch(conn, rtype.table, directory_id, current.id, change.now) or current
                 changes.changed(change, rtype, current, stored, delta, self.passwords.announced(password))
-                found = related(conn, target, change.base_url, [stored], projection)
+                found = _related(change, target, stored, projection)
             return self._single(rtype, directory_id, stored, projection, found, [*result.ignored, *parsed.ignored])
         raise AssertionError("the last attempt computes under the lock and always returns")
 
@@ -259,11 +259,15 @@ class Operations:
         directory_id: str,
         stored: StoredResource,
         projection: Projection,
-        found: Related,
+        found: Related | dict[str, Any],
         ignored: Sequence[str] = (),
     ) -> Single:
+        """``found``: what the resource's rendering needs, or the resource already rendered in full."""
         base = self.base_url(directory_id)
-        resource = render_page(rtype, [stored], base, projection, found)[0]
+        if isinstance(found, dict):
+            resource = projection.apply(found)
+        else:
+            resource = render_page(rtype, [stored], base, projection, found)[0]
         return Single(resource, f"{base}{rtype.endpoint}/{stored.id}", etag(stored.version), tuple(ignored))
 
     def _secret(self, conn: Connection) -> str:
@@ -322,6 +326,17 @@ def _apply(rtype: ResourceType, current: StoredResource, body: Any, strict: bool
                 ),
             )
         raise
+
+
+def _related(
+    change: Change, target: Target, stored: StoredResource, projection: Projection, created: bool = False
+) -> Related | dict[str, Any]:
+    """The user as the write's event rendered it (the same version, groups and manager, in the same transaction),
+    else what rendering it needs: read once, not once for the event and again for the response."""
+    rendered = change.rendered.get(stored.id)
+    if rendered is not None and target.rtype.name == USERS.name:
+        return rendered
+    return related(change.conn, target, change.base_url, [stored], projection, created)
 
 
 def _change_members(conn: Connection, target: Target, members: MemberChanges) -> membership.Delta:
