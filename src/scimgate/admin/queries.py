@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from scimgate.provisioning.log_search import failed
 from scimgate.store.browse import page
 from scimgate.store.database import utc
 from scimgate.store.resources import StoredResource, keyset_page
@@ -55,13 +56,6 @@ class Stats:
         return None
 
 
-def _failed() -> sa.ColumnElement[bool]:
-    # A 404 to a lookup by id is an answer, not a failure (Entra uses it to learn a resource is gone).
-    return sa.and_(
-        request_log.c.status >= 400, sa.not_(sa.and_(request_log.c.status == 404, request_log.c.method == "GET"))
-    )
-
-
 def directory_stats(conn: Connection, now: datetime | None = None) -> dict[str, Stats]:
     now = now or datetime.now(UTC)
     day, hour = now - timedelta(hours=24), now - timedelta(hours=1)
@@ -69,7 +63,7 @@ def directory_stats(conn: Connection, now: datetime | None = None) -> dict[str, 
         sa.select(
             request_log.c.directory_id,
             sa.func.count(),
-            sa.func.sum(sa.case((_failed(), 1), else_=0)),
+            sa.func.sum(sa.case((failed(), 1), else_=0)),
             sa.func.max(request_log.c.time),
             # A refused credential the directory issued (revoked, expired, another directory's, a disabled
             # directory): the IdP's own setup is wrong. Unknown tokens are anyone's guesses and do not count.
@@ -130,33 +124,6 @@ def search(conn: Connection, table: sa.Table, directory_id: str, q: str, after: 
     if after is not None:
         where = sa.and_(where, table.c.id > after)
     return [row for row, _ in keyset_page(conn, table, directory_id, where, PAGE, [table.c.id], None)]
-
-
-def log_page(
-    conn: Connection,
-    directory_id: str | None,
-    status: str | None,
-    resource: str | None,
-    before: str | None,
-) -> list[Any]:
-    """Log entries newest first, filtered; ``status`` is failed, ok, ignored (accepted without some of what the IdP
-    sent), or a code."""
-    query = sa.select(request_log).order_by(request_log.c.id.desc()).limit(PAGE)
-    if directory_id:
-        query = query.where(request_log.c.directory_id == directory_id)
-    if status == "failed":
-        query = query.where(_failed())
-    elif status == "ok":
-        query = query.where(request_log.c.status < 400)
-    elif status == "ignored":
-        query = query.where(request_log.c.ignored.is_not(None), request_log.c.status < 400)
-    elif status and status.isdigit():
-        query = query.where(request_log.c.status == int(status))
-    if resource:
-        query = query.where(request_log.c.resource_type == resource)
-    if before:
-        query = query.where(request_log.c.id < before)
-    return list(conn.execute(query))
 
 
 def log_entry(conn: Connection, entry_id: str) -> Any:

@@ -97,11 +97,12 @@ def _redact(value: Any) -> Any:
     if isinstance(value, list):
         return [_redact(item) for item in value]
     if isinstance(value, str):
-        return _redact_shaped(value)
+        return redact_shaped(value)
     return value
 
 
-def _redact_shaped(text: str) -> str:
+def redact_shaped(text: str) -> str:
+    """Text with the values shaped like credentials replaced (nothing else)."""
     return _SCHEME.sub(_scheme, _SHAPED.sub(REDACTED, text))
 
 
@@ -130,7 +131,7 @@ def redact_body(raw: bytes, limit: int) -> str | None:
 
 
 def redact_text(text: str) -> str:
-    return _redact_shaped(_SECRET_PAIR.sub(lambda m: m.group(1) + f'"{REDACTED}"', text))
+    return redact_shaped(_SECRET_PAIR.sub(lambda m: m.group(1) + f'"{REDACTED}"', text))
 
 
 def redact_query(query: str | None) -> str | None:

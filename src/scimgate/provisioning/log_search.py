@@ -1,0 +1,96 @@
+"""Finding requests in the provisioning log: by directory, outcome, resource type, time range and what the admin
+knows of the request (a userName, group name, externalId, email, resource id, filter value, or the request id).
+
+One query for the admin page, the management API and ``scimgate log``. Text is looked up in the terms index
+(``request_log_terms``, filled by ``provisioning.terms``): an exact term or a prefix of one is a range of that index,
+so a search answers in milliseconds in a log of 500,000 entries (bench/log_search.py, docs/performance.md). A
+request id is the entry's own key.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from scimgate.store.tables import request_log, request_log_terms
+from scimgate.text import comparison_key
+
+STATUSES = ("failed", "ok", "ignored")
+RESOURCES = ("User", "Group", "Bulk", "Search")
+_SCIM = "/scim/v2/"
+_LAST_CHAR = "\U0010ffff"
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    directory_id: str | None = None
+    status: str | None = None
+    """failed, ok, ignored (accepted without some of what the IdP sent), or an HTTP status code."""
+    resource: str | None = None
+    text: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def failed() -> sa.ColumnElement[bool]:
+    """A failure as the log counts it. A 404 to a lookup by id is an answer, not a failure (Entra uses it to learn
+    a resource is gone)."""
+    return sa.and_(
+        request_log.c.status >= 400, sa.not_(sa.and_(request_log.c.status == 404, request_log.c.method == "GET"))
+    )
+
+
+def _conditions(found: LogFilter) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = []
+    if found.directory_id:
+        where.append(request_log.c.directory_id == found.directory_id)
+    status = found.status
+    if status == "failed":
+        where.append(failed())
+    elif status == "ok":
+        where.append(request_log.c.status < 400)
+    elif status == "ignored":
+        where += [request_log.c.ignored.is_not(None), request_log.c.status < 400]
+    elif status and status.isdigit():
+        where.append(request_log.c.status == int(status))
+    if found.resource:
+        where.append(request_log.c.resource_type == found.resource)
+    if found.since is not None:
+        where.append(request_log.c.time >= found.since)
+    if found.until is not None:
+        where.append(request_log.c.time < found.until)
+    return where
+
+
+def search(conn: Connection, found: LogFilter, before: str | None = None, limit: int = 50) -> list[Any]:
+    """Entries newest first (``before``: the last id of the previous page)."""
+    where = _conditions(found)
+    if before:
+        where.append(request_log.c.id < before)
+    text = (found.text or "").strip()[:200]
+    query = sa.select(request_log)
+    if text.lower().startswith("req_"):
+        where.append(request_log.c.id == text.lower())
+    elif text:
+        key = comparison_key(text)
+        # From the terms index to the entries, in entry order: an exact term is read newest first from the index; a
+        # prefix is a range of it. DISTINCT: an entry may hold several terms with the prefix.
+        matching = (
+            sa.select(request_log_terms.c.entry_id)
+            .where(request_log_terms.c.term >= key, request_log_terms.c.term < key + _LAST_CHAR)
+            .distinct()
+            .subquery()
+        )
+        query = query.join(matching, matching.c.entry_id == request_log.c.id)
+    return list(conn.execute(query.where(*where).order_by(request_log.c.id.desc()).limit(limit)))
+
+
+def relative_path(directory_id: str | None, path: str, query: str | None) -> str:
+    """The path as the IdP's admin reads it: after the directory's SCIM URL, with the query decoded
+    (``GET /Users?filter=userName eq "…"``)."""
+    base = f"{_SCIM}{directory_id}" if directory_id else None
+    shown = path[len(base) :] or "/" if base and path.startswith(base) else path
+    return shown + ("?" + unquote_plus(query) if query else "")
