@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate.api import credentials, data, directories, events, schemas
+from scimgate.api import credentials, data, directories, events, log, schemas
 from scimgate.api.common import ApiError, Context
 from scimgate.config import Settings
 from scimgate.directories.auth import bearer_token, source_address
@@ -31,7 +31,7 @@ from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.store.database import Database, is_unavailable
 from scimgate.version import __version__
 
-_MODULES = (directories, credentials, data, events, schemas)
+_MODULES = (directories, credentials, data, events, schemas, log)
 
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]

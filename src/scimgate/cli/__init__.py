@@ -15,6 +15,7 @@ from scimgate.cli.credentials import client, token
 from scimgate.cli.directories import directory
 from scimgate.cli.events import events, role, webhook, worker
 from scimgate.cli.first_start import announce, warn_if_exposed
+from scimgate.cli.log import log
 from scimgate.cli.schemas import schema
 from scimgate.config import Settings
 from scimgate.observability.server_log import log_config
@@ -122,6 +123,7 @@ main.add_command(events)
 main.add_command(webhook)
 main.add_command(role)
 main.add_command(schema)
+main.add_command(log)
 
 
 @main.group()

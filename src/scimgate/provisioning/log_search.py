@@ -8,7 +8,7 @@ request id is the entry's own key.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -59,33 +59,46 @@ def _conditions(found: LogFilter) -> list[sa.ColumnElement[bool]]:
     if found.resource:
         where.append(request_log.c.resource_type == found.resource)
     if found.since is not None:
-        where.append(request_log.c.time >= found.since)
+        where.append(request_log.c.time >= _utc(found.since))
     if found.until is not None:
-        where.append(request_log.c.time < found.until)
+        where.append(request_log.c.time < _utc(found.until))
     return where
+
+
+def _utc(moment: datetime) -> datetime:
+    """Times are stored in UTC (SQLite keeps the wall time it is given): a time without a zone is read as UTC."""
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def search(conn: Connection, found: LogFilter, before: str | None = None, limit: int = 50) -> list[Any]:
     """Entries newest first (``before``: the last id of the previous page)."""
     where = _conditions(found)
-    if before:
-        where.append(request_log.c.id < before)
     text = (found.text or "").strip()[:200]
-    query = sa.select(request_log)
+    query = sa.select(request_log).select_from(request_log)
     if text.lower().startswith("req_"):
         where.append(request_log.c.id == text.lower())
     elif text:
-        key = comparison_key(text)
-        # From the terms index to the entries, in entry order: an exact term is read newest first from the index; a
-        # prefix is a range of it. DISTINCT: an entry may hold several terms with the prefix.
-        matching = (
-            sa.select(request_log_terms.c.entry_id)
-            .where(request_log_terms.c.term >= key, request_log_terms.c.term < key + _LAST_CHAR)
-            .distinct()
-            .subquery()
-        )
+        matching = _matching(comparison_key(text), before, limit if not where else None)
         query = query.join(matching, matching.c.entry_id == request_log.c.id)
+    if before:
+        where.append(request_log.c.id < before)
     return list(conn.execute(query.where(*where).order_by(request_log.c.id.desc()).limit(limit)))
+
+
+def _matching(key: str, before: str | None, limit: int | None) -> Any:
+    """The entries holding a term that is ``key`` or begins with it: a range of the terms index. DISTINCT: an entry
+    may hold several such terms. With no other criterion, the newest ``limit`` are picked here, from the index, so
+    that a broad prefix (thousands of entries) never fetches every entry it matches."""
+    terms = request_log_terms.c
+    matching = sa.select(terms.entry_id).where(terms.term >= key, terms.term < key + _LAST_CHAR).distinct()
+    if before:
+        matching = matching.where(terms.entry_id < before)
+    if limit is None:
+        return matching.subquery()
+    # Sorted outside the DISTINCT subquery (which neither backend flattens): inside, PostgreSQL would walk the
+    # primary key (entry_id, term) backwards looking for the term, which costs 200 ms for a rare one.
+    found = matching.subquery()
+    return sa.select(found.c.entry_id).order_by(found.c.entry_id.desc()).limit(limit).subquery()
 
 
 def relative_path(directory_id: str | None, path: str, query: str | None) -> str:

@@ -298,6 +298,8 @@ request_log = sa.Table(
     sa.Column("presented_prefix", sa.String(24), nullable=True),
     sa.Index(None, "directory_id", "time"),
     sa.Index(None, "time"),
+    # One directory's entries newest first (the log's pages are ordered by id, which is time-ordered).
+    sa.Index(None, "directory_id", "id"),
 )
 
 # Byte order on PostgreSQL as on SQLite, so that a prefix search is a range of the index on every backend.
