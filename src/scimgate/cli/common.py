@@ -19,6 +19,7 @@ from scimgate.config import Settings
 from scimgate.store import migrate
 from scimgate.store.database import Database
 from scimgate.store.files import private_directory
+from scimgate.store.served import served_public_url
 
 NOT_FOUND = 3
 _CLICK_TYPES: dict[Any, Any] = {int: click.INT, Path: click.Path(path_type=Path)}
@@ -104,9 +105,18 @@ def current_database(settings: Settings) -> Iterator[Database]:
                 f"The database schema is at revision {schema.current}; this scimgate needs {schema.head}. "
                 "Run `scimgate migrate` first."
             )
+        resolve_public_url(settings, db)
         yield db
     finally:
         db.dispose()
+
+
+def resolve_public_url(settings: Settings, db: Database) -> None:
+    """Every command prints the URLs the server answers at: ``public_url`` from a flag or SCIMGATE_PUBLIC_URL, else
+    the one the last ``serve`` stored, else the default (host and port). One rule for all commands, here."""
+    if settings.public_url is None:
+        with db.read() as conn:
+            settings.public_url = served_public_url(conn)
 
 
 def emit(as_json: bool, data: Any, lines: Callable[[], list[str]]) -> None:

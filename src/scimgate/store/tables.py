@@ -176,6 +176,15 @@ instance_secrets = sa.Table(
     sa.Column("value", sa.String(128), nullable=False),
 )
 
+instance_settings = sa.Table(
+    "instance_settings",
+    metadata,
+    # What one command leaves for the others: "public_url", the URL the last `serve` answered at, so that the
+    # management commands print the URLs the server serves without being told again (scimgate/store/served.py).
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
 events = sa.Table(
     "events",
     metadata,

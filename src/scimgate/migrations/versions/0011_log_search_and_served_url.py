@@ -1,5 +1,6 @@
 """The provisioning log is searched by what an admin knows (userName, group name, externalId, email, resource id,
-filter values) through an index of terms; each entry names its target, and a refused credential's prefix.
+filter values) through an index of terms; each entry names its target, and a refused credential's prefix. And the
+public URL the last ``serve`` ran at, for the management commands.
 
 Revision ID: 0011
 Revises: 0010
@@ -36,9 +37,16 @@ def upgrade() -> None:
     op.create_index("ix_request_log_terms_term_entry_id", "request_log_terms", ["term", "entry_id"])
     # A directory's page of the log, newest first, without sorting all its entries (bench/log_search.py).
     op.create_index("ix_request_log_directory_id_id", "request_log", ["directory_id", "id"])
+    op.create_table(
+        "instance_settings",
+        sa.Column("name", sa.String(40), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_instance_settings"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("instance_settings")
     op.drop_index("ix_request_log_directory_id_id", "request_log")
     op.drop_table("request_log_terms")
     with op.batch_alter_table("request_log") as batch:
