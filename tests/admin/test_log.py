@@ -4,6 +4,8 @@ import re
 
 from starlette.testclient import TestClient
 
+from scimgate.directories.credentials import issue_token, revoke_token
+from scimgate.store.database import Database
 from tests.helpers.admin import sign_in
 from tests.helpers.scim import Scim, flush
 
@@ -61,3 +63,32 @@ def test_the_search_keeps_its_filters_when_paging(app_client: TestClient, scim: 
     assert older is not None and "q=pager" in older.group(1)
     second = app_client.get("/admin/log?" + older.group(1).replace("&amp;", "&")).text
     assert len(entry_links(first)) == 50 and len(entry_links(second)) == 1
+
+
+def banner_links(html: str) -> dict[str, str]:
+    """Each banner's first words (its count) and the log link it carries."""
+    found = re.findall(r'</strong>: (\d+ request\(s\)[^<]*?)\s*<a class="banner-link" href="([^"]+)"', html)
+    return {
+        text.split(" in the last hour")[0] + (" unknown" if "no directory has" in text else ""): href
+        for text, href in found
+    }
+
+
+def test_banners_count_what_their_links_list(app_client: TestClient, scim: Scim, database: Database) -> None:
+    """A revoked token's refusal (quarantine-relevant) and a mistyped token's (not) are counted apart, on the home
+    and the directory page, and each banner's link lists exactly the requests it counts."""
+    sign_in(app_client)
+    with database.write() as conn:
+        revoked = issue_token(conn, scim.directory_id)
+        revoke_token(conn, scim.directory_id, revoked.id)
+    scim.client.get(f"{scim.base}/Users", headers={"Authorization": f"Bearer {revoked.token}"})
+    for _ in range(2):
+        scim.client.get(f"{scim.base}/Users", headers={"Authorization": f"Bearer {scim.token[:-2]}"})  # truncated
+    scim.post("/Users", {"schemas": [USER], "userName": ""})  # another failure, not a credential one
+    flush(scim.client)
+    for page in ("/admin/", f"/admin/directories/{scim.directory_id}"):
+        links = banner_links(app_client.get(page).text)
+        assert set(links) == {"1 request(s)", "2 request(s) unknown"}, links
+        for label, href in links.items():
+            listed = entry_links(app_client.get(href.replace("&amp;", "&")).text)
+            assert len(listed) == int(label.split()[0])

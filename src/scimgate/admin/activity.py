@@ -56,7 +56,7 @@ def log_page(request: Request) -> Response:
         entries = search(conn, found, request.query_params.get("before"), queries.PAGE)
         directories = list_directories(conn)
         stats = queries.directory_stats(conn)
-    warnings = [(d, stats[d.id].warning()) for d in directories if d.id in stats and stats[d.id].warning()]
+    warnings = queries.notices(directories, stats)
     if found.directory_id:
         warnings = [(d, w) for d, w in warnings if d.id == found.directory_id]
     filters = {

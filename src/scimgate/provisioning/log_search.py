@@ -18,7 +18,11 @@ from sqlalchemy.engine import Connection
 from scimgate.store.tables import request_log, request_log_terms
 from scimgate.text import comparison_key
 
-STATUSES = ("failed", "ok", "ignored")
+STATUSES = ("failed", "ok", "ignored", "credential_setup", "credential_unknown")
+CREDENTIAL_SETUP = ("token_of_another_directory", "revoked_token", "expired_token", "directory_disabled")
+"""Credentials the directory issued, refused: the IdP's own setup is wrong (Entra quarantines the job)."""
+CREDENTIAL_UNKNOWN = ("unknown_token", "malformed_token", "missing_token")
+"""Credentials no directory issued: a mistyped or truncated paste, or anyone's guess."""
 RESOURCES = ("User", "Group", "Bulk", "Search")
 _SCIM = "/scim/v2/"
 _LAST_CHAR = "\U0010ffff"
@@ -28,7 +32,8 @@ _LAST_CHAR = "\U0010ffff"
 class LogFilter:
     directory_id: str | None = None
     status: str | None = None
-    """failed, ok, ignored (accepted without some of what the IdP sent), or an HTTP status code."""
+    """failed, ok, ignored (accepted without some of what the IdP sent), credential_setup, credential_unknown (401s
+    by cause), or an HTTP status code."""
     resource: str | None = None
     text: str | None = None
     since: datetime | None = None
@@ -54,6 +59,9 @@ def _conditions(found: LogFilter) -> list[sa.ColumnElement[bool]]:
         where.append(request_log.c.status < 400)
     elif status == "ignored":
         where += [request_log.c.ignored.is_not(None), request_log.c.status < 400]
+    elif status in ("credential_setup", "credential_unknown"):
+        reasons = CREDENTIAL_SETUP if status == "credential_setup" else CREDENTIAL_UNKNOWN
+        where += [request_log.c.status == 401, request_log.c.reason.in_(reasons)]
     elif status and status.isdigit():
         where.append(request_log.c.status == int(status))
     if found.resource:
