@@ -132,7 +132,14 @@ def webhooks_page(request: Request) -> Response:
     admin = admin_of(request)
     with admin.db.read() as conn:
         endpoints = webhooks.list_endpoints(conn)
-    return render(request, "webhooks.html", {"endpoints": endpoints})
+        health = queries.webhook_health(conn)
+    context = {
+        "endpoints": endpoints,
+        "health": health,
+        "none": queries.Health(),
+        "failing_after": queries.FAILING_AFTER,
+    }
+    return render(request, "webhooks.html", context)
 
 
 def webhook_page(request: Request) -> Response:

@@ -12,7 +12,7 @@ from scimgate.provisioning.log_search import CREDENTIAL_SETUP, CREDENTIAL_UNKNOW
 from scimgate.store.browse import page
 from scimgate.store.database import utc
 from scimgate.store.resources import StoredResource, keyset_page
-from scimgate.store.tables import events, request_log, users
+from scimgate.store.tables import deliveries, delivery_attempts, events, request_log, users, webhook_endpoints
 from scimgate.text import comparison_key
 
 PAGE = 50
@@ -186,3 +186,43 @@ def recent_events(conn: Connection, directory_id: str | None, before: int | None
     if before:
         query = query.where(events.c.position < before)
     return list(conn.execute(query))
+
+
+FAILING_AFTER = 3
+"""Failed attempts in a row (since the endpoint's last success) that turn its status red on the webhooks list."""
+
+
+@dataclass(frozen=True)
+class Health:
+    """An endpoint at a glance: what waits, what gave up, and the failed attempts since its last success."""
+
+    pending: int = 0
+    failed: int = 0
+    failures_in_a_row: int = 0
+
+    @property
+    def failing(self) -> bool:
+        return self.failures_in_a_row >= FAILING_AFTER
+
+
+def webhook_health(conn: Connection) -> dict[str, Health]:
+    counts = sa.select(
+        deliveries.c.endpoint_id,
+        sa.func.sum(sa.case((deliveries.c.status == "pending", 1), else_=0)),
+        sa.func.sum(sa.case((deliveries.c.status == "failed", 1), else_=0)),
+    ).group_by(deliveries.c.endpoint_id)
+    # Every attempt after the last success failed (a success moves last_success_at): they are the run of failures.
+    since_success = (
+        sa.select(deliveries.c.endpoint_id, sa.func.count())
+        .join(deliveries, deliveries.c.id == delivery_attempts.c.delivery_id)
+        .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
+        .where(
+            sa.or_(
+                webhook_endpoints.c.last_success_at.is_(None),
+                delivery_attempts.c.attempted_at > webhook_endpoints.c.last_success_at,
+            )
+        )
+        .group_by(deliveries.c.endpoint_id)
+    )
+    in_a_row: dict[str, int] = {row[0]: int(row[1]) for row in conn.execute(since_success)}
+    return {row[0]: Health(int(row[1] or 0), int(row[2] or 0), in_a_row.get(row[0], 0)) for row in conn.execute(counts)}
