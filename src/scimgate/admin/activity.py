@@ -122,6 +122,7 @@ def events_page(request: Request) -> Response:
     context = {
         "events": [(event, json.dumps(event.data, indent=2, ensure_ascii=False)) for event in found],
         "directories": directories,
+        "names": {d.id: d.name for d in directories},
         "directory": directory_id or "",
         "more": found[-1].position if len(found) == queries.PAGE else None,
     }
