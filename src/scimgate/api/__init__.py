@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimgate.api import credentials, data, directories, events, log, schemas
 from scimgate.api.common import ApiError, Context
+from scimgate.api.docs import STATIC, add_docs
 from scimgate.config import Settings
 from scimgate.directories.auth import bearer_token, source_address
 from scimgate.rate_limits import RateLimits, retry_after
@@ -82,7 +83,7 @@ def management_api(
         title="scimgate management API",
         version=__version__,
         description="Directories, their credentials, and the users and groups identity providers provisioned.",
-        docs_url="/docs",
+        docs_url=None,  # served from the package by scimgate.api.docs, not from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
         responses=_ERROR_RESPONSES,
@@ -90,6 +91,7 @@ def management_api(
     api.state.context = Context(db, settings.resolved_public_url(), forget_cached, settings.passwords)
     for module in _MODULES:
         api.include_router(module.router)
+    add_docs(api)
     api.add_exception_handler(ApiError, _api_error)
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(RequestValidationError, _validation_error)
@@ -172,7 +174,7 @@ class _Guard:
             await problem(400, "invalid request", "The URL contains a NUL character.")(scope, receive, send)
             return
         relative = scope["path"][len(scope.get("root_path", "")) :]
-        if relative not in _PUBLIC:
+        if relative not in _PUBLIC and not relative.startswith(STATIC + "/"):
             refusal = await self.refused(scope)
             if refusal is not None:
                 await refusal(scope, receive, send)
