@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import os
 import random
 import socket
 import statistics
@@ -23,6 +24,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,9 +47,14 @@ class Phase:
     failures: int = 0
     seconds: float = 0.0
     unfinished: int = 0
+    server_cpu: float | None = None
+    """Seconds of CPU the server process (and its workers) spent during the phase, when its pid is known."""
 
     def row(self) -> dict[str, Any]:
         ordered = sorted(self.latencies) or [0.0]
+        cpu_us = None
+        if self.server_cpu is not None and self.latencies:
+            cpu_us = round(self.server_cpu / len(self.latencies) * 1e6)
         return {
             "phase": self.name,
             "requests": len(self.latencies),
@@ -57,7 +64,27 @@ class Phase:
             "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
             "failures": self.failures,
             "unfinished": self.unfinished,
+            "server_cpu_us": cpu_us,
         }
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its descendants (uvicorn's workers), from /proc (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending, seen = 0.0, [pid], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return total
 
 
 def loopback_only(url: str) -> None:
@@ -83,11 +110,19 @@ class Reply:
 class Workload:
     # aiohttp rather than httpx: on this machine httpx's client, on its own core, tops out near 1,000 requests/s
     # against a bare app and aiohttp's near 4,000, and the load generator must not be what is measured.
-    def __init__(self, session: aiohttp.ClientSession, url: str, concurrency: int, phase_seconds: float) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        concurrency: int,
+        phase_seconds: float,
+        server_pid: int | None = None,
+    ) -> None:
         self.session = session
         self.url = url
         self.concurrency = concurrency
         self.phase_seconds = phase_seconds
+        self.server_pid = server_pid
         self.phases: list[Phase] = []
 
     async def send(self, method: str, path: str, json_body: Any = None) -> Reply:
@@ -133,8 +168,11 @@ class Workload:
                         print(f"  failure: {error}", file=sys.stderr)
 
         started = time.perf_counter()
+        cpu_before = server_cpu_seconds(self.server_pid) if self.server_pid else None
         await asyncio.gather(*(worker() for _ in range(concurrency or self.concurrency)))
         phase.seconds = time.perf_counter() - started
+        if self.server_pid and cpu_before is not None:
+            phase.server_cpu = server_cpu_seconds(self.server_pid) - cpu_before
         if queue:
             phase.name += f" (stopped after {phase.seconds:.0f} s: {len(items) - len(queue)} of {len(items)})"
             phase.unfinished = len(queue)
@@ -369,7 +407,7 @@ async def main_async(args: argparse.Namespace) -> int:
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(headers=headers, connector=connector, timeout=timeout) as session:
-        workload = Workload(session, args.url.rstrip("/"), args.concurrency, args.phase_seconds)
+        workload = Workload(session, args.url.rstrip("/"), args.concurrency, args.phase_seconds, args.server_pid)
         if args.lookups_only:
             await lookups_only(workload, args.users, args.lookups_only, args.lookup_filter)
         else:
@@ -379,6 +417,7 @@ async def main_async(args: argparse.Namespace) -> int:
         print(
             f"{row['phase']:<60} {row['per_second']:>9} {row['unit']}/s  p50 {row['p50_ms']:>7} ms  "
             f"p99 {row['p99_ms']:>7} ms  failures {row['failures']}"
+            + (f"  server CPU {row['server_cpu_us']} µs/request" if row["server_cpu_us"] is not None else "")
         )
     failures = sum(row["failures"] for row in rows)
     unfinished = sum(row["unfinished"] for row in rows)
@@ -394,6 +433,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--group-size", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--server-pid", type=int, help="the server's pid: report its CPU per request (Linux)")
     parser.add_argument("--phase-seconds", type=float, default=300, help="stop a phase after this long")
     parser.add_argument("--lookups-only", type=int, metavar="N", help="only N lookups of existing bench.user<i>")
     parser.add_argument(

@@ -61,11 +61,13 @@ class Load:
     phase_seconds: float
 
 
-def run_scimgate(label: str, database_url: str | None, workers: int, load: Load) -> dict[str, object]:
+def run_scimgate(
+    label: str, database_url: str | None, workers: int, load: Load, extra: tuple[str, ...] = ()
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         command = [PYTHON, "-m", "scimgate", "serve", "--port", str(port), "--workers", str(workers)]
-        command += ["--rate-limit-per-second", "0"]  # measure the server, not its rate limit
+        command += ["--rate-limit-per-second", "0", *extra]  # measure the server, not its rate limit
         if database_url:
             command += ["--database-url", database_url]
         log = open(Path(tmp) / "server.log", "w+")
@@ -79,7 +81,7 @@ def run_scimgate(label: str, database_url: str | None, workers: int, load: Load)
             text = log.read()
             url = text.split("Tenant URL):", 1)[1].split()[0]
             token = text.split("Secret Token):", 1)[1].split()[0]
-            return run_load(label, url, token, load)
+            return run_load(label, url, token, load, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -94,14 +96,15 @@ def run_scim2_server(load: Load) -> dict[str, object]:
     server = subprocess.Popen(pinned("0", command), env=environment, stdout=subprocess.DEVNULL)
     try:
         wait_ready(f"http://127.0.0.1:{port}/v2/ServiceProviderConfig", server)
-        return run_load("scim2-server", f"http://127.0.0.1:{port}/v2", token, load)
+        return run_load("scim2-server", f"http://127.0.0.1:{port}/v2", token, load, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
 
 
-def run_load(label: str, url: str, token: str, load: Load) -> dict[str, object]:
+def run_load(label: str, url: str, token: str, load: Load, server_pid: int) -> dict[str, object]:
     command = [PYTHON, str(ROOT / "bench" / "entra.py"), "--url", url, "--token", token, "--label", label]
+    command += ["--server-pid", str(server_pid)]  # taskset execs the server: the pid is the server's
     command += ["--users", str(load.users), "--group-size", str(load.group_size)]
     command += ["--phase-seconds", str(load.phase_seconds)]
     result = subprocess.run(pinned("1", command), capture_output=True, text=True, timeout=3600)
@@ -170,6 +173,13 @@ def main() -> int:
     parser.add_argument("--no-scim2-server", action="store_true", help="skip the run against scim2-server")
     parser.add_argument("--only-scim2-server", action="store_true", help="run scim2-server (and the bare app) only")
     parser.add_argument("--phase-seconds", type=float, default=300, help="stop any phase after this long")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="'NAME: FLAGS'",
+        help="also run scimgate (SQLite, 1 worker) with these serve flags, e.g. 'errors only: --access-log errors'",
+    )
     args = parser.parse_args()
     load = Load(args.users, args.group_size, args.phase_seconds)
     everywhere = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
@@ -182,6 +192,11 @@ def main() -> int:
         if args.postgres:
             url = fresh_postgres(args.postgres)
             rows[f"postgres_{workers}w"] = run_scimgate(f"postgres {workers}w", url, workers, load)
+    for variant in args.variant:
+        name, _, flags = variant.partition(":")
+        rows[f"sqlite_1w {name.strip()}"] = run_scimgate(
+            f"sqlite 1w {name.strip()}", None, 1, load, tuple(flags.split())
+        )
     if not args.no_scim2_server:
         rows["scim2_server"] = run_scim2_server(load)
     print(f"bare Starlette, fixed JSON: {rows['bare_starlette_requests_per_second']} requests/s")
@@ -189,7 +204,10 @@ def main() -> int:
         if isinstance(value, dict):
             print(f"\n{key}:")
             for phase in value["phases"]:
-                print(f"  {phase['phase']:<62} {phase['per_second']:>9} {phase['unit']}/s  p99 {phase['p99_ms']} ms")
+                cpu = f"  server CPU {phase['server_cpu_us']} µs/request" if phase.get("server_cpu_us") else ""
+                print(
+                    f"  {phase['phase']:<62} {phase['per_second']:>9} {phase['unit']}/s  p99 {phase['p99_ms']} ms{cpu}"
+                )
     print(json.dumps({"machine": {"cpus": os.cpu_count()}, **rows}))
     # scimgate's runs must be clean to be a result; scim2-server's failures are part of the comparison.
     ours = [v for k, v in rows.items() if isinstance(v, dict) and k != "scim2_server"]

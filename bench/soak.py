@@ -27,7 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_server(workdir: Path, port: int, extra: list[str]) -> tuple[subprocess.Popen[str], str, str]:
-    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--rate-limit-per-second", "0", *extra]
+    # Many clients of one directory at once: the storage under concurrency is measured, not the rate limit nor the
+    # per-directory cap on requests in progress (directory_concurrency), which would answer the excess 429.
+    command = [sys.executable, "-m", "scimgate", "serve", "--port", str(port), "--rate-limit-per-second", "0"]
+    command += ["--directory-concurrency", "1000", *extra]
     process = subprocess.Popen(
         command,
         cwd=workdir,

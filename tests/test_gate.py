@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.store.database import Database
+from tests.helpers.asgi import http_scope
 from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Scim, assert_scim_error
 
 
@@ -42,20 +43,7 @@ async def _call(app: Any, scope: dict[str, Any], chunks: list[bytes], delay: flo
 
 
 def _scope(path: str, method: str = "POST", headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 5000),
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": headers or [],
-    }
+    return http_scope(path, method, headers)
 
 
 def _app(database: Database, **overrides: Any) -> Any:

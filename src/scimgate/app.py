@@ -16,6 +16,7 @@ from starlette.types import Scope
 
 from scimgate import serving
 from scimgate.admin import admin_app
+from scimgate.admin.inputs import Printable
 from scimgate.api import management_api, problem
 from scimgate.config import Settings
 from scimgate.context import current_request
@@ -101,7 +102,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
             Mount("/api/v1", app=management_api(settings, database, forget, limits, _unexpected_error)),
             # Every method reaches it, so that a GET gets an OAuth error, not a SCIM one.
             Route("/oauth/token", token_endpoint(database, limits), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-            Mount("/admin", app=admin_app(settings, database, forget, limits), name="admin"),
+            Mount("/admin", app=Printable(admin_app(settings, database, forget, limits)), name="admin"),
             # "/admin" without its slash: a relative Location, so nothing of the request's Host goes into it.
             Route("/admin", lambda _request: RedirectResponse("admin/", status_code=307)),
             *health_routes(database, metrics, settings),
@@ -118,7 +119,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     # Host header (a client sending Host: evil.example.com would be sent there). Paths are answered or refused.
     app.router.redirect_slashes = False
     app.add_middleware(Gate, settings=settings, refuse=refuse)
-    app.add_middleware(AccessLog)
+    if settings.access_log != "off":
+        app.add_middleware(AccessLog, which=settings.access_log)
     # Outermost: every request gets its id before anything can fail.
     app.add_middleware(
         RequestLog,

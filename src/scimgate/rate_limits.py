@@ -63,6 +63,11 @@ class TokenBuckets:
         return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
 
+def per_minute(count: float) -> TokenBuckets:
+    """``count`` a minute, all of them at once if need be (0: no limit)."""
+    return TokenBuckets(count / 60, max(count, 1))
+
+
 @dataclass
 class InFlight:
     """Requests in progress per key (a directory) in this worker, at most ``limit`` at once.
@@ -96,13 +101,19 @@ class RateLimits:
     """Failed credentials per source address (SCIM tokens, the operator key, admin sign-in, OAuth clients)."""
     in_flight: InFlight = field(default_factory=lambda: InFlight(16))
     """SCIM requests in progress per directory."""
+    per_client: TokenBuckets = field(default_factory=lambda: per_minute(10))
+    """Access tokens minted per OAuth client (issue 20, finding 14), charged once its credentials are right."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RateLimits":
-        per_minute = settings.auth_failures_per_minute
-        failures = TokenBuckets(per_minute / 60, max(per_minute, 1))
+        failures = per_minute(settings.auth_failures_per_minute)
         per_directory = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
-        return cls(per_directory, failures, InFlight(settings.directory_concurrency))
+        return cls(
+            per_directory,
+            failures,
+            in_flight=InFlight(settings.directory_concurrency),
+            per_client=per_minute(settings.oauth_tokens_per_minute),
+        )
 
     def failed_credential(self, source: str) -> float:
         """Count one failed credential from ``source``: 0.0, or (over budget, counting nothing) the seconds it must

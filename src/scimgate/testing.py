@@ -71,6 +71,9 @@ class ScimgateServer:
             public_url=self.url,
             operator_key=self.operator_key,
             token_cache_seconds=0,
+            # The application's webhook handler under test listens on this machine: allow loopback, which a
+            # real deployment refuses (issue 20, finding 6).
+            webhook_allow_private=["127.0.0.0/8", "::1", "localhost"],
         )
         self._db = Database.from_settings(settings)
         migrate.upgrade(self._db)

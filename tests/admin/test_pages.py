@@ -145,7 +145,7 @@ def test_webhook_pages_redeliver(app_client: TestClient, scim: Scim, database: D
     """The webhook page lists deliveries with their attempts, and its buttons queue them again."""
     csrf = sign_in(app_client)
     with database.write() as conn:
-        endpoint = webhooks.create_endpoint(conn, "http://127.0.0.1:9/hooks", types=["user.created"])
+        endpoint = webhooks.create_endpoint(conn, "https://hooks.example.com/scim", types=["user.created"])
     scim.create_user("hook@example.com")
     feed.sequence(database)
     with database.write() as conn:
@@ -195,7 +195,7 @@ def test_the_webhooks_list_shows_an_endpoint_that_never_delivered_as_failing(
 
     sign_in(app_client)
     with database.write() as conn:
-        endpoint = webhooks.create_endpoint(conn, "http://127.0.0.1:9/hooks", types=["user.created"])
+        endpoint = webhooks.create_endpoint(conn, "https://hooks.example.com/never", types=["user.created"])
     for n in range(3):
         scim.create_user(f"hook{n}@example.com")
     feed.sequence(database)

@@ -1,5 +1,6 @@
 """No token, no access: every SCIM URL of a directory needs a bearer token of that directory."""
 
+import base64
 import time
 from datetime import UTC, datetime
 
@@ -44,6 +45,23 @@ def test_no_header_is_401_on_every_route(scim: Scim, path: str) -> None:
 def test_empty_or_malformed_headers_are_401(scim: Scim, header: str) -> None:
     """Empty tokens and other schemes never authenticate."""
     assert_refused(scim.client.get(scim.base + "/Users", headers={"Authorization": header}))
+
+
+def test_the_valid_token_under_another_scheme_is_401(scim: Scim) -> None:
+    """Security plan A6: this directory's own token, sent as ``Token <tok>`` or as HTTP Basic credentials
+    (``base64(token:)``, and the other way round), never authenticates; only ``Bearer`` does, in any case."""
+    token = scim.token
+    for header in (
+        f"Token {token}",
+        f"Basic {base64.b64encode(f'{token}:'.encode()).decode()}",
+        f"Basic {base64.b64encode(f':{token}'.encode()).decode()}",
+        f"Basic {token}",
+        f"{token}",
+        f"Bearer{token}",
+        f"OAuth {token}",
+    ):
+        assert_refused(scim.client.get(scim.base + "/Users", headers={"Authorization": header}))
+    assert scim.client.get(scim.base + "/Users", headers={"Authorization": f"BEARER {token}"}).status_code == 200
 
 
 def test_wrong_token_variants_are_401(scim: Scim) -> None:

@@ -9,12 +9,14 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from scimgate.app import create_app
+from scimgate.config import Settings
 from scimgate.directories.oauth import create_client, rotate_secret
 from scimgate.directories.service import set_disabled
 from scimgate.store.database import Database
 from scimgate.store.tables import client_secrets, tokens
 from scimgate.tokens import hash_token
-from tests.helpers.scim import Scim
+from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Scim, new_directory
 
 
 def new_client(database: Database, directory_id: str, seconds: int = 3600) -> tuple[str, str]:
@@ -223,3 +225,41 @@ def test_revoking_a_secret_stops_the_access_tokens_got_with_it(
     assert app_client.get(f"{scim.base}/Users", headers=headers).status_code == 401
     assert_oauth_error(app_client.post("/oauth/token", data=form(client_id, leaked)), 401, "invalid_client")
     assert app_client.post("/oauth/token", data=form(client_id, fresh.secret)).status_code == 200
+
+
+@pytest.mark.both_backends
+def test_a_client_gets_a_few_tokens_a_minute(database: Database) -> None:
+    """Issue 20, finding 14: beyond oauth_tokens_per_minute a client gets 429 with Retry-After and no token is
+    stored; wrong secrets do not spend its budget (knowing a client id cannot lock its IdP out), and another
+    client's budget is its own."""
+    settings = Settings(
+        public_url=BASE_URL, operator_key=OPERATOR_KEY, webhooks_in_serve=False, oauth_tokens_per_minute=3
+    )
+    directory_id, _token = new_directory(database, "Contoso")
+    client_id, secret = new_client(database, directory_id)
+    other_id, other_secret = new_client(database, directory_id)
+    with TestClient(create_app(settings, database), base_url=BASE_URL) as app_client:
+        for _ in range(5):
+            assert_oauth_error(app_client.post("/oauth/token", data=form(client_id, "wrong")), 401, "invalid_client")
+        for _ in range(3):
+            assert app_client.post("/oauth/token", data=form(client_id, secret)).status_code == 200
+        refused = app_client.post("/oauth/token", data=form(client_id, secret))
+        assert_oauth_error(refused, 429, "temporarily_unavailable")
+        assert 1 <= int(refused.headers["retry-after"]) <= 20 and "access_token" not in refused.json()
+        assert app_client.post("/oauth/token", data=form(other_id, other_secret)).status_code == 200
+    with database.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).where(tokens.c.client_id == client_id)).scalar() == 3
+
+
+@pytest.mark.both_backends
+def test_a_client_holds_at_most_five_access_tokens(app_client: TestClient, database: Database, scim: Scim) -> None:
+    """Each token request used to store one more live token: now the oldest beyond five are gone (and stop
+    working), the newest five work."""
+    client_id, secret = new_client(database, scim.directory_id)
+    got = [app_client.post("/oauth/token", data=form(client_id, secret)).json()["access_token"] for _ in range(8)]
+    with database.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).where(tokens.c.client_id == client_id)).scalar() == 5
+    statuses = [
+        app_client.get(f"{scim.base}/Users", headers={"Authorization": f"Bearer {token}"}).status_code for token in got
+    ]
+    assert statuses == [401, 401, 401, 200, 200, 200, 200, 200]

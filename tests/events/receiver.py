@@ -1,11 +1,20 @@
 """A real HTTP webhook receiver on loopback, for the delivery tests: it records what arrives and can fail the
 first N requests (with a status, or by hanging)."""
 
+import asyncio
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from scimgate.events.delivery import Dispatcher
+from scimgate.events.egress import EgressPolicy
+
+# Webhooks refuse loopback receivers (issue 20, finding 6): the tests that deliver to this receiver allow it as an
+# operator would, with webhook_allow_private.
+LOOPBACK = EgressPolicy.parse(["127.0.0.0/8"])
 
 
 @dataclass
@@ -22,6 +31,8 @@ class Receiver:
     """Seconds to sleep before answering the first request (to let a test kill the sender mid-delivery)."""
     trickle: float = 0.0
     """Seconds between the bytes of the answer (a receiver that answers, but never quite finishes)."""
+    failure_body: bytes = b'{"ok": false}'
+    """What a failing answer carries (an internal service's data, for the SSRF tests)."""
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -37,7 +48,7 @@ class Receiver:
                 if count == 1 and receiver.hang_first:
                     time.sleep(receiver.hang_first)
                 status = receiver.fail_status if count <= receiver.fail_first else 200
-                answer = b'{"ok": false}' if status >= 300 else b'{"ok": true}'
+                answer = receiver.failure_body if status >= 300 else b'{"ok": true}'
                 self.send_response(status)
                 self.send_header("content-length", str(len(answer)))
                 self.end_headers()
@@ -72,3 +83,18 @@ class Receiver:
                     return list(self.received)
             time.sleep(0.02)
         raise AssertionError(f"{count} requests expected, {len(self.received)} arrived")
+
+
+def run_until(dispatcher: Dispatcher, done: Callable[[], bool], seconds: float = 20) -> None:
+    """Run delivery rounds (as serve and `scimgate worker` do) until ``done()``."""
+
+    async def rounds() -> None:
+        async with dispatcher.client() as client:
+            deadline = asyncio.get_running_loop().time() + seconds
+            while not done():
+                assert asyncio.get_running_loop().time() < deadline, "delivery did not finish in time"
+                if not await dispatcher.round(client):
+                    await asyncio.sleep(0.02)
+        await dispatcher.drain()
+
+    asyncio.run(rounds())

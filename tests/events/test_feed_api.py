@@ -28,7 +28,7 @@ from scimgate.events import webhooks
 from scimgate.store import migrate
 from scimgate.store.database import Database
 from scimgate.testing import ScimgateServer
-from tests.events.receiver import Receiver
+from tests.events.receiver import LOOPBACK, Receiver
 from tests.helpers.scim import OPERATOR_KEY, Api, Scim
 
 pytestmark = pytest.mark.both_backends
@@ -92,14 +92,19 @@ def test_a_worker_killed_mid_delivery_delivers_after_restart(tmp_path: Path) -> 
         database = Database(db_url)
         migrate.upgrade(database)
         with database.write() as conn:
-            endpoint = webhooks.create_endpoint(conn, url, types=["user.created"])
+            endpoint = webhooks.create_endpoint(conn, url, types=["user.created"], egress=LOOPBACK)
         app = create_app(settings, database)
         with TestClient(app, base_url="http://testserver") as client:
             headers = {"Authorization": f"Bearer {OPERATOR_KEY}"}
             made = client.post("/api/v1/directories", json={"name": "Kill"}, headers=headers).json()
             scim = Scim(client, made["directory"]["id"], made["token"]["token"])
             scim.create_user("survivor@example.com")
-        env = {**os.environ, "SCIMGATE_DATABASE_URL": db_url, "SCIMGATE_WEBHOOK_CLAIM_SECONDS": "1"}
+        env = {
+            **os.environ,
+            "SCIMGATE_DATABASE_URL": db_url,
+            "SCIMGATE_WEBHOOK_CLAIM_SECONDS": "1",
+            "SCIMGATE_WEBHOOK_ALLOW_PRIVATE": "127.0.0.1",
+        }
         command = [sys.executable, "-m", "scimgate", "worker"]
         first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         receiver.wait_for(1, seconds=30)

@@ -25,6 +25,26 @@ class Answer:
         return self.status
 
 
+def http_scope(
+    path: str, method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None, query: str = ""
+) -> dict[str, Any]:
+    """An ASGI HTTP scope, as uvicorn would pass it for a request from 127.0.0.1."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 5000),
+        "root_path": "",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": headers or [],
+    }
+
+
 async def asgi_request(
     app: Any,
     method: str,
@@ -37,20 +57,7 @@ async def asgi_request(
     headers = [(b"content-type", b"application/scim+json")]
     if token is not None:
         headers.append((b"authorization", f"Bearer {token}".encode()))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 5000),
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "headers": headers,
-    }
+    scope = http_scope(path, method, headers, query)
     chunks = body if body is not None else _nothing()
     sent: list[dict[str, Any]] = []
 

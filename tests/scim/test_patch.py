@@ -1,5 +1,6 @@
 """PATCH semantics (RFC 7644 §3.5.2): the RFC's examples, mutability, atomicity, errors, membership, ETags."""
 
+import json
 import logging
 from typing import Any
 
@@ -94,7 +95,6 @@ def test_rfc_7644_replace_examples(scim: Scim) -> None:
         {"op": "replace", "path": "id", "value": "x"},
         {"op": "replace", "path": "meta.created", "value": "2000-01-01T00:00:00Z"},
         {"op": "replace", "path": "schemas", "value": []},
-        {"op": "add", "path": "groups", "value": [{"value": "grp_x"}]},
         {"op": "replace", "value": {"id": "x", "userName": "new@example.com"}},
         {"op": "replace", "path": f"{ENTERPRISE}:manager.displayName", "value": "x"},
     ],
@@ -105,6 +105,28 @@ def test_server_owned_attributes_are_mutability_errors(scim: Scim, operation: di
     response = patch(scim, f"/Users/{user['id']}", operation)
     assert_scim_error(response, 400, "mutability")
     assert scim.get(f"/Users/{user['id']}").json() == user
+
+
+@pytest.mark.both_backends
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "add", "path": "groups", "value": [{"value": "{group}"}]},
+        {"op": "replace", "path": "groups", "value": [{"value": "{group}"}]},
+        {"op": "add", "value": {"groups": [{"value": "{group}"}]}},
+    ],
+)
+def test_a_user_cannot_join_an_existing_group_through_its_groups(scim: Scim, operation: dict[str, Any]) -> None:
+    """Security plan D4 (RFC 7643 §4.1.2: User.groups is readOnly): naming an existing admins group in the user's
+    own groups is 400 mutability, and no membership is made; memberships change on the group only."""
+    user = scim.create_user("user1@contoso.example")
+    admins = scim.create_group("Contoso admins")
+    named = json.loads(json.dumps(operation).replace("{group}", admins["id"]))
+    assert_scim_error(patch(scim, f"/Users/{user['id']}", named), 400, "mutability")
+    assert "members" not in scim.get(f"/Groups/{admins['id']}").json()
+    assert "groups" not in scim.get(f"/Users/{user['id']}").json()
+    found = scim.get(f'/Groups?filter=members.value eq "{user["id"]}"').json()
+    assert found["totalResults"] == 0
 
 
 @pytest.mark.both_backends

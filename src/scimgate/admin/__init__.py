@@ -30,6 +30,7 @@ from scimgate.directories.auth import source_address
 from scimgate.rate_limits import RateLimits
 from scimgate.store.database import Database
 from scimgate.store.tables import counters
+from scimgate.version import __version__
 
 HERE = Path(__file__).parent
 _SESSION_SECONDS = 12 * 3600
@@ -38,6 +39,7 @@ _SESSION_SECONDS = 12 * 3600
 def admin_app(settings: Settings, db: Database, forget_cached: Any, limits: RateLimits) -> ASGIApp:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["code_spans"] = code_spans
+    templates.env.globals["version"] = __version__  # the footer of every page
     signin = Signin(settings, db, limits)
     admin = Admin(db, settings.resolved_public_url(), templates, forget_cached)
 

@@ -14,10 +14,11 @@ from starlette.routing import BaseRoute, Route
 
 from scimgate.admin import queries
 from scimgate.admin.common import Admin, admin_of, check_csrf, path_for, render
+from scimgate.admin.inputs import position
 from scimgate.directories.credentials import list_tokens
 from scimgate.directories.service import get_directory, list_directories
 from scimgate.events import webhooks
-from scimgate.provisioning.log_search import RESOURCES, STATUSES, LogFilter, relative_path, search
+from scimgate.provisioning.log_search import RESOURCES, LogFilter, relative_path, search, valid_status
 
 
 def _pretty(body: str | None) -> str | None:
@@ -41,7 +42,7 @@ def log_filter(params: Mapping[str, str]) -> LogFilter:
     status = params.get("status") or None
     return LogFilter(
         directory_id=params.get("directory") or None,
-        status=status if status in STATUSES or (status and status.isdigit()) else None,
+        status=status if valid_status(status) else None,
         resource=params.get("resource") if params.get("resource") in RESOURCES else None,
         text=(params.get("q") or "").strip()[:200] or None,
         since=_when(params.get("since")),
@@ -117,7 +118,7 @@ def events_page(request: Request) -> Response:
     directory_id = request.query_params.get("directory") or None
     before = request.query_params.get("before")
     with admin.db.read() as conn:
-        found = queries.recent_events(conn, directory_id, int(before) if before and before.isdigit() else None)
+        found = queries.recent_events(conn, directory_id, position(before))
         directories = list_directories(conn)
     context = {
         "events": [(event, json.dumps(event.data, indent=2, ensure_ascii=False)) for event in found],

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from scimgate.admin import queries
 from scimgate.admin.common import Admin, admin_of, check_csrf, path_for, render
+from scimgate.admin.inputs import position
 from scimgate.admin.signin import reauthenticate
 from scimgate.directories.credentials import issue_token, list_tokens
 from scimgate.directories.service import (
@@ -190,7 +191,8 @@ def group_page(request: Request) -> Response:
 
 
 def _page_size(text: str | None) -> int:
-    return min(max(int(text), 1), 500) if text and text.isdigit() else queries.PAGE
+    size = position(text)
+    return min(max(size, 1), 500) if size is not None else queries.PAGE
 
 
 def _base(admin: Admin, directory: Directory) -> str:

@@ -28,6 +28,7 @@ from scimgate.api.common import ApiError, Context
 from scimgate.api.docs import STATIC, add_docs
 from scimgate.config import Settings
 from scimgate.directories.auth import bearer_token, source_address
+from scimgate.events.egress import EgressPolicy
 from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.store.database import Database, is_unavailable
 from scimgate.version import __version__
@@ -88,7 +89,8 @@ def management_api(
         openapi_url="/openapi.json",
         responses=_ERROR_RESPONSES,
     )
-    api.state.context = Context(db, settings.resolved_public_url(), forget_cached, settings.passwords)
+    egress = EgressPolicy.parse(settings.webhook_allow_private)
+    api.state.context = Context(db, settings.resolved_public_url(), forget_cached, settings.passwords, egress)
     for module in _MODULES:
         api.include_router(module.router)
     add_docs(api)

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel
 from sqlalchemy.engine import Connection
 
 from scimgate.directories.service import Directory, get_directory
+from scimgate.events.egress import PUBLIC_ONLY, EgressPolicy
 from scimgate.store.database import Database
 
 T = TypeVar("T")
@@ -55,6 +56,8 @@ class Context:
     ``token_cache_seconds`` (two seconds for catalogs)."""
     passwords: str = "discard"
     """The ``passwords`` setting: whether there are password hashes to verify."""
+    egress: EgressPolicy = PUBLIC_ONLY
+    """The ``webhook_allow_private`` setting: which internal webhook receivers may be registered."""
 
 
 def context(request: Request) -> Context:

@@ -2,6 +2,7 @@
 and ``/api/v1/directories/{id}/role-mappings``."""
 
 import asyncio
+import re
 import time
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -13,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from scimgate.api.common import ApiError, Ctx, FromStore, Text, existing_directory
 from scimgate.directories.setup import scim_url
 from scimgate.events import feed, roles, webhooks
+from scimgate.events.egress import UrlRefused
 from scimgate.events.types import TYPE_NAMES
 from scimgate.scim.changes import remap
 
@@ -35,10 +37,15 @@ class EventPage(BaseModel):
     next_after: str = Field(description="Pass as ``after`` to continue; keep it to resume after a restart.")
 
 
+_POSITION = re.compile("[0-9]{1,18}")
+
+
 def _cursor(after: str | None) -> int:
     if after in (None, ""):
         return 0
-    if not after.isdigit() or len(after) > 19:
+    # ASCII digits below 2^63 (issue 20, finding 9): "²" passes str.isdigit but not int(), and 19 digits can pass
+    # what a BIGINT position holds; both were 500s.
+    if not _POSITION.fullmatch(after):
         raise ApiError(400, "invalid cursor", "after is the next_after of an earlier page (digits), or omitted.")
     return int(after)
 
@@ -72,7 +79,11 @@ async def list_events(
 
 
 class EndpointIn(BaseModel):
-    url: Text = Field(max_length=2000, description="An absolute http:// or https:// URL with a host (else 422).")
+    url: Text = Field(
+        max_length=2000,
+        description="An absolute http:// or https:// URL with a host (else 422), without user:password@ and not "
+        "naming a loopback, private, link-local or reserved address unless webhook_allow_private allows it (else 400).",
+    )
     directory_id: Text | None = Field(None, max_length=40, description="Only this directory's events; omit for all.")
     types: list[str] | None = Field(None, description="Only these event types (known ones, else 422); omit for all.")
     description: Text | None = Field(None, max_length=200)
@@ -122,7 +133,11 @@ def create_webhook(body: EndpointIn, ctx: Ctx) -> EndpointWithSecret:
         if body.directory_id is not None:
             existing_directory(conn, body.directory_id)
         try:
-            made = webhooks.create_endpoint(conn, body.url, body.directory_id, body.types, body.description)
+            made = webhooks.create_endpoint(
+                conn, body.url, body.directory_id, body.types, body.description, egress=ctx.egress
+            )
+        except UrlRefused as error:  # issue 20, finding 6: an internal address or credentials in the URL
+            raise ApiError(400, "webhook URL not allowed", str(error)) from None
         except ValueError as error:
             raise ApiError(422, "invalid webhook", str(error)) from None
     return EndpointWithSecret(**_out(made), secret=made.secret)
@@ -172,8 +187,10 @@ class Attempt(BaseModel):
     attempted_at: str
     status_code: int | None
     latency_ms: int
-    response: str | None
-    error: str | None
+    error: str | None = Field(
+        description="Why the attempt failed, as a fixed class (timeout, connection refused, address not allowed, "
+        "HTTP 503, …); the receiver's answer is never kept."
+    )
 
 
 class DeliveryOut(FromStore):
@@ -195,7 +212,7 @@ def list_deliveries(
     after: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DeliveryOut]:
-    """Newest first, each with its attempts: status, latency and the start of the receiver's answer."""
+    """Newest first, each with its attempts: status, latency and, for a failed one, why (a fixed class)."""
     _existing(ctx, endpoint_id)
     with ctx.db.read() as conn:
         found = webhooks.list_deliveries(conn, endpoint_id, status, after, limit)

@@ -75,7 +75,11 @@ def _environment(settings: Settings) -> dict[str, str]:
         secret = getattr(settings, name)
         if isinstance(secret, SecretStr):  # model_dump masks secrets as "**********"
             values[name] = secret.get_secret_value()
-    return {f"SCIMGATE_{name.upper()}": str(value) for name, value in values.items()}
+    # A list (webhook_allow_private) travels as the comma-separated string its variable takes.
+    return {
+        f"SCIMGATE_{name.upper()}": ",".join(value) if isinstance(value, list) else str(value)
+        for name, value in values.items()
+    }
 
 
 @main.command(name="migrate")

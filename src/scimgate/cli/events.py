@@ -24,6 +24,7 @@ from scimgate.cli.directories import existing
 from scimgate.directories.setup import scim_url
 from scimgate.events import feed, roles, webhooks
 from scimgate.events.delivery import Dispatcher
+from scimgate.events.egress import EgressPolicy
 from scimgate.events.types import TYPE_NAMES
 from scimgate.scim.changes import remap
 from scimgate.store.tables import groups
@@ -134,7 +135,8 @@ def webhook_create(
             existing(db, directory)
         with db.write() as conn:
             try:
-                made = webhooks.create_endpoint(conn, url, directory, wanted, description)
+                allowed = EgressPolicy.parse(settings.webhook_allow_private)
+                made = webhooks.create_endpoint(conn, url, directory, wanted, description, egress=allowed)
             except ValueError as error:
                 raise click.BadParameter(str(error)) from None
     data = {**endpoint_dict(made), "secret": made.secret}

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 
 from scimgate.config import Settings
 from scimgate.directories.credentials import issue_token
@@ -16,11 +17,19 @@ from scimgate.directories.service import create_directory, list_directories
 from scimgate.store.database import Database
 from scimgate.store.files import PRIVATE_FILE, exposed, sqlite_file
 
+# The advisory lock that serialises first starts: any constant of our own ("scimgate" in ASCII, halved to fit a
+# signed bigint).
+_FIRST_START_LOCK = int.from_bytes(b"scimgate", "big") >> 1
+
 
 def announce(db: Database, settings: Settings) -> None:
     """Print each directory's SCIM URL; with none yet, create the first and hand over its token once."""
     public_url = settings.resolved_public_url()
     with db.write() as conn:
+        if not db.is_sqlite:
+            # Replicas starting together on one empty PostgreSQL database (compose, Helm) take turns here, so only
+            # the first creates a directory; the others then see it. SQLite's BEGIN IMMEDIATE already serialises.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FIRST_START_LOCK})
         existing = list_directories(conn)
         if existing:
             for directory in existing:

@@ -15,7 +15,7 @@ from scimgate.cli.common import (
     settings_options,
 )
 from scimgate.directories.service import list_directories
-from scimgate.provisioning.log_search import RESOURCES, LogFilter, relative_path, search
+from scimgate.provisioning.log_search import RESOURCES, STATUSES, LogFilter, relative_path, search, valid_status
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -36,8 +36,8 @@ def _moment(text: str | None) -> datetime | None:
 
 
 def _status(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and value not in ("failed", "ok", "ignored") and not (value.isdigit() and len(value) == 3):
-        raise click.BadParameter("failed, ok, ignored, or a status code such as 409")
+    if value is not None and not valid_status(value):
+        raise click.BadParameter(f"one of {', '.join(STATUSES)}, or a status code such as 409")
     return value
 
 

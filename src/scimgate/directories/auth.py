@@ -6,12 +6,13 @@ which directories exist. Tokens in the query string are never looked at (RFC 675
 """
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate.context import current_request
 from scimgate.directories.credentials import Opened, diagnose, directory_for_token, needs_touch, touch
@@ -32,6 +33,10 @@ def source_address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
+# Directory ids are "dir_" and 26 base32 characters (scimgate.ids); a little slack for ids written by hand in tests and
+# older data, none for what no id contains (issue 20, finding 9: a NUL reached PostgreSQL, which answered with a 500).
+_DIRECTORY_ID = re.compile(r"dir_[0-9A-Za-z_-]{1,60}")
+
 _REFUSED = (
     "The bearer token is missing, wrong, revoked or expired, belongs to another directory, or the directory is "
     "disabled. Copy this directory's SCIM URL and a token of this directory into the IdP (Entra: Tenant URL and "
@@ -46,6 +51,24 @@ def without_directory(named: str) -> NotFound:
         "{public_url}/scim/v2/dir_…; copy it from `scimgate directory list` or the admin page.",
         reason=Reason.WRONG_URL,
     )
+
+
+def not_a_directory_id(named: str) -> NotFound:
+    """The 404 of a URL whose directory segment cannot be an id (control characters, too long): answered before the
+    database is asked anything, and the same with or without a token, so it tells nothing about what exists."""
+    return NotFound(
+        f"{excerpt(named, 40)} is not a directory id: ids are dir_ followed by 26 letters and digits. Copy the "
+        "SCIM URL from `scimgate directory list` or the admin page.",
+        reason=Reason.WRONG_URL,
+    )
+
+
+def check_directory_id(named: str) -> None:
+    """Refuse (404) a URL segment that cannot be a directory id, before any credential or database is looked at."""
+    if not named.startswith("dir_"):
+        raise without_directory(named)
+    if not _DIRECTORY_ID.fullmatch(named):
+        raise not_a_directory_id(named)
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -127,8 +150,7 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         directory_id = scope["path_params"]["directory_id"]
-        if not directory_id.startswith("dir_"):
-            raise without_directory(directory_id)
+        check_directory_id(directory_id)
         opened = await self._authenticate(scope, directory_id)
         context = current_request.get()
         if context is not None:
@@ -144,6 +166,10 @@ class BearerAuth:
         if len(path) > 1 and path.endswith("/"):
             # Some IdP consoles keep a trailing slash on the tenant URL's paths: /Users/ is /Users.
             scope = {**scope, "path": path.rstrip("/") or "/"}
+        await self._in_place(directory_id, scope, receive, send)
+
+    async def _in_place(self, directory_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request, holding one of its directory's places for requests in progress (429 when none is free)."""
         # After the token, before the body is read: one directory's requests in progress are capped, so that it
         # cannot hold every thread of the worker (issue 20, finding 2); an unauthenticated one takes no place.
         if not self.limits.in_flight.enter(directory_id):
@@ -152,10 +178,25 @@ class BearerAuth:
                 "(directory_concurrency); retry after the indicated delay, or send fewer requests at once.",
                 "1",
             )
+        left = False
+
+        def leave() -> None:
+            nonlocal left
+            if not left:
+                left = True
+                self.limits.in_flight.leave(directory_id)
+
+        async def send_last_after_leaving(message: Message) -> None:
+            # The place is given back before the answer's last byte goes out: a client that sends its next request
+            # as soon as it has the answer (16 in flight, one after another) must not find its old one still counted.
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                leave()
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_last_after_leaving)
         finally:
-            self.limits.in_flight.leave(directory_id)
+            leave()
 
     async def _authenticate(self, scope: Scope, directory_id: str) -> Opened:
         """The directory the request's bearer token opens, which must be ``directory_id``; 401 or 429 otherwise."""

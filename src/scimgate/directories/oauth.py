@@ -8,10 +8,15 @@ and its tokens open only that directory.
 Access tokens are opaque random strings stored as a SHA-256 with their expiry, in the tokens table: no JWT, so no
 ``alg`` confusion, no key to leak, and revoking a client or disabling its directory stops its tokens at once.
 A client may hold several secrets: rotation adds one and gives the others an expiry (the overlap window).
+
+Issue 20, finding 14: every token request used to store another live access token, without limit. Now a client may
+get ``oauth_tokens_per_minute`` tokens a minute (beyond it 429 with Retry-After; an IdP reuses its token for its
+lifetime anyway), and holds at most ``MAX_LIVE_TOKENS``: minting one deletes the client's oldest beyond that.
 """
 
 import base64
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +39,17 @@ logger = logging.getLogger("scimgate.oauth")
 MIN_LIFETIME = 3600
 MAX_LIFETIME = 6 * 3600
 _MAX_FORM_BYTES = 8192
+# Access tokens a client holds at once: an IdP uses one at a time; a few cover several sync workers and a token
+# fetched early before the old one expires.
+MAX_LIVE_TOKENS = 5
+
+
+class TokenBudgetSpent(Exception):
+    """The client got its tokens for this minute; ``wait`` seconds until it may get another."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"retry in {wait:.1f} s")
+        self.wait = wait
 
 
 @dataclass(frozen=True)
@@ -199,9 +215,14 @@ _SECRET = (
 )
 
 
-def exchange(conn: Connection, client_id: str, secret: str) -> IssuedToken | None:
+def exchange(
+    conn: Connection, client_id: str, secret: str, admit: Callable[[str], float] = lambda _client: 0.0
+) -> IssuedToken | None:
     """An access token for a client id and one of its live secrets; None for any wrong, expired or revoked
-    credential and for a disabled directory (the caller answers ``invalid_client`` to all of them alike)."""
+    credential and for a disabled directory (the caller answers ``invalid_client`` to all of them alike).
+
+    ``admit`` charges the client's budget once its credentials are right (so that knowing a client id is not enough
+    to lock its IdP out): 0.0 to go ahead, else the seconds to wait, raised as TokenBudgetSpent."""
     presented = hash_token(secret)
     row = conn.execute(_SECRET, {"presented": presented, "cid": client_id}).first()
     now = datetime.now(UTC)
@@ -211,11 +232,28 @@ def exchange(conn: Connection, client_id: str, secret: str) -> IssuedToken | Non
         return None
     if row.expires_at is not None and utc(row.expires_at) <= now:
         return None
+    wait = admit(client_id)
+    if wait:
+        raise TokenBudgetSpent(wait)
     # Expired access tokens of this client are of no use to anyone: drop them, so the table stays small.
     conn.execute(tokens.delete().where(tokens.c.client_id == client_id, tokens.c.expires_at <= now))
     conn.execute(client_secrets.update().where(client_secrets.c.id == row.id).values(last_used_at=now))
     expires = now + timedelta(seconds=row.access_token_seconds)
-    return issue_token(conn, row.directory_id, row.name, expires_at=expires, client_id=client_id)
+    issued = issue_token(conn, row.directory_id, row.name, expires_at=expires, client_id=client_id)
+    _keep_newest_tokens(conn, client_id)
+    return issued
+
+
+def _keep_newest_tokens(conn: Connection, client_id: str) -> None:
+    """Delete the client's access tokens beyond its MAX_LIVE_TOKENS newest (ids sort by creation time)."""
+    newest = (
+        sa.select(tokens.c.id)
+        .where(tokens.c.client_id == client_id)
+        .order_by(tokens.c.id.desc())
+        .limit(MAX_LIVE_TOKENS)
+        .scalar_subquery()
+    )
+    conn.execute(tokens.delete().where(tokens.c.client_id == client_id, tokens.c.id.not_in(newest)))
 
 
 def token_endpoint(db: Database, limits: RateLimits) -> Any:
@@ -237,10 +275,12 @@ def token_endpoint(db: Database, limits: RateLimits) -> Any:
 
         def run() -> IssuedToken | None:
             with db.write() as conn:
-                return exchange(conn, client_id, secret)
+                return exchange(conn, client_id, secret, limits.per_client.take)
 
         try:
             issued = await run_in_threadpool(run)
+        except TokenBudgetSpent as spent:
+            return _budget_spent(spent.wait)
         except sa.exc.SQLAlchemyError as error:
             if is_unavailable(error):
                 return _oauth_error(503, "temporarily_unavailable", "The database is busy or unavailable; retry.")
@@ -264,6 +304,17 @@ def token_endpoint(db: Database, limits: RateLimits) -> Any:
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     return endpoint
+
+
+def _budget_spent(wait: float) -> Response:
+    response = _oauth_error(
+        429,
+        "temporarily_unavailable",
+        "This client asked for too many access tokens this minute; use the one it has until it expires "
+        "(expires_in), then ask again.",
+    )
+    response.headers["Retry-After"] = retry_after(wait)
+    return response
 
 
 def _client_credentials(form: dict[str, str], basic: tuple[str, str] | None) -> tuple[str, str] | Response:

@@ -6,6 +6,10 @@ is a lease (``claimed_until``): with PostgreSQL, ``FOR UPDATE SKIP LOCKED`` make
 a worker killed mid-delivery loses its lease when it runs out, and another worker (or itself, restarted) tries
 again. Receivers may therefore see a message twice, with the same ``webhook-id``: de-duplicate on it.
 
+Only the HTTP status and a fixed error class of each attempt are kept (issue 20, finding 6): never the receiver's
+answer nor an exception's text, which turned the log into a reader of internal services and a port scanner.
+Where a delivery may connect is events/egress.py's concern.
+
 A delivery whose whole schedule failed is ``failed``; when no delivery to that endpoint succeeded meanwhile,
 the endpoint is disabled, with the reason, until an operator enables it and redelivers.
 """
@@ -26,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scimgate.config import Settings
 from scimgate.events import feed
+from scimgate.events.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused, error_class, guarded_client
 from scimgate.events.webhooks import get_endpoint, set_enabled, sign
 from scimgate.ids import new_id
 from scimgate.observability.metrics import Metrics
@@ -37,7 +42,9 @@ logger = logging.getLogger("scimgate.webhooks")
 # Seconds before attempt 2, 3, …: about 28 hours in all, like Svix's schedule. Each wait gets ±20 % jitter so that
 # an endpoint that comes back is not hit by every queued message at the same moment.
 SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
-_SNIPPET = 500
+# Bytes of an answer read (and thrown away) before an attempt counts as answered: a receiver acknowledges by
+# finishing its answer, but a long one need not be read to the end.
+_ANSWER_BYTES = 2000
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class Dispatcher:
     batch: int = 20
     poll: float = 0.5
     metrics: Metrics | None = None
+    egress: EgressPolicy = PUBLIC_ONLY
+    """Internal receivers allowed (webhook_allow_private); by default only public addresses are reached."""
     _last_prune: float = 0.0
     _inflight: set["asyncio.Task[None]"] = field(default_factory=set)
 
@@ -74,11 +83,16 @@ class Dispatcher:
             lease=settings.webhook_claim_seconds,
             retention=timedelta(days=settings.event_retention_days),
             metrics=metrics,
+            egress=EgressPolicy.parse(settings.webhook_allow_private),
         )
+
+    def client(self) -> httpx2.AsyncClient:
+        """The HTTP client deliveries go out with: it connects only where ``egress`` allows."""
+        return guarded_client(self.egress, self.timeout)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; a failing round is logged and retried, never fatal."""
-        async with httpx2.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+        async with self.client() as client:
             while not stop.is_set():
                 try:
                     busy = await self.round(client)
@@ -177,31 +191,32 @@ class Dispatcher:
         }
         started = time.perf_counter()
         status: int | None = None
-        snippet: str | None = None
         error: str | None = None
         try:
             # The whole attempt, answer included, within the timeout: a receiver that trickles its answer byte by
             # byte fails like one that never answers, long before its claim could run out.
             async with asyncio.timeout(self.timeout):
                 async with client.stream("POST", item.url, content=item.body, headers=headers) as response:
-                    answer = bytearray()
+                    read = 0
                     async for chunk in response.aiter_bytes():
-                        answer.extend(chunk)
-                        if len(answer) >= 4 * _SNIPPET:
+                        read += len(chunk)
+                        if read >= _ANSWER_BYTES:
                             break
-                    status, snippet = response.status_code, answer.decode("utf-8", "replace")[:_SNIPPET]
+                    status = response.status_code
         except TimeoutError:
-            status, error = None, f"no complete answer within {self.timeout:g} s"
-        except httpx2.HTTPError as failure:
-            error = f"{type(failure).__name__}: {failure}"[:_SNIPPET]
+            error = f"timeout: no complete answer within {self.timeout:g} s"
+        except (httpx2.HTTPError, EgressRefused, OSError) as failure:
+            error = error_class(failure)
+        if status is not None and not 200 <= status < 300:
+            error = f"HTTP {status}"
         latency = int((time.perf_counter() - started) * 1000)
         try:
-            await run_in_threadpool(self._record, item, status, snippet, error, latency)
+            await run_in_threadpool(self._record, item, status, error, latency)
         except sa.exc.SQLAlchemyError:
             # The claim runs out and the delivery is attempted again: at least once, never lost.
             logger.exception("could not record the attempt of delivery %s", item.delivery_id)
 
-    def _record(self, item: Claimed, status: int | None, snippet: str | None, error: str | None, latency: int) -> None:
+    def _record(self, item: Claimed, status: int | None, error: str | None, latency: int) -> None:
         now = datetime.now(UTC)
         succeeded = status is not None and 200 <= status < 300
         attempts = item.attempts + 1
@@ -213,7 +228,7 @@ class Dispatcher:
                     attempted_at=now,
                     status_code=status,
                     latency_ms=latency,
-                    response_snippet=snippet,
+                    response_snippet=None,
                     error=error if not succeeded else None,
                 )
             )

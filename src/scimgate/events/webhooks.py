@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from scimgate.events.egress import PUBLIC_ONLY, EgressPolicy, check_url, is_error_class
 from scimgate.events.types import TYPE_NAMES
 from scimgate.ids import new_id
 from scimgate.store.database import utc
@@ -81,12 +81,6 @@ def _endpoint(row: Any) -> Endpoint:
     )
 
 
-def check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("a webhook URL is an absolute http:// or https:// URL")
-
-
 def check_types(types: Sequence[str] | None) -> None:
     unknown = sorted(set(types or ()) - set(TYPE_NAMES))
     if unknown:
@@ -99,8 +93,11 @@ def create_endpoint(
     directory_id: str | None = None,
     types: Sequence[str] | None = None,
     description: str | None = None,
+    *,
+    egress: EgressPolicy = PUBLIC_ONLY,
 ) -> Endpoint:
-    check_url(url)
+    """A new endpoint. ``egress`` is the webhook_allow_private setting: without it, only public receivers."""
+    check_url(url, egress)
     check_types(types)
     endpoint_id = new_id("whe")
     conn.execute(
@@ -208,7 +205,7 @@ class DeliveryInfo:
 def list_deliveries(
     conn: Connection, endpoint_id: str, status: str | None = None, after: str | None = None, limit: int = 100
 ) -> list[DeliveryInfo]:
-    """An endpoint's deliveries, newest first, each with its attempt log (status, latency, response snippet)."""
+    """An endpoint's deliveries, newest first, each with its attempt log (status, latency, error class)."""
     query = (
         sa.select(deliveries, events.c.type)
         .join(events, events.c.id == deliveries.c.event_id)
@@ -234,8 +231,7 @@ def list_deliveries(
                     "attempted_at": utc(attempt.attempted_at).isoformat(),
                     "status_code": attempt.status_code,
                     "latency_ms": attempt.latency_ms,
-                    "response": attempt.response_snippet,
-                    "error": attempt.error,
+                    "error": shown_error(attempt.error),
                 }
             )
     return [
@@ -253,6 +249,12 @@ def list_deliveries(
         )
         for row in rows
     ]
+
+
+def shown_error(error: str | None) -> str | None:
+    """An attempt's error as the log may show it. Attempts recorded before issue 20 (finding 6) kept the raw
+    exception text, which can tell what answered on an internal port: those show as a plain failure."""
+    return error if error is None or is_error_class(error) else "request failed"
 
 
 def redeliver(conn: Connection, endpoint_id: str, delivery_id: str | None = None) -> int:

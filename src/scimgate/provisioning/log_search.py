@@ -7,6 +7,7 @@ so a search answers in milliseconds in a log of 500,000 entries (bench/log_searc
 request id is the entry's own key.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection
 from scimgate.store.tables import request_log, request_log_terms
 from scimgate.text import comparison_key
 
+_STATUS = re.compile("[1-5][0-9]{2}")  # an HTTP status: "²" passes str.isdigit, and 10^30 no column holds
 STATUSES = ("failed", "ok", "ignored", "credential_setup", "credential_unknown")
 CREDENTIAL_SETUP = ("token_of_another_directory", "revoked_token", "expired_token", "directory_disabled")
 """Credentials the directory issued, refused: the IdP's own setup is wrong (Entra quarantines the job)."""
@@ -38,6 +40,11 @@ class LogFilter:
     text: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+def valid_status(status: str | None) -> bool:
+    """A status filter this search knows: one of STATUSES or a three-digit HTTP status."""
+    return status in STATUSES or bool(status and _STATUS.fullmatch(status))
 
 
 def failed() -> sa.ColumnElement[bool]:
@@ -62,7 +69,7 @@ def _conditions(found: LogFilter) -> list[sa.ColumnElement[bool]]:
     elif status in ("credential_setup", "credential_unknown"):
         reasons = CREDENTIAL_SETUP if status == "credential_setup" else CREDENTIAL_UNKNOWN
         where += [request_log.c.status == 401, request_log.c.reason.in_(reasons)]
-    elif status and status.isdigit():
+    elif status and _STATUS.fullmatch(status):
         where.append(request_log.c.status == int(status))
     if found.resource:
         where.append(request_log.c.resource_type == found.resource)

@@ -9,6 +9,7 @@ stops processing after that many errors. ``maxOperations`` and ``maxPayloadSize`
 
 import logging
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,29 +53,61 @@ class _Operation:
 
 def run_bulk(ops: Operations, directory_id: str, body: Any, *, strict: bool, max_operations: int) -> dict[str, Any]:
     operations, fail_on_errors = _parse(body, max_operations)
+    waits = _Dependencies(operations)
     created: dict[str, str] = {}
     results: dict[int, dict[str, Any]] = {}
     errors = 0
-    pending = list(operations)
-    while pending and (fail_on_errors is None or errors < fail_on_errors):
-        ready = [op for op in pending if _references(op) <= created.keys()]
-        if not ready:
-            break
+    # Rounds, as RFC 7644 §3.7.2 describes them: what refers to nothing pending runs first, in request order; what
+    # that created unblocks the next round. Each round is handed over by the dependency index, not found by looking
+    # at every pending operation again (issue 20, finding 13: that was quadratic, 33 s of CPU for one 1 MB request).
+    ready = waits.initially_ready()
+    while ready and (fail_on_errors is None or errors < fail_on_errors):
+        unblocked: list[_Operation] = []
         for op in ready:
             if fail_on_errors is not None and errors >= fail_on_errors:
                 break
-            pending.remove(op)
             result = _run_one(ops, directory_id, op, created, strict)
             results[op.index] = result
             errors += int(result["status"]) >= 400
-    for op in pending:
+            if op.bulk_id is not None and op.bulk_id in created:  # bulkIds are unique: this operation created it
+                unblocked += waits.resolved(op.bulk_id)
+        ready = sorted(unblocked, key=lambda op: op.index)
+    for op in operations:
+        if op.index in results:
+            continue
         if fail_on_errors is not None and errors >= fail_on_errors:
             break
-        missing = ", ".join(sorted(_references(op) - created.keys()))
+        missing = ", ".join(sorted(waits.references[op.index] - created.keys()))
         error = ScimError(f"bulkId reference(s) {missing} cannot be resolved: unknown, failed, or circular.")
         results[op.index] = _failure(op, error, status=409)
         errors += 1
     return {"schemas": [BULK_RESPONSE], "Operations": [results[index] for index in sorted(results)]}
+
+
+class _Dependencies:
+    """Which operations wait for which bulkIds, read from the request once: each operation's data is walked once, and
+    each created bulkId wakes exactly the operations that name it, so the work is linear in the request's size."""
+
+    def __init__(self, operations: list[_Operation]) -> None:
+        self.operations = operations
+        self.references = {op.index: _references(op) for op in operations}
+        self._unresolved = {index: len(names) for index, names in self.references.items()}
+        self._waiting: dict[str, list[_Operation]] = defaultdict(list)
+        for op in operations:
+            for name in self.references[op.index]:
+                self._waiting[name].append(op)
+
+    def initially_ready(self) -> list[_Operation]:
+        return [op for op in self.operations if not self._unresolved[op.index]]
+
+    def resolved(self, bulk_id: str) -> list[_Operation]:
+        """The operations that ``bulk_id``, just created, was the last missing reference of."""
+        ready = []
+        for op in self._waiting.pop(bulk_id, []):
+            self._unresolved[op.index] -= 1
+            if not self._unresolved[op.index]:
+                ready.append(op)
+        return ready
 
 
 def _parse(body: Any, max_operations: int) -> tuple[list[_Operation], int | None]:

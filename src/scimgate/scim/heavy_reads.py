@@ -3,18 +3,20 @@
 A filter other than an indexed ``eq`` lookup, a count, a sorted or cursor page, ``/.search`` and a group's member list
 may read a whole directory. Issue 20 (finding 2): 40 concurrent ``emails[value co "…"]`` searches on a directory of
 8,000 users took all 40 threads of the shared pool, and another directory's ``GET /Users?count=1`` waited 58 s.
-Such reads now run in a pool of their own (``heavy_read_threads``), at most ``heavy_reads_per_directory`` of one
-directory at a time, each within ``heavy_read_seconds`` (waiting included): writes and lookups keep the main pool,
-and another directory's scan finds a free thread.
+Such reads now run in a pool of threads of their own (``heavy_read_threads``), at most ``heavy_reads_per_directory``
+of one directory at a time, each within ``heavy_read_seconds`` (waiting included): writes and lookups keep the main
+pool, and another directory's scan finds a free thread. The pool's threads run at a lower CPU priority (nice 10, on
+Linux): a scan still gets an idle core whole, but on a busy one it gives way to the requests that take milliseconds.
 """
 
 import asyncio
+import contextvars
 import functools
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
-
-import anyio
-import anyio.to_thread
 
 from scimgate.config import Settings
 from scimgate.scim.errors import TooManyRequests
@@ -28,7 +30,7 @@ class HeavyReads:
         self.threads = settings.heavy_read_threads
         self.per_directory = settings.heavy_reads_per_directory
         self.seconds = settings.heavy_read_seconds
-        self._limiter: anyio.CapacityLimiter | None = None  # made on the event loop, at first use
+        self._pool: ThreadPoolExecutor | None = None  # made at first use
         self._turns: dict[str, tuple[asyncio.Semaphore, int]] = {}  # a directory's turns, and who holds or waits
 
     async def run(self, directory_id: str, work: Callable[[], T]) -> T:
@@ -48,17 +50,17 @@ class HeavyReads:
                 ) from None
             try:
                 left = max(self.seconds - (loop.time() - started), 0.1)
-                bounded = functools.partial(_within, left, work)
-                return await anyio.to_thread.run_sync(bounded, limiter=self._pool())
+                bounded = functools.partial(contextvars.copy_context().run, _within, left, work)
+                return await loop.run_in_executor(self._threads(), bounded)
             finally:
                 semaphore.release()
         finally:
             self._leave(directory_id)
 
-    def _pool(self) -> anyio.CapacityLimiter:
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.threads)
-        return self._limiter
+    def _threads(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, "scimgate-scan", initializer=_lower_priority)
+        return self._pool
 
     def _join(self, directory_id: str) -> asyncio.Semaphore:
         semaphore, users = self._turns.get(directory_id) or (asyncio.Semaphore(self.per_directory), 0)
@@ -71,6 +73,14 @@ class HeavyReads:
             del self._turns[directory_id]  # nobody holds or waits: forget the directory
         else:
             self._turns[directory_id] = (semaphore, users - 1)
+
+
+def _lower_priority() -> None:
+    """Nice 10 for this thread (Linux schedules each thread on its own, and takes a thread id here)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass  # elsewhere, or not permitted: the pool still bounds how many scans run
 
 
 def _within(seconds: float, work: Callable[[], T]) -> T:

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scimgate.jsonio import dumps
 from scimgate.scim.errors import (
     SCIM_MEDIA_TYPE,
     InvalidSyntax,
@@ -24,7 +25,7 @@ _JSON_TYPES = ("application/scim+json", "application/json")
 
 
 def scim_response(body: dict[str, Any] | None, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    content = json.dumps(body, ensure_ascii=False) if body is not None else None
+    content = dumps(body) if body is not None else None
     return Response(content, status_code=status, headers=headers, media_type=SCIM_MEDIA_TYPE)
 
 

@@ -7,7 +7,6 @@ spelled out where they apply. A request that fails raises a ``ScimError`` before
 changes nothing.
 """
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from scimgate.ids import new_id
+from scimgate.jsonio import dumps
 from scimgate.scim import changes, membership
 from scimgate.scim.changes import Change
 from scimgate.scim.cursors import LIST_RESPONSE, Sealer, search_by_cursor
@@ -354,7 +354,7 @@ def _same_id(target: Target, payload: Any) -> None:
 
 
 def _check_size(rtype: ResourceType, document: dict[str, Any], limit: int) -> None:
-    size = len(json.dumps(document, ensure_ascii=False).encode())
+    size = len(dumps(document))
     if size > limit:
         raise PayloadTooLarge(
             f"After this PATCH the {rtype.name} would be {size:,} bytes, over this server's limit of {limit:,} "

@@ -15,6 +15,12 @@ from scimgate.scim.resource_types import ResourceType
 from scimgate.scim.sorting import SortKey, parse_sort
 from scimgate.store.sql import Clause
 
+MAX_START_INDEX = 2**63 - 1
+"""The largest startIndex taken: the largest offset both databases hold (a 64-bit integer). Up to it, a page beyond
+the last resource is an empty page (RFC 7644 §3.4.2.4); past it the offset overflowed (a 500, issue 20, finding 9),
+and it is now a 400 that says so rather than an empty page echoing a number many clients cannot parse. ``count``
+needs no such limit: RFC 7644 lets a server return fewer than asked, so any count is capped at maxResults."""
+
 
 @dataclass(frozen=True)
 class Target:
@@ -84,6 +90,8 @@ def search_query(rtype: ResourceType, params: SearchParams, settings: Settings, 
 def page_of(params: SearchParams, sort: SortKey | None, settings: Settings) -> Page:
     if params.cursor is not None:
         return _cursor_page(params, sort, settings)
+    if params.start_index is not None and params.start_index > MAX_START_INDEX:
+        raise InvalidValue(f"startIndex must be at most {MAX_START_INDEX}; this one is beyond any directory.")
     # RFC 7644 §3.4.2.4: startIndex below 1 means 1, a negative count means 0; we cap count at maxResults.
     count = settings.default_page_size if params.count is None else max(params.count, 0)
     return Page(max(params.start_index or 1, 1), min(count, settings.max_page_size), sort)

@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from scimgate.config import Settings
+from scimgate.jsonio import dumps_text
 from scimgate.store.files import private_file, sqlite_file
 from scimgate.text import comparison_key
 
@@ -79,6 +80,7 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             seconds = _read_seconds.get()
             if seconds is not None and not self.is_sqlite:
+                seconds = min(seconds, self.limits.statement_timeout)  # shorter, never longer
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}")
             yield conn
 
@@ -138,6 +140,7 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
     if url.get_backend_name() != "sqlite":
         return sa.create_engine(
             url,
+            json_serializer=dumps_text,
             pool_pre_ping=True,
             pool_size=limits.pool_size,
             max_overflow=limits.pool_size,
@@ -149,7 +152,9 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
         )
     # Waiting for another writer's lock is SQLite's "statement running long": the same limit applies, then 503.
     busy_ms = int(limits.statement_timeout * 1000)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000})
+    engine = sa.create_engine(
+        url, json_serializer=dumps_text, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000}
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:

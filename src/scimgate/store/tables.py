@@ -255,8 +255,9 @@ delivery_attempts = sa.Table(
     sa.Column("attempted_at", Timestamp, nullable=False),
     sa.Column("status_code", sa.Integer, nullable=True),
     sa.Column("latency_ms", sa.Integer, nullable=False),
-    # The first 500 characters of the receiver's answer, or what went wrong (timeout, refused connection).
+    # No longer written nor shown (issue 20, finding 6: an internal service's answer was readable here).
     sa.Column("response_snippet", sa.Text, nullable=True),
+    # What went wrong, as a fixed class (events/egress.py: timeout, connection refused, address not allowed, HTTP 503).
     sa.Column("error", sa.Text, nullable=True),
     sa.Index(None, "delivery_id"),
 )
