@@ -44,7 +44,8 @@ class Settings(BaseSettings):
         description=(
             "The URL identity providers reach this service at, e.g. https://scim.example.com. Used for every "
             "Location header and meta.location; never derived from the request's Host header. "
-            "Defaults to http://HOST:PORT."
+            "Defaults to http://HOST:PORT for serve; the management commands default to the URL the last serve "
+            "ran at."
         ),
     )
     max_body_bytes: int = Field(

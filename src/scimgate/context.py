@@ -20,6 +20,8 @@ class RequestContext:
     directory_id: str | None = None
     token_id: str | None = None
     """The credential that authenticated the request (None until authentication accepted one)."""
+    presented_prefix: str | None = None
+    """On a refused credential: the first characters of what was presented (never the secret), for the log."""
     strict: bool = False
     """The directory is in strict RFC mode: IdP deviations that tolerant mode accepts are refused."""
     resource_type: str | None = None

@@ -192,3 +192,56 @@ def test_an_admin_pages_through_a_groups_members(browser: WebDriver, scimgate_se
         click_through(browser, following[0])
     assert seen == sorted(members) and page == 3
     assert group["id"] in browser.current_url
+
+
+def _fits(driver: WebDriver) -> None:
+    """Nothing sticks out of the page sideways: the document is no wider than the window."""
+    overflow = driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{driver.current_url} is {overflow}px wider than the window"
+
+
+@pytest.mark.parametrize("width", [360, 1366])
+def test_an_admin_searches_the_log_for_a_username_at_phone_and_laptop_width(
+    browser: WebDriver, scimgate_server: ScimgateServer, width: int
+) -> None:
+    """Issue 22, at 360 px and 1366 px: every page fits the width with the whole navigation in view; searching the log
+    for a userName lands on its 409, whose detail wraps; the SCIM URL has a copy button that copies."""
+    # Chromium will not make a window narrower than 500 px: the phone's width is emulated (the layout viewport is
+    # then 360 px, and grows with content that does not fit, which _fits catches).
+    metrics = {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        directory = scimgate_server.create_directory(f"Layout {width}")
+        name = f"adele{width}@contoso.example"
+        directory.post("/Users", {"schemas": [USER], "userName": name, "externalId": "AdeleVance"})
+        taken = directory.post("/Users", {"schemas": [USER], "userName": name.upper(), "externalId": "AdeleVance2"})
+        assert taken.status_code == 409
+        sign_in(browser, scimgate_server)
+        for link in ("Webhooks", "Schemas"):
+            right = browser.find_element(By.LINK_TEXT, link).rect
+            assert right["x"] + right["width"] <= width, f"{link} is off-screen at {width}px"
+        sign_out = browser.find_element(By.XPATH, "//button[text()='Sign out']").rect
+        assert sign_out["x"] + sign_out["width"] <= width
+        for page in ("/admin/", "/admin/events", "/admin/webhooks", f"/admin/directories/{directory.id}"):
+            browser.get(scimgate_server.url + page)
+            _fits(browser)
+        copy = browser.find_element(By.CSS_SELECTOR, "button.copy[data-copy='#scim-url']")
+        copy.click()
+        WebDriverWait(browser, 10).until(lambda _: copy.text == "Copied")
+
+        browser.get(f"{scimgate_server.url}/admin/log")
+        browser.find_element(By.NAME, "q").send_keys(name)
+        click_through(browser, browser.find_element(By.CSS_SELECTOR, "#log-filters button"))
+        rows = _wait_for_rows(browser, "#log tbody tr.failed")
+        assert len(rows) == 1 and "POST /Users" in rows[0].text and "Layout" in rows[0].text
+        _fits(browser)
+        shot(browser, f"06-log-search-{width}px")
+        click_through(browser, rows[0].find_element(By.TAG_NAME, "a"))
+        assert "user_name_taken" in browser.find_element(By.ID, "explanation").text
+        assert "AdeleVance2" in browser.find_element(By.ID, "request-body").text
+        _fits(browser)
+        shot(browser, f"07-409-{width}px")
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -183,3 +183,55 @@ def test_signing_out_ends_copies_of_the_session_and_a_new_key_ends_all(database:
     )
     with TestClient(create_app(rotated, database), base_url=BASE_URL, cookies=kept) as client:
         assert client.get("/admin/", follow_redirects=False).status_code == 303
+
+
+def test_the_webhooks_list_shows_an_endpoint_that_never_delivered_as_failing(
+    app_client: TestClient, scim: Scim, database: Database
+) -> None:
+    """Issue 22: an endpoint with pending retries and no success is red with its counts, not a green "enabled"."""
+    from datetime import UTC, datetime
+
+    from scimgate.store.tables import delivery_attempts
+
+    sign_in(app_client)
+    with database.write() as conn:
+        endpoint = webhooks.create_endpoint(conn, "https://hooks.example.com/never", types=["user.created"])
+    for n in range(3):
+        scim.create_user(f"hook{n}@example.com")
+    feed.sequence(database)
+    with database.write() as conn:
+        ids = [row.id for row in conn.execute(deliveries.select())]
+        conn.execute(deliveries.update().where(deliveries.c.id == ids[0]).values(status="failed"))
+        conn.execute(
+            delivery_attempts.insert(),
+            [
+                {"id": f"att_{n}", "delivery_id": ids[n % 3], "attempted_at": datetime.now(UTC), "latency_ms": 5}
+                for n in range(4)
+            ],
+        )
+    page = app_client.get("/admin/webhooks").text
+    row = page.split(endpoint.id, 1)[1].split("</tr>", 1)[0]
+    assert "failing" in row and "4 failed attempts and never a success" in row and ">enabled<" not in row
+    assert '?status=pending">2</a>' in row and '?status=failed">1</a>' in row
+
+
+def test_events_rows_name_the_group_the_changes_and_the_directory(
+    app_client: TestClient, scim: Scim, database: Database
+) -> None:
+    """Issue 22: a membership event's row names its group, an update's row its changed fields, and the directory
+    appears by name."""
+    sign_in(app_client)
+    user = scim.create_user("ev@example.com")
+    scim.create_group("Engineering", members=[user["id"]])
+    operations = [{"op": "replace", "path": "displayName", "value": "Ev"}]
+    scim.client.patch(
+        f"{scim.base}/Users/{user['id']}",
+        json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations},
+        headers=scim.headers(),
+    )
+    feed.sequence(database)
+    page = app_client.get("/admin/events").text
+    rows = {row.split("<code>", 1)[1].split("</code>", 1)[0]: row for row in page.split("<tr>")[2:] if "<code>" in row}
+    assert "to group <strong>Engineering</strong>" in rows["group.user_added"]
+    assert "changed: displayName" in rows["user.updated"]
+    assert "<td>Contoso · " in rows["user.created"]

@@ -23,7 +23,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimgate.admin import activity, directories, schemas
-from scimgate.admin.common import Admin, check_csrf, path_for, render
+from scimgate.admin.common import Admin, check_csrf, code_spans, path_for, render
 from scimgate.admin.signin import Signin, refused
 from scimgate.config import Settings
 from scimgate.directories.auth import source_address
@@ -38,6 +38,7 @@ _SESSION_SECONDS = 12 * 3600
 
 def admin_app(settings: Settings, db: Database, forget_cached: Any, limits: RateLimits) -> ASGIApp:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["code_spans"] = code_spans
     templates.env.globals["version"] = __version__  # the footer of every page
     signin = Signin(settings, db, limits)
     admin = Admin(db, settings.resolved_public_url(), templates, forget_cached)

@@ -1,10 +1,12 @@
 """What the admin pages share: their context, rendering with the session's CSRF token, the CSRF check."""
 
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,3 +58,12 @@ async def check_csrf(request: Request) -> dict[str, Any]:
     if not expected or not hmac.compare_digest(str(form.get("csrf", "")), expected):
         raise HTTPException(403, "The form expired or did not come from this admin page; reload it and try again.")
     return form
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def code_spans(text: str | None) -> Markup:
+    """Advice and setup steps are written once for the terminal and the page, with commands in Markdown backticks:
+    on the page they are code, never literal backticks. Everything else is escaped."""
+    return Markup(_CODE_SPAN.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(text or ""))))

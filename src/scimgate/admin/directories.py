@@ -47,7 +47,7 @@ def home(request: Request) -> Response:
         found = list_directories(conn)
         stats = queries.directory_stats(conn)
     rows = [(d, stats.get(d.id, queries.Stats())) for d in found]
-    warnings = [(d, s.warning()) for d, s in rows if s.warning()]
+    warnings = queries.notices(found, stats)
     return render(request, "home.html", {"rows": rows, "warnings": warnings, "idps": IDPS, "idp_names": IDP_NAMES})
 
 
@@ -83,12 +83,12 @@ def _directory_page(request: Request, directory: Directory, new_token: str | Non
         tokens = list_tokens(conn, directory.id)
         stats = queries.directory_stats(conn).get(directory.id, queries.Stats())
     context = {
+        "warnings": queries.notices([directory], {directory.id: stats}),
         "directory": directory,
         "setup": setup_for(directory, admin.public_url, new_token),
         "new_token": new_token,
         "tokens": tokens,
         "stats": stats,
-        "warning": stats.warning(),
         "idp_name": IDP_NAMES.get(directory.idp, directory.idp),
     }
     return render(request, "directory.html", context)

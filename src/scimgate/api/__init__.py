@@ -23,8 +23,9 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate.api import credentials, data, directories, events, schemas
+from scimgate.api import credentials, data, directories, events, log, schemas
 from scimgate.api.common import ApiError, Context
+from scimgate.api.docs import STATIC, add_docs
 from scimgate.config import Settings
 from scimgate.directories.auth import bearer_token, source_address
 from scimgate.events.egress import EgressPolicy
@@ -32,7 +33,7 @@ from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.store.database import Database, is_unavailable
 from scimgate.version import __version__
 
-_MODULES = (directories, credentials, data, events, schemas)
+_MODULES = (directories, credentials, data, events, schemas, log)
 
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
@@ -83,7 +84,7 @@ def management_api(
         title="scimgate management API",
         version=__version__,
         description="Directories, their credentials, and the users and groups identity providers provisioned.",
-        docs_url="/docs",
+        docs_url=None,  # served from the package by scimgate.api.docs, not from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
         responses=_ERROR_RESPONSES,
@@ -92,6 +93,7 @@ def management_api(
     api.state.context = Context(db, settings.resolved_public_url(), forget_cached, settings.passwords, egress)
     for module in _MODULES:
         api.include_router(module.router)
+    add_docs(api)
     api.add_exception_handler(ApiError, _api_error)
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(RequestValidationError, _validation_error)
@@ -174,7 +176,7 @@ class _Guard:
             await problem(400, "invalid request", "The URL contains a NUL character.")(scope, receive, send)
             return
         relative = scope["path"][len(scope.get("root_path", "")) :]
-        if relative not in _PUBLIC:
+        if relative not in _PUBLIC and not relative.startswith(STATIC + "/"):
             refusal = await self.refused(scope)
             if refusal is not None:
                 await refusal(scope, receive, send)

@@ -14,12 +14,14 @@ from scimgate.cli.common import emit, json_option, load_settings, masked_url, op
 from scimgate.cli.credentials import client, token
 from scimgate.cli.directories import directory
 from scimgate.cli.events import events, role, webhook, worker
-from scimgate.cli.first_start import announce, warn_if_exposed
+from scimgate.cli.first_start import admin_hint, announce, warn_if_exposed
+from scimgate.cli.log import log
 from scimgate.cli.schemas import schema
 from scimgate.config import Settings
 from scimgate.observability.server_log import log_config
 from scimgate.store import migrate
 from scimgate.store.database import Database
+from scimgate.store.served import remember_public_url
 from scimgate.version import __version__
 
 
@@ -41,7 +43,10 @@ def serve(**flags: Any) -> None:
     db = open_database(settings)
     warn_if_exposed(db)
     _prepare_schema(db, settings)
+    with db.write() as conn:
+        remember_public_url(conn, settings.resolved_public_url())  # what the management commands will print
     announce(db, settings)
+    click.echo(admin_hint(settings))
     # access_log=False: scimgate.observability.access_log writes one line per request without query strings.
     options: dict[str, Any] = {
         "host": settings.host,
@@ -126,6 +131,7 @@ main.add_command(events)
 main.add_command(webhook)
 main.add_command(role)
 main.add_command(schema)
+main.add_command(log)
 
 
 @main.group()

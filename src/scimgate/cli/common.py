@@ -19,6 +19,7 @@ from scimgate.config import Settings
 from scimgate.store import migrate
 from scimgate.store.database import Database
 from scimgate.store.files import private_directory
+from scimgate.store.served import served_public_url
 
 NOT_FOUND = 3
 _CLICK_TYPES: dict[Any, Any] = {int: click.INT, Path: click.Path(path_type=Path)}
@@ -55,8 +56,30 @@ def load_settings(flags: dict[str, Any]) -> Settings:
     try:
         return Settings(**{name: value for name, value in flags.items() if value is not None})
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        problems = "; ".join(_problem(e) for e in error.errors(include_input=False))
         raise click.ClickException(f"Invalid settings: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    """One refused setting, named as the operator sets it (flag and variable), in words rather than pydantic's
+    ("Value should have at least 32 items after validation"); never the value, which may be a secret."""
+    name = str(error["loc"][0]) if error["loc"] else "settings"
+    where = f"{name} (--{name.replace('_', '-')}, SCIMGATE_{name.upper()})" if name in Settings.model_fields else name
+    context = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "too_short":
+        said = f"must be at least {context.get('min_length')} characters"
+        if name in ("operator_key", "metrics_token"):
+            said += " (e.g. the output of `openssl rand -base64 32`)"
+    elif kind == "too_long":
+        said = f"must be at most {context.get('max_length')} characters"
+    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = next(iter(context.values()), "")
+        said = {"greater_than_equal": "at least", "less_than_equal": "at most"}.get(kind, kind.replace("_", " "))
+        said = f"must be {said} {bound}"
+    else:
+        said = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {said}"
 
 
 def masked_url(url: str) -> str:
@@ -104,9 +127,18 @@ def current_database(settings: Settings) -> Iterator[Database]:
                 f"The database schema is at revision {schema.current}; this scimgate needs {schema.head}. "
                 "Run `scimgate migrate` first."
             )
+        resolve_public_url(settings, db)
         yield db
     finally:
         db.dispose()
+
+
+def resolve_public_url(settings: Settings, db: Database) -> None:
+    """Every command prints the URLs the server answers at: ``public_url`` from a flag or SCIMGATE_PUBLIC_URL, else
+    the one the last ``serve`` stored, else the default (host and port). One rule for all commands, here."""
+    if settings.public_url is None:
+        with db.read() as conn:
+            settings.public_url = served_public_url(conn)
 
 
 def emit(as_json: bool, data: Any, lines: Callable[[], list[str]]) -> None:

@@ -29,6 +29,7 @@ from scimgate.directories.credentials import (
 )
 from scimgate.directories.oauth import MAX_LIFETIME, MIN_LIFETIME, Client, create_client, list_clients, rotate_secret
 from scimgate.store.database import utc
+from scimgate.tokens import display_prefix
 
 database_options = settings_options(DATABASE_SETTINGS)
 overlap_option = click.option(
@@ -111,7 +112,7 @@ def token_revoke(directory_id: str, token_id: str, as_json: bool, **flags: Any) 
         with db.write() as conn:
             info = revoke_token(conn, directory_id, token_id)
     if info is None:
-        raise NotFound(f"Directory {directory_id} has no token {token_id!r}.")
+        raise NotFound(no_such_token(directory_id, token_id))
     emit(as_json, token_dict(info), lambda: [f"Token {token_id} revoked."])
 
 
@@ -132,7 +133,7 @@ def token_rotate(directory_id: str, token_id: str, overlap: int, as_json: bool, 
             except NotRotatable as error:
                 raise click.ClickException(str(error)) from None
             if issued is None:
-                raise NotFound(f"Directory {directory_id} has no token {token_id!r}.")
+                raise NotFound(no_such_token(directory_id, token_id))
             old = get_token(conn, directory_id, token_id)
     ends = _iso(old.expires_at) if old else None
     data = {"id": issued.id, "token": issued.token, "replaces": token_id, "old_token_expires_at": ends}
@@ -144,6 +145,17 @@ def token_rotate(directory_id: str, token_id: str, overlap: int, as_json: bool, 
             f"Token {issued.id} replaces {token_id}, which stops working at {ends}. Paste the new token into the "
             "IdP before then. It is shown only this once.",
         ],
+    )
+
+
+def no_such_token(directory_id: str, given: str) -> str:
+    """The error for an unknown token id, which never repeats a secret: pasting the token itself where its id goes
+    is a common slip, and the error lands in the terminal's scrollback and shell logs."""
+    if given.startswith("tok_") and len(given) <= 40:
+        return f"Directory {directory_id} has no token {given!r}."
+    return (
+        f"{display_prefix(given)}… is not a token id: that looks like the token itself (not repeated here). Pass "
+        f"its id (tok_…), which `scimgate token list {directory_id}` shows beside each token's first characters."
     )
 
 

@@ -60,14 +60,17 @@ def events() -> None:
     """The event feed."""
 
 
+_PAGE = 500
+
+
 @events.command()
 @click.option("--after", default="0", show_default=True, help="Start after this position (a next_after).")
 @click.option("--directory", help="Only this directory's events.")
 @click.option("--types", help=f"Comma-separated event types: {', '.join(TYPE_NAMES)}.")
 @click.option("--follow", "-f", is_flag=True, help="Keep waiting for new events (Ctrl-C stops).")
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="Print at most this many events, then stop (default: all).")
 @database_options
-def tail(after: str, directory: str | None, types: str | None, follow: bool, limit: int, **flags: Any) -> None:
+def tail(after: str, directory: str | None, types: str | None, follow: bool, limit: int | None, **flags: Any) -> None:
     """Print events as JSON lines, in feed order."""
     wanted = [name.strip() for name in (types or "").split(",") if name.strip()] or None
     unknown = sorted(set(wanted or ()) - set(TYPE_NAMES))
@@ -77,14 +80,18 @@ def tail(after: str, directory: str | None, types: str | None, follow: bool, lim
         raise click.BadParameter("a position (digits)", param_hint="--after")
     settings = load_settings(flags)
     position = int(after)
+    printed = 0
     with current_database(settings) as db:
         try:
-            while True:
-                page = feed.read(db, position, limit=limit, types=wanted, directory_id=directory)
+            while limit is None or printed < limit:
+                # --limit counts events printed (it used to be the page size, so `--limit 2` printed all 120).
+                size = min(_PAGE, limit - printed) if limit is not None else _PAGE
+                page = feed.read(db, position, limit=size, types=wanted, directory_id=directory)
                 for event in page.events:
                     click.echo(json.dumps(event, separators=(",", ":")))
+                printed += len(page.events)
                 position = page.next_after
-                if not follow and len(page.events) < limit:
+                if not follow and len(page.events) < size:
                     break
                 if not page.events:
                     time.sleep(0.5)

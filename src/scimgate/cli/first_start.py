@@ -56,6 +56,17 @@ def announce(db: Database, settings: Settings) -> None:
     )
 
 
+def admin_hint(settings: Settings) -> str:
+    """Where the admin page is and how to sign in (the README's "Run it" and the start banner said neither)."""
+    url = f"{settings.resolved_public_url()}/admin"
+    if settings.operator_key is None and settings.admin_password is None:
+        return (
+            f"Admin page: {url} (nobody can sign in yet: set SCIMGATE_OPERATOR_KEY to 32 or more characters, e.g. "
+            "`openssl rand -base64 32`, and restart)"
+        )
+    return f"Admin page: {url} (sign in with the operator key or the admin password)"
+
+
 def _write_token(path: Path, token: str) -> None:
     """The token alone in ``path``, mode 0600: a new file, or an existing one tightened before it is written.
     A symbolic link is refused (O_NOFOLLOW), so the token cannot be sent into another file."""

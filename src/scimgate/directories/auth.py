@@ -19,7 +19,7 @@ from scimgate.directories.credentials import Opened, diagnose, directory_for_tok
 from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.scim.errors import AuthFailure, NotFound, Reason, TooManyRequests, Unauthorized, excerpt
 from scimgate.store.database import Database
-from scimgate.tokens import B64TOKEN, hash_token
+from scimgate.tokens import B64TOKEN, display_prefix, hash_token
 
 logger = logging.getLogger("scimgate.auth")
 _TOO_MANY_FAILURES = (
@@ -80,6 +80,19 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not B64TOKEN.fullmatch(token):
         return None
     return token
+
+
+def presented_prefix(authorization: str | None) -> str | None:
+    """What the provisioning log may show of a refused credential: the scheme, and for a bearer token its kind's
+    prefix and four characters (``scimgate_AbCd``), as the token list shows them. Enough to tell which token the
+    IdP holds, or that it holds a truncated or quoted paste; never enough to use."""
+    if not authorization:
+        return None
+    scheme, _, rest = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return scheme[:10] + " …"
+    shown = display_prefix(rest.strip())
+    return "".join(c if c.isprintable() else "?" for c in shown)[:24] + "…"
 
 
 class TokenCache:
@@ -190,6 +203,10 @@ class BearerAuth:
         headers = [value for name, value in scope["headers"] if name == b"authorization"]
         token = bearer_token(headers[0].decode("latin-1")) if len(headers) == 1 else None
         source = source_address(scope)
+        context = current_request.get()
+        if context is not None and headers:
+            # Set before the outcome is known; the log shows it only for a request no credential opened.
+            context.presented_prefix = presented_prefix(headers[0].decode("latin-1"))
         if token is None:
             # Counted like a wrong token (issue 20): a client sending none must not get unlimited free 401s.
             wait = self.limits.failed_credential(source)

@@ -1,6 +1,16 @@
-"""Secrets never reach the provisioning log: passwords, tokens and anything that looks like a credential are
-replaced before a body is stored, and bodies are cut to a bounded size."""
+"""Secrets never reach the provisioning log, and nothing else is changed on their account.
 
+Redaction goes by structure first: a value under a key that names a secret (``password``, ``client_secret``,
+``access_token``…), the value of a PATCH operation whose path is such a key, a query parameter so named. Then, in
+any other text, only values shaped like credentials go: scimgate's own tokens and client secrets, Standard Webhooks
+secrets, JWTs, and what follows ``Bearer``/``Basic``/``Token`` when it looks like a credential (long and mixing
+letters with digits or symbols, or Base64 of ``user:password``). Ordinary words stay: a group named "Basic Users"
+or "Token Ring", a 401's "The bearer token is missing…" (issue 22: they used to be logged as ``[redacted]``).
+Bodies are cut to a bounded size.
+"""
+
+import base64
+import binascii
 import json
 import re
 from typing import Any
@@ -8,10 +18,14 @@ from urllib.parse import unquote_plus
 
 REDACTED = "[redacted]"
 _SECRET_KEYS = ("password", "secret", "token", "authorization", "credential", "apikey", "api_key", "privatekey")
-# scimgate's own credentials, Standard Webhooks secrets, and any bearer or basic credential in free text.
-_SECRET_TEXT = re.compile(
-    r"(scimgate_(?:at_|cs_)?[A-Za-z0-9_\-]{8,}|whsec_[A-Za-z0-9+/=]{8,}|(?i:bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*)"
+# Credentials recognisable by their own shape, wherever they appear.
+_SHAPED = re.compile(
+    r"scimgate_(?:at_|cs_)?[A-Za-z0-9_\-]{16,}"
+    r"|whsec_[A-Za-z0-9+/=]{16,}"
+    r"|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*"
 )
+# An authorization scheme and what follows it: redacted only when what follows looks like a credential.
+_SCHEME = re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9\-._~+/]+=*)")
 
 # In text that is not whole JSON (cut short, or malformed): "password": "…" and the like, value replaced.
 _SECRET_PAIR = re.compile(
@@ -38,6 +52,36 @@ def _secret_key(key: str) -> bool:
     return any(word.replace("_", "") in folded for word in _SECRET_KEYS)
 
 
+def _credential_like(word: str) -> bool:
+    """Long, and mixing letters with digits, or three kinds of character: a generated secret, not a word. A
+    random 16-character Base64 string fails this about once in 10^4; an English word or a name never passes."""
+    if len(word) < 16:
+        return False
+    kinds = [
+        any(c.islower() for c in word),
+        any(c.isupper() for c in word),
+        any(c.isdigit() for c in word),
+        any(not c.isalnum() for c in word),
+    ]
+    return (kinds[2] and (kinds[0] or kinds[1])) or sum(kinds) >= 3
+
+
+def _basic_credentials(word: str) -> bool:
+    """Base64 of ``user:password`` (RFC 7617), however short."""
+    try:
+        decoded = base64.b64decode(word, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return False
+    return ":" in decoded
+
+
+def _scheme(match: re.Match[str]) -> str:
+    scheme, space, word = match.groups()
+    if _credential_like(word) or (scheme.lower() == "basic" and _basic_credentials(word)):
+        return scheme + space + REDACTED
+    return match.group(0)
+
+
 def _redact(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
@@ -53,8 +97,13 @@ def _redact(value: Any) -> Any:
     if isinstance(value, list):
         return [_redact(item) for item in value]
     if isinstance(value, str):
-        return _SECRET_TEXT.sub(REDACTED, value)
+        return redact_shaped(value)
     return value
+
+
+def redact_shaped(text: str) -> str:
+    """Text with the values shaped like credentials replaced (nothing else)."""
+    return _SCHEME.sub(_scheme, _SHAPED.sub(REDACTED, text))
 
 
 def redact_body(raw: bytes, limit: int) -> str | None:
@@ -82,15 +131,21 @@ def redact_body(raw: bytes, limit: int) -> str | None:
 
 
 def redact_text(text: str) -> str:
-    return _SECRET_TEXT.sub(REDACTED, _SECRET_PAIR.sub(lambda m: m.group(1) + f'"{REDACTED}"', text))
+    return redact_shaped(_SECRET_PAIR.sub(lambda m: m.group(1) + f'"{REDACTED}"', text))
 
 
 def redact_query(query: str | None) -> str | None:
-    """A query string as stored: parameters named like secrets (``access_token=``) emptied, credentials masked."""
+    """A query string as stored: parameters named like secrets (``access_token=``) emptied, credentials masked
+    (in the decoded value too: ``Bearer%20…``)."""
     if not query:
         return None
     parts = []
     for pair in query.split("&"):
-        key, equals, _value = pair.partition("=")
-        parts.append(f"{key}={REDACTED}" if equals and _secret_key(unquote_plus(key)) else pair)
+        key, equals, value = pair.partition("=")
+        if equals and _secret_key(unquote_plus(key)):
+            parts.append(f"{key}={REDACTED}")
+        elif redact_text(unquote_plus(value)) != unquote_plus(value):
+            parts.append(f"{key}{equals}{REDACTED}")
+        else:
+            parts.append(pair)
     return redact_text("&".join(parts))

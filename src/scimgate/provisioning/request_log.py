@@ -26,9 +26,10 @@ from scimgate.ids import new_id
 from scimgate.observability.metrics import Metrics
 from scimgate.provisioning.explain import Explanation, explain
 from scimgate.provisioning.redact import redact_body, redact_query
+from scimgate.provisioning.terms import entry_terms
 from scimgate.scim.errors import ScimError
 from scimgate.store.database import Database
-from scimgate.store.tables import request_log
+from scimgate.store.tables import request_log, request_log_terms
 
 logger = logging.getLogger("scimgate.provisioning")
 _PREFIX = "/scim/v2/"
@@ -94,20 +95,21 @@ class LogWriter:
             logger.exception("could not write %d provisioning log entries", len(entries))
 
     def _write(self, entries: list[Entry]) -> None:
-        rows = [self._row(entry) for entry in entries]
+        rows = [self.stored_row(entry) for entry in entries]
         try:
             with self.db.write() as conn:
-                conn.execute(request_log.insert(), rows)
+                insert_entries(conn, rows)
         except sa.exc.DataError:
             # One unstorable row must not cost the batch (and let a hostile request hide the others): one by one.
             for row in rows:
                 try:
                     with self.db.write() as conn:
-                        conn.execute(request_log.insert(), [row])
+                        insert_entries(conn, [row])
                 except sa.exc.DataError:
                     logger.warning("a provisioning log entry could not be stored: %s %s", row["method"], row["id"])
 
-    def _row(self, entry: Entry) -> dict[str, Any]:
+    def stored_row(self, entry: Entry) -> dict[str, Any]:
+        """The entry as written: redacted, explained, with its target and search terms (``terms``)."""
         context = entry.context
         error = context.error if isinstance(context.error, ScimError) else None
         explanation: Explanation | None = None
@@ -119,13 +121,19 @@ class LogWriter:
         # was refused: an anonymous client must not be able to fill the disk or flush the log (security plan,
         # issue 20 finding 3). Its query and bodies are not kept.
         kept = context.token_id is not None
+        query = _clean(redact_query(entry.query)) if kept else None
+        terms, target = (
+            entry_terms(query, entry.request_body, entry.response_body, context.resource_id)
+            if kept
+            else ({context.resource_id.lower()} if context.resource_id else set(), None)
+        )
         row = {
             "id": context.id,
             "directory_id": _clean(context.directory_id),
             "time": entry.time,
             "method": _clean(entry.method)[:10],
             "path": _clean(entry.path)[: 2000 if kept else 200],
-            "query": _clean(redact_query(entry.query)) if kept else None,
+            "query": query,
             "status": entry.status,
             "latency_ms": round(entry.latency_ms, 2),
             "resource_type": context.resource_type,
@@ -138,8 +146,11 @@ class LogWriter:
             "token_id": context.token_id,
             "ignored": [_clean(name)[:300] for name in context.ignored[:50]] or None,
             "source": _clean(entry.source)[:64],
+            "target": _clean(target),
+            "presented_prefix": None if kept else _clean(context.presented_prefix),
         }
         row["size"] = sum(len(value) for value in row.values() if isinstance(value, str))
+        row["terms"] = [_clean(term) for term in terms]
         return row
 
     def prune(self) -> int:
@@ -169,6 +180,14 @@ class LogWriter:
                 if gone == 0:
                     break
         return removed
+
+
+def insert_entries(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """Entries and the terms they are searched by (provisioning/terms.py), in one transaction."""
+    conn.execute(request_log.insert(), [{k: v for k, v in row.items() if k != "terms"} for row in rows])
+    terms = [{"entry_id": row["id"], "term": term} for row in rows for term in row["terms"]]
+    if terms:
+        conn.execute(request_log_terms.insert(), terms)
 
 
 def _delete_oldest(conn: Any, count: int, anonymous_only: bool) -> int:

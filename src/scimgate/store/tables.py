@@ -176,6 +176,15 @@ instance_secrets = sa.Table(
     sa.Column("value", sa.String(128), nullable=False),
 )
 
+instance_settings = sa.Table(
+    "instance_settings",
+    metadata,
+    # What one command leaves for the others: "public_url", the URL the last `serve` answered at, so that the
+    # management commands print the URLs the server serves without being told again (scimgate/store/served.py).
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
 events = sa.Table(
     "events",
     metadata,
@@ -292,8 +301,29 @@ request_log = sa.Table(
     # The client's address; and the bytes of text the row holds, which the log's size cap adds up.
     sa.Column("source", sa.String(64), nullable=True),
     sa.Column("size", sa.Integer, nullable=False, server_default="0"),
+    # What the request was about, for the log's rows: the userName or group name it carried, or its filter.
+    sa.Column("target", sa.String(200), nullable=True),
+    # On a refused credential: the first characters of the token presented (its kind's prefix and four more), so
+    # the admin can tell which token the IdP holds. Never the secret.
+    sa.Column("presented_prefix", sa.String(24), nullable=True),
     sa.Index(None, "directory_id", "time"),
     sa.Index(None, "time"),
+    # One directory's entries newest first (the log's pages are ordered by id, which is time-ordered).
+    sa.Index(None, "directory_id", "id"),
+)
+
+# Byte order on PostgreSQL as on SQLite, so that a prefix search is a range of the index on every backend.
+SearchKey = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
+
+request_log_terms = sa.Table(
+    "request_log_terms",
+    metadata,
+    # What the provisioning log is searched by (scimgate/provisioning/log_search.py): the comparison keys of the
+    # userNames, group names, externalIds, emails, resource ids and filter values each request carried or got back.
+    # Deleting a log entry deletes its terms.
+    sa.Column("entry_id", sa.String(40), sa.ForeignKey("request_log.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("term", SearchKey, primary_key=True),
+    sa.Index(None, "term", "entry_id"),
 )
 
 schema_extensions = sa.Table(
