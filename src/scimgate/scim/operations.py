@@ -8,6 +8,7 @@ changes nothing.
 """
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,15 @@ from scimgate.jsonio import dumps
 from scimgate.scim import changes, membership
 from scimgate.scim.changes import Change
 from scimgate.scim.cursors import LIST_RESPONSE, Sealer, search_by_cursor
-from scimgate.scim.errors import InvalidValue, Mutability, PayloadTooLarge, Reason, ScimError, excerpt
+from scimgate.scim.errors import (
+    InvalidValue,
+    Mutability,
+    PayloadTooLarge,
+    Reason,
+    ScimError,
+    ServiceUnavailable,
+    excerpt,
+)
 from scimgate.scim.extensions import Registry
 from scimgate.scim.filters import compile_filter, compile_filter_across, key_equality, strict_hint
 from scimgate.scim.passwords import DISCARD, UNCHANGED, PasswordChange, Passwords, only_password, store_change
@@ -31,7 +40,7 @@ from scimgate.scim.query import Page, Search, SearchParams, SearchQuery, Target
 from scimgate.scim.render import Related, change_time, etag, related, render_page
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.scim.sorting import order_by
-from scimgate.scim.validation import ParsedResource, check_user_name, parse_resource
+from scimgate.scim.validation import ParsedResource, check_user_name, parse_resource, values_allowed
 from scimgate.store import resources as store
 from scimgate.store.database import Database
 from scimgate.store.resources import StoredResource
@@ -40,7 +49,7 @@ from scimgate.text import storable
 logger = logging.getLogger("scimgate.scim")
 _NO_DELTA = membership.Delta()
 MAX_ID_LENGTH = 40  # the width of the id columns
-_PATCH_ATTEMPTS = 3  # PATCH computes outside the write lock twice at most, then under it
+_PATCH_ATTEMPTS = 5  # a PATCH whose resource changed under it this many times is 503 (never computed under the lock)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,11 @@ class Operations:
         self.registry = Registry(db)
         """Each directory's declared extensions (scimgate.scim.extensions), remembered for a few seconds."""
         self._cursor_secret: str | None = None
+        # PATCHes of one resource take turns in this process (striped by resource, so a hash collision only makes
+        # two PATCHes wait for each other): each one is computed outside the write lock and then written only onto
+        # the version it was computed from, and PATCHes of the same resource would otherwise keep invalidating
+        # each other's work.
+        self._turns = [threading.Lock() for _ in range(64)]
 
     def base_url(self, directory_id: str) -> str:
         return f"{self.public_url}/scim/v2/{directory_id}"
@@ -138,10 +152,11 @@ class Operations:
     def patch(self, target: Target, body: Any, projection: Projection, *, strict: bool = False) -> Single:
         """PATCH (RFC 7644 §3.5.2): every operation applies, or none does.
 
-        The new document is computed from a read before the write transaction, which writes it only if the resource
-        is still at the version read: the database writer (on SQLite, one for every directory) is held to write, not
-        to compute (issue 20: a costly PATCH computed under it stalled every directory's writes). A resource changed
-        meanwhile is computed again; the last attempt computes under the lock, so a busy resource still progresses.
+        The new document is computed from a read, outside any transaction, and written only if the resource is
+        still at the version read: the database writer (on SQLite, one for every directory) is held to write, never
+        to compute (issue 20: a costly PATCH computed under it stalled every directory's writes). PATCHes of one
+        resource take turns in this process, so they do not make each other compute again; a resource another
+        request (a PUT, another worker) keeps changing is computed again a few times, then 503 with Retry-After.
         """
         rtype, directory_id = target.rtype, target.directory_id
         _check_id(target)
@@ -150,30 +165,47 @@ class Operations:
         if rtype.name == USERS.name:
             body, password = self.passwords.from_patch(body)
         plan = _PatchRequest(rtype, body, sent, password, strict, self.max_resource_bytes).plan
-        for attempt in range(_PATCH_ATTEMPTS):
-            under_lock = attempt == _PATCH_ATTEMPTS - 1
-            if not under_lock:
+        with self._turns[hash((directory_id, target.resource_id)) % len(self._turns)]:
+            for _attempt in range(_PATCH_ATTEMPTS):
                 with self.db.read() as conn:
-                    planned = plan(_current(conn, target, lock=False))
-            with self.db.write() as conn:
-                change = self._change(conn, directory_id)
-                current = _current(conn, target, lock=True)
-                if under_lock:
-                    planned = plan(current)
-                elif planned.base.version != current.version:
-                    continue  # changed since it was read (nothing written): compute again
-                result, parsed = planned.result, planned.parsed
-                store_change(conn, directory_id, current.id, password)
-                stored = current
-                if parsed.document != current.attributes:
-                    stored = _write(conn, target, current, parsed.document, change.now)
-                delta = _change_members(conn, target, result.members)
-                if delta and stored is current:  # membership changed, the document did not: the version moves
-                    stored = store.touch(conn, rtype.table, directory_id, current.id, change.now) or current
-                changes.changed(change, rtype, current, stored, delta, self.passwords.announced(password))
-                found = _related(change, target, stored, projection)
-            return self._single(rtype, directory_id, stored, projection, found, [*result.ignored, *parsed.ignored])
-        raise AssertionError("the last attempt computes under the lock and always returns")
+                    seen = _current(conn, target, lock=False)
+                planned = plan(seen)  # no transaction open meanwhile
+                with self.db.write() as conn:
+                    change = self._change(conn, directory_id)
+                    current = _current(conn, target, lock=True)
+                    if planned.base.version != current.version:
+                        continue  # changed since it was read (nothing written): compute again
+                    stored = self._write_patch(change, target, current, planned, password)
+                    found = _related(change, target, stored, projection)
+                # Rendered after the commit: on SQLite the next writer can start meanwhile.
+                ignored = [*planned.result.ignored, *planned.parsed.ignored]
+                return self._single(rtype, directory_id, stored, projection, found, ignored)
+        raise ServiceUnavailable(
+            f"This {rtype.name} changed {_PATCH_ATTEMPTS} times while this PATCH was being applied to it (other "
+            "requests are writing it at the same time); nothing was changed. Retry after the indicated delay.",
+            retry_after=1,
+        )
+
+    def _write_patch(
+        self,
+        change: Change,
+        target: Target,
+        current: StoredResource,
+        planned: "_Planned",
+        password: PasswordChange | None,
+    ) -> StoredResource:
+        """Write a computed PATCH onto ``current`` (locked, at the version it was computed from), with its events."""
+        rtype, directory_id, conn = target.rtype, target.directory_id, change.conn
+        result, parsed = planned.result, planned.parsed
+        store_change(conn, directory_id, current.id, password)
+        stored = current
+        if parsed.document != current.attributes:
+            stored = _write(conn, target, current, parsed.document, change.now)
+        delta = _change_members(conn, target, result.members)
+        if delta and stored is current:  # membership changed, the document did not: the version moves
+            stored = store.touch(conn, rtype.table, directory_id, current.id, change.now) or current
+        changes.changed(change, rtype, current, stored, delta, self.passwords.announced(password))
+        return stored
 
     def delete(self, target: Target) -> None:
         rtype, directory_id = target.rtype, target.directory_id
@@ -302,6 +334,10 @@ class _PatchRequest:
 
     def plan(self, current: StoredResource) -> _Planned:
         """The resource after the PATCH, validated as a whole and within the size limit; no database work."""
+        with values_allowed(_most_values(current.attributes)):
+            return self._plan(current)
+
+    def _plan(self, current: StoredResource) -> _Planned:
         if self.password is not UNCHANGED and only_password(self.body):
             check_patch_body(self.sent, self.strict)  # the engine's rules for the body hold all the same
             result = PatchResult(current.attributes, MemberChanges(), [])  # it only changed the password
@@ -310,6 +346,15 @@ class _PatchRequest:
         parsed = parse_resource(self.rtype, result.document)  # the whole result must be a valid resource
         _check_size(self.rtype, parsed.document, self.max_bytes)
         return _Planned(current, result, parsed)
+
+
+def _most_values(document: dict[str, Any]) -> int:
+    """The most values one multi-valued attribute of a stored resource holds (its extensions' included)."""
+    holders = [
+        document,
+        *(value for key, value in document.items() if key.startswith("urn:") and isinstance(value, dict)),
+    ]
+    return max((len(value) for holder in holders for value in holder.values() if isinstance(value, list)), default=0)
 
 
 def _apply(rtype: ResourceType, current: StoredResource, body: Any, strict: bool) -> PatchResult:

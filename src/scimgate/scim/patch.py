@@ -32,9 +32,10 @@ from scimgate.scim.errors import (
     NoTarget,
     PayloadTooLarge,
     Reason,
+    TooMany,
     excerpt,
 )
-from scimgate.scim.filters import parse_path
+from scimgate.scim.filters import count_comparisons, parse_path
 from scimgate.scim.grammar import (
     AttrPath,
     CompareOperator,
@@ -65,6 +66,9 @@ _OPS = ("add", "replace", "remove")
 # Operations one PATCH may carry. Entra sends a few per request, Okta one; a request's work must fit its deadline
 # (issue 20 finding 1). Group members are not counted here: one operation may name many (MAX_MEMBERS_PER_REQUEST).
 MAX_OPERATIONS = 1000
+# Comparisons one PATCH may make: the caps on operations, a filter's comparisons and an attribute's values multiply
+# (1,000 × 50 × 1,000 would be a minute of CPU), so the work itself is bounded too. A real IdP's PATCH makes a few.
+MAX_COMPARISONS = 200_000
 _SERVER_OWNED = {"id", "meta", "schemas"}
 _MANAGER = ENTERPRISE_USER.attribute("manager")
 
@@ -101,6 +105,17 @@ class PatchResult:
     members: MemberChanges
     ignored: list[str]
     """Paths of unknown attributes that tolerant mode skipped (for the request log)."""
+    comparisons: int = 0
+    """Values compared so far (value filters, values to remove): bounded by MAX_COMPARISONS."""
+
+    def compare(self, count: int, where: str) -> None:
+        """Count ``count`` comparisons before making them; over the budget the whole PATCH is refused."""
+        self.comparisons += count
+        if self.comparisons > MAX_COMPARISONS:
+            raise TooMany(
+                f"{where}: this PATCH compares more than {MAX_COMPARISONS:,} values (value filters times the values "
+                "they are evaluated on); split it into smaller requests."
+            )
 
 
 @dataclass(frozen=True)
@@ -232,9 +247,13 @@ def _apply(rtype: ResourceType, result: PatchResult, step: _Step, path: str, val
         if attr is not None and attr.mutability == "readOnly":
             raise Mutability(f"{where}: {path} is read-only{_membership_hint(attr)}.")
     if op == "remove" and value is not None and target.filter is None and target.attr and target.attr.multi_valued:
-        _remove_values(result.document, target, value, where, strict)
+        _remove_values(result, target, value, where, strict)
         return
-    Applier(result.document, target, where, strict, result.ignored).apply(op, value)
+    applier = Applier(result.document, target, where, strict, result.ignored)
+    if target.filter is not None and target.attr is not None:
+        values = applier._holder().get(target.attr.name)
+        result.compare(len(values if isinstance(values, list) else []) * count_comparisons(target.filter), where)
+    applier.apply(op, value)
 
 
 def _apply_open(rtype: ResourceType, result: PatchResult, step: _Step, path: str, value: Any) -> bool:
@@ -602,7 +621,7 @@ def _role(item: Any) -> Any:
     return item
 
 
-def _remove_values(document: dict[str, Any], target: _Target, value: Any, where: str, strict: bool) -> None:
+def _remove_values(result: PatchResult, target: _Target, value: Any, where: str, strict: bool) -> None:
     """``remove`` of ``emails`` with a value: take out just those values (what Entra means, in tolerant mode)."""
     if strict:
         raise InvalidValue(
@@ -611,6 +630,7 @@ def _remove_values(document: dict[str, Any], target: _Target, value: Any, where:
         )
     attr = target.attr
     assert attr is not None
+    document = result.document
     holder = (
         document
         if target.schema.id.startswith("urn:ietf:params:scim:schemas:core:")
@@ -620,6 +640,7 @@ def _remove_values(document: dict[str, Any], target: _Target, value: Any, where:
     if attr.name == "roles":
         items = [_role(item) for item in items]
     unwanted = check_attribute(attr, items, attr.name) or []
+    result.compare(len(holder.get(attr.name) or []) * len(unwanted), where)
     remaining = [e for e in holder.get(attr.name, []) if not any(_matches_removal(e, u) for u in unwanted)]
     if remaining:
         holder[attr.name] = remaining
@@ -629,7 +650,8 @@ def _remove_values(document: dict[str, Any], target: _Target, value: Any, where:
 
 def _apply_members(changes: MemberChanges, op: str, path: str, value: Any, where: str, strict: bool) -> None:
     try:
-        node = parse_path(path)
+        # members[value eq "a" or …] names ids (a set, not a comparison per member): only its length is limited.
+        node = parse_path(path, limit_comparisons=False)
     except GrammarError:
         raise InvalidPath(f"{where}: {excerpt(path)} is not a valid members path.") from None
     if (isinstance(node, AttrPath) and node.sub_attr is not None) or (isinstance(node, ValuePath) and node.sub_attr):

@@ -14,7 +14,9 @@ URN-qualified attribute — is kept as sent (``scimgate.scim.extensions``).
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -264,6 +266,19 @@ def _check_extension(extension: Schema, value: Any, ignored: list[str]) -> dict[
 # PATCH value filter is evaluated against each of them, inside a request's deadline (issue 20: a user with 5,000
 # emails made one filtered remove cost seconds of CPU). No IdP sends more than a handful.
 MAX_VALUES = 1000
+# What a PATCH may keep: a resource stored before the limit with more values must stay writable (a PATCH that
+# deactivates a user must never fail over its old entitlements), though it may not grow further.
+_values_allowed: ContextVar[int] = ContextVar("scimgate_values_allowed", default=MAX_VALUES)
+
+
+@contextmanager
+def values_allowed(count: int) -> Iterator[None]:
+    """Within the block, a multi-valued attribute may hold up to ``count`` values (never fewer than MAX_VALUES)."""
+    reset = _values_allowed.set(max(count, MAX_VALUES))
+    try:
+        yield
+    finally:
+        _values_allowed.reset(reset)
 
 
 def check_attribute(attr: Attribute, value: Any, path: str) -> Any:
@@ -276,7 +291,7 @@ def check_attribute(attr: Attribute, value: Any, path: str) -> Any:
             value = [value]
         if not isinstance(value, list):
             raise InvalidValue(f"{path} is multi-valued and must be a JSON array, not {excerpt(value)}.")
-        if len(value) > MAX_VALUES:
+        if len(value) > _values_allowed.get():
             raise InvalidValue(
                 f"{path} has {len(value):,} values; this server keeps at most {MAX_VALUES:,} per attribute "
                 "(group members excepted)."
