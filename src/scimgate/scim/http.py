@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -57,7 +58,7 @@ async def read_json(request: Request, max_bytes: int, timeout: float = 30.0) -> 
     if not body:
         raise InvalidSyntax("The request body is empty; send the resource as a JSON object.")
     try:
-        parsed = json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        parsed = json.loads(body, parse_constant=_reject_constant, parse_float=_finite, object_pairs_hook=_unique_keys)
         _check_strings(parsed)
     except RecursionError:
         raise InvalidSyntax("The request body nests JSON too deeply.") from None
@@ -93,6 +94,15 @@ def _check_strings(value: Any) -> None:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent; ``1e400`` is infinite as a float, which no JSON can hold back (it
+    would be stored and returned as null): refused, as NaN is."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is too large for a number")
+    return value
 
 
 def _too_large(max_bytes: int) -> PayloadTooLarge:
