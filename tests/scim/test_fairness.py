@@ -145,3 +145,40 @@ def test_a_client_sending_its_next_request_as_soon_as_it_has_the_answer_is_not_r
 
     asyncio.run(scenario())
     assert statuses == [200, 200]
+
+
+def test_a_scan_that_spent_its_time_in_the_pools_queue_reads_nothing(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """heavy_read_seconds counts the wait for a thread too: with one thread held by a long scan of another directory,
+    a scan that gets the thread after its deadline is refused (429) without reading."""
+    app = create_app(_settings(heavy_read_threads=1, heavy_read_seconds=0.5), database)
+    busy, busy_token = new_directory(database, "Contoso")
+    other, other_token = new_directory(database, "Fabrikam")
+    running, release = threading.Event(), threading.Event()
+    searched: list[str] = []
+    real_search = Operations.search
+
+    def search(self: Operations, target: Any, query: Any) -> Any:
+        searched.append(target.directory_id)
+        if target.directory_id == busy:
+            running.set()
+            release.wait(10)
+        return real_search(self, target, query)
+
+    monkeypatch.setattr(Operations, "search", search)
+    scan = "filter=" + quote('emails[value co "contoso"]')
+
+    async def scenario() -> Answer:
+        first = asyncio.create_task(asgi_request(app, "GET", f"/scim/v2/{busy}/Users", query=scan, token=busy_token))
+        while not running.is_set():
+            await asyncio.sleep(0.01)
+        queued = asyncio.create_task(asgi_request(app, "GET", f"/scim/v2/{other}/Users", query=scan, token=other_token))
+        await asyncio.sleep(0.8)  # past the queued scan's deadline
+        release.set()
+        await first
+        return await queued
+
+    queued = asyncio.run(scenario())
+    assert "heavy_reads_per_directory" in assert_scim_error(queued, 429)["detail"]
+    assert searched == [busy]  # the queued scan never read

@@ -189,6 +189,7 @@ class BearerAuth:
         async def send_last_after_leaving(message: Message) -> None:
             # The place is given back before the answer's last byte goes out: a client that sends its next request
             # as soon as it has the answer (16 in flight, one after another) must not find its old one still counted.
+            # A client that reads its answers slowly thus holds them without a place: the rate limit bounds those.
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 leave()
             await send(message)

@@ -14,6 +14,7 @@ import contextvars
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -35,27 +36,35 @@ class HeavyReads:
 
     async def run(self, directory_id: str, work: Callable[[], T]) -> T:
         """``work`` (one read transaction) in the pool, in ``directory_id``'s turn, within the deadline."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        deadline = time.monotonic() + self.seconds  # waiting for the turn and in the pool's queue included
         semaphore = self._join(directory_id)
         try:
-            try:
-                await asyncio.wait_for(semaphore.acquire(), self.seconds)
-            except TimeoutError:
-                raise TooManyRequests(
-                    f"This directory's searches that scan (heavy_reads_per_directory: {self.per_directory} at a time) "
-                    f"kept this one waiting {self.seconds:g} s; retry later, or search by an indexed attribute "
-                    "(userName, externalId, displayName eq …).",
-                    "1",
-                ) from None
-            try:
-                left = max(self.seconds - (loop.time() - started), 0.1)
-                bounded = functools.partial(contextvars.copy_context().run, _within, left, work)
-                return await loop.run_in_executor(self._threads(), bounded)
-            finally:
-                semaphore.release()
-        finally:
+            await asyncio.wait_for(semaphore.acquire(), self.seconds)
+        except TimeoutError:
             self._leave(directory_id)
+            raise self._too_long() from None
+        except BaseException:
+            self._leave(directory_id)
+            raise
+
+        def done(_: object) -> None:
+            # The turn is given back when the thread has finished, not when the request is: a request cancelled
+            # mid-scan must not let its directory start another scan beside the one still running.
+            semaphore.release()
+            self._leave(directory_id)
+
+        bounded = functools.partial(contextvars.copy_context().run, _within, deadline, work, self._too_long)
+        future = asyncio.get_running_loop().run_in_executor(self._threads(), bounded)
+        future.add_done_callback(done)
+        return await asyncio.shield(future)
+
+    def _too_long(self) -> TooManyRequests:
+        return TooManyRequests(
+            f"Searches that scan (heavy_read_threads: {self.threads} at a time, heavy_reads_per_directory: "
+            f"{self.per_directory} per directory) kept this one waiting {self.seconds:g} s; retry later, or search "
+            "by an indexed attribute (userName, externalId, displayName eq …).",
+            "1",
+        )
 
     def _threads(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -83,6 +92,9 @@ def _lower_priority() -> None:
         pass  # elsewhere, or not permitted: the pool still bounds how many scans run
 
 
-def _within(seconds: float, work: Callable[[], T]) -> T:
-    with read_deadline(seconds):
+def _within(deadline: float, work: Callable[[], T], too_long: Callable[[], Exception]) -> T:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise too_long()  # its time went waiting in the pool's queue: nothing was read
+    with read_deadline(left):
         return retrying(work)

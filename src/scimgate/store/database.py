@@ -78,10 +78,6 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
-            seconds = _read_seconds.get()
-            if seconds is not None and not self.is_sqlite:
-                seconds = min(seconds, self.limits.statement_timeout)  # shorter, never longer
-                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}")
             yield conn
 
     @contextmanager
@@ -138,7 +134,7 @@ class Database:
 
 def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(
+        engine = sa.create_engine(
             url,
             json_serializer=dumps_text,
             pool_pre_ping=True,
@@ -150,6 +146,17 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
                 "options": f"-c statement_timeout={int(limits.statement_timeout * 1000)}",
             },
         )
+
+        @sa.event.listens_for(engine, "before_cursor_execute")
+        def _shorter_timeout(conn: Connection, cursor: Any, *_args: Any) -> None:
+            # Inside read_deadline: each statement gets what is left of the read's time, so the read as a whole ends
+            # by its deadline (an extra round trip, for the reads that may scan only).
+            deadline = _read_deadline.get()
+            if deadline is not None and conn.in_transaction():
+                left = min(deadline - time.monotonic(), limits.statement_timeout)
+                cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}")
+
+        return engine
     # Waiting for another writer's lock is SQLite's "statement running long": the same limit applies, then 503.
     busy_ms = int(limits.statement_timeout * 1000)
     engine = sa.create_engine(
@@ -183,8 +190,11 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _start_clock(conn: Connection, *_args: Any) -> None:
         unlimited = conn.get_execution_options().get(UNLIMITED)
-        seconds = min(limits.statement_timeout, _read_seconds.get() or math.inf)
-        deadline = math.inf if unlimited else time.monotonic() + seconds
+        deadline = (
+            math.inf
+            if unlimited
+            else min(time.monotonic() + limits.statement_timeout, _read_deadline.get() or math.inf)
+        )
         conn.connection.info.setdefault("scimgate_deadline", [math.inf])[0] = deadline
 
     @sa.event.listens_for(engine, "begin")
@@ -196,19 +206,20 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
 
 # An execution option for work that may take longer than any request should: schema migrations.
 UNLIMITED = "scimgate_unlimited"
-# A shorter statement timeout for the reads of this context (``read_deadline``).
-_read_seconds: ContextVar[float | None] = ContextVar("scimgate_read_seconds", default=None)
+# When the reads of this context must have ended (``read_deadline``), on the ``time.monotonic`` clock.
+_read_deadline: ContextVar[float | None] = ContextVar("scimgate_read_deadline", default=None)
 
 
 @contextmanager
 def read_deadline(seconds: float) -> Iterator[None]:
-    """Reads started in this block stop after ``seconds`` (or the statement timeout, if shorter) with the error a
-    statement timeout gives (a 503): for the reads that may scan, which must not hold a thread for long."""
-    reset = _read_seconds.set(seconds)
+    """The statements run in this block stop ``seconds`` from now at the latest (or at the statement timeout, if
+    sooner), with the error a statement timeout gives (a 503): for the reads that may scan, which must not hold a
+    thread for long. The time is for the block, not for each statement."""
+    reset = _read_deadline.set(time.monotonic() + seconds)
     try:
         yield
     finally:
-        _read_seconds.reset(reset)
+        _read_deadline.reset(reset)
 
 
 # SQLite virtual-machine steps between two looks at the clock: a few microseconds of work, so the deadline is met
