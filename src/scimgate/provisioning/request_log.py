@@ -167,18 +167,24 @@ class LogWriter:
         return removed
 
     def _trim_bytes(self) -> int:
-        """The oldest entries, anonymous first, in batches, until the log's text fits ``max_bytes``."""
+        """The oldest entries, anonymous first, until the log's text fits ``max_bytes``: the total is read once
+        (outside the writer), then each short write transaction deletes a batch and subtracts what it held."""
+        with self.db.read() as conn:
+            total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(request_log.c.size), 0))).scalar_one()
         removed = 0
-        for anonymous_first in (True, False):
-            while True:
+        for anonymous_only in (True, False):
+            while total > self.max_bytes:
                 with self.db.write() as conn:
-                    total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(request_log.c.size), 0))).scalar_one()
-                    if total <= self.max_bytes:
-                        return removed
-                    gone = _delete_oldest(conn, 1000, anonymous_first)
-                removed += gone
-                if gone == 0:
+                    oldest = sa.select(request_log.c.id, request_log.c.size).order_by(request_log.c.time).limit(1000)
+                    if anonymous_only:
+                        oldest = oldest.where(request_log.c.token_id.is_(None))
+                    batch = conn.execute(oldest).all()
+                    if batch:
+                        conn.execute(request_log.delete().where(request_log.c.id.in_([row.id for row in batch])))
+                if not batch:
                     break
+                total -= sum(row.size or 0 for row in batch)
+                removed += len(batch)
         return removed
 
 
