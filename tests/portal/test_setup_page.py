@@ -24,6 +24,7 @@ def test_the_page_shows_the_chosen_idps_steps_with_the_tenant_url(database: Data
     assert shown.status_code == 200
     assert f"/scim/v2/{scim.directory_id}</code>" in shown.text and 'data-copy="#scim-url"' in shown.text
     assert "Set up provisioning for Contoso" in shown.text
+    assert "scimgate " not in shown.text  # no operator command: the IT admin has no CLI
     okta = client.get(page + "?idp=okta").text
     assert "SCIM connector base URL" in okta and "Authentication Mode: HTTP Header" in okta
     google = client.get(page + "?idp=google").text

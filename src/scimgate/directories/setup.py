@@ -28,9 +28,17 @@ def scim_url(public_url: str, directory_id: str) -> str:
     return f"{public_url}/scim/v2/{directory_id}"
 
 
-def setup_for(directory: Directory, public_url: str, token: str | None = None, placeholder: str | None = None) -> Setup:
+def setup_for(
+    directory: Directory,
+    public_url: str,
+    token: str | None = None,
+    placeholder: str | None = None,
+    *,
+    operator: bool = True,
+) -> Setup:
     """The steps; ``token`` is the secret when it has just been created (shown once), else ``placeholder`` (by
-    default, how the operator makes one)."""
+    default, how the operator makes one). ``operator`` False: for the customer's IT admin (the setup page), without
+    the steps only the operator can take (OAuth clients are made with the operator's CLI)."""
     url = scim_url(public_url, directory.id)
     secret = token or placeholder or "<a token of this directory: scimgate token create " + directory.id + ">"
     token_endpoint = f"{public_url}/oauth/token"
@@ -39,8 +47,14 @@ def setup_for(directory: Directory, public_url: str, token: str | None = None, p
         "Provisioning Mode: Automatic.",
         f"Admin Credentials > Tenant URL: {url}",
         f"Secret Token: {secret}",
-        "(Gallery apps using OAuth 2.0 client credentials instead: Token Endpoint "
-        f"{token_endpoint}, and a Client ID and Client Secret from `scimgate client create {directory.id}`.)",
+        *(
+            [
+                "(Gallery apps using OAuth 2.0 client credentials instead: Token Endpoint "
+                f"{token_endpoint}, and a Client ID and Client Secret from `scimgate client create {directory.id}`.)"
+            ]
+            if operator
+            else []
+        ),
         "Test Connection, then Save. Entra sends a userName lookup that must return an empty list: scimgate does.",
         "Mappings: keep userName (user principal name) as the matching attribute; Users and groups: assign them.",
         "Provisioning Status: On. Entra runs a cycle about every 40 minutes.",

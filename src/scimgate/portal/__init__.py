@@ -102,8 +102,10 @@ async def page(request: Request) -> Response:
     return await run_in_threadpool(_page, request, portal, link, None)
 
 
-def _page(request: Request, portal: Portal, link: LinkInfo, new_token: str | None, status: int = 200) -> Response:
-    idp_asked = request.query_params.get("idp") or ""
+def _page(
+    request: Request, portal: Portal, link: LinkInfo, new_token: str | None, status: int = 200, idp_asked: str = ""
+) -> Response:
+    idp_asked = idp_asked or request.query_params.get("idp") or ""
     with portal.db.read() as conn:
         directory = get_directory(conn, link.directory_id)
         assert directory is not None  # the link's foreign key cascades
@@ -112,7 +114,7 @@ def _page(request: Request, portal: Portal, link: LinkInfo, new_token: str | Non
         checklist = progress.checklist(conn, directory.id)
         held = progress.people(conn, directory.id)
     idp = idp_asked if idp_asked in CHOICES else (directory.idp if directory.idp in CHOICES else "generic")
-    setup = setup_for(directory, portal.public_url, new_token, "<the token you create below>")
+    setup = setup_for(directory, portal.public_url, new_token, "<the token you create below>", operator=False)
     secret = request.path_params["secret"]
     context = {
         "directory": directory,
@@ -153,13 +155,13 @@ async def activity(request: Request) -> Response:
 async def new_token(request: Request) -> Response:
     portal = _portal(request)
     link = await portal.link(request)
-    await _checked_form(request)
+    form = await _checked_form(request)
     _spend(portal, link)
 
     def run() -> Response:
         with portal.db.write() as conn:
             issued = issue_token(conn, link.directory_id, TOKEN_NAME)
-        return _page(request, portal, link, issued.token, 201)
+        return _page(request, portal, link, issued.token, 201, str(form.get("idp", "")))
 
     return await run_in_threadpool(run)
 
@@ -167,7 +169,7 @@ async def new_token(request: Request) -> Response:
 async def rotate(request: Request) -> Response:
     portal = _portal(request)
     link = await portal.link(request)
-    await _checked_form(request)
+    form = await _checked_form(request)
     _spend(portal, link)
     token_id = request.path_params["token_id"][:40]
 
@@ -180,7 +182,7 @@ async def rotate(request: Request) -> Response:
                 raise HTTPException(409, str(error)) from None
         if issued is None:
             raise HTTPException(404, "This directory has no such token.")
-        return _page(request, portal, link, issued.token, 201)
+        return _page(request, portal, link, issued.token, 201, str(form.get("idp", "")))
 
     response = await run_in_threadpool(run)
     portal.forget_cached()
