@@ -27,6 +27,7 @@ from scimgate.gate import Gate
 from scimgate.observability.access_log import AccessLog
 from scimgate.observability.health import health_routes
 from scimgate.observability.metrics import Metrics
+from scimgate.portal import setup_app
 from scimgate.provisioning.request_log import LogWriter, RequestLog
 from scimgate.rate_limits import RateLimits
 from scimgate.scim.endpoints import ScimEndpoints
@@ -103,6 +104,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
             # Every method reaches it, so that a GET gets an OAuth error, not a SCIM one.
             Route("/oauth/token", token_endpoint(database, limits), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Mount("/admin", app=Printable(admin_app(settings, database, forget, limits)), name="admin"),
+            # A customer's IT admin, with a setup link and no operator key (scimgate.portal).
+            Mount("/setup", app=Printable(setup_app(database, settings.resolved_public_url(), limits, forget))),
             # "/admin" without its slash: a relative Location, so nothing of the request's Host goes into it.
             Route("/admin", lambda _request: RedirectResponse("admin/", status_code=307)),
             *health_routes(database, metrics, settings),

@@ -15,6 +15,7 @@ B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 TOKEN_PREFIX = "scimgate_"
 ACCESS_TOKEN_PREFIX = "scimgate_at_"  # OAuth access tokens (directories/oauth.py)
 CLIENT_SECRET_PREFIX = "scimgate_cs_"  # OAuth client secrets
+SETUP_LINK_PREFIX = "scimgate_sl_"  # the secret part of a setup link's URL (directories/links.py)
 
 
 def generate_token(prefix: str = TOKEN_PREFIX) -> str:
@@ -28,7 +29,8 @@ def hash_token(token: str) -> str:
 def display_prefix(token: str) -> str:
     """The kind's prefix and four characters of the random part: enough to tell a directory's credentials apart,
     and 20 bits of 256, so nothing a guesser can use."""
-    prefix = next(p for p in (ACCESS_TOKEN_PREFIX, CLIENT_SECRET_PREFIX, TOKEN_PREFIX, "") if token.startswith(p))
+    kinds = (ACCESS_TOKEN_PREFIX, CLIENT_SECRET_PREFIX, SETUP_LINK_PREFIX, TOKEN_PREFIX, "")
+    prefix = next(p for p in kinds if token.startswith(p))
     return token[: len(prefix) + 4]
 
 

@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate.admin import activity, directories, schemas
+from scimgate.admin import activity, directories, links, schemas
 from scimgate.admin.common import Admin, check_csrf, code_spans, path_for, render
 from scimgate.admin.signin import Signin, refused
 from scimgate.config import Settings
@@ -70,6 +70,7 @@ def admin_app(settings: Settings, db: Database, forget_cached: Any, limits: Rate
         *directories.routes(admin),
         *activity.routes(admin),
         *schemas.routes(admin),
+        *links.routes(),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _error_page})
     app.router.redirect_slashes = False  # a redirect would be built from the request's Host header

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate.api import credentials, data, directories, events, log, schemas
+from scimgate.api import credentials, data, directories, events, links, log, schemas
 from scimgate.api.common import ApiError, Context
 from scimgate.api.docs import STATIC, add_docs
 from scimgate.config import Settings
@@ -33,7 +33,7 @@ from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.store.database import Database, is_unavailable
 from scimgate.version import __version__
 
-_MODULES = (directories, credentials, data, events, schemas, log)
+_MODULES = (directories, credentials, links, data, events, schemas, log)
 
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
@@ -131,7 +131,7 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in {
         400: "Refused as sent: a NUL character in the URL, a delete without its confirmation, a bad cursor or type.",
         401: "No operator key, a wrong one, or no operator key configured.",
-        404: "No such directory (or token, client, secret, user, group, webhook endpoint or delivery).",
+        404: "No such directory (or token, client, secret, setup link, user, group, webhook endpoint or delivery).",
         408: "The request body did not arrive within body_read_timeout_seconds.",
         409: "A conflict: the token is no longer active (rotate), or passwords are discarded (password verify).",
         413: "The request body is larger than max_body_bytes.",

@@ -15,6 +15,7 @@ from scimgate.cli.credentials import client, token
 from scimgate.cli.directories import directory
 from scimgate.cli.events import events, role, webhook, worker
 from scimgate.cli.first_start import admin_hint, announce, warn_if_exposed
+from scimgate.cli.links import link, links, unlink
 from scimgate.cli.log import log
 from scimgate.cli.schemas import schema
 from scimgate.config import Settings
@@ -124,6 +125,8 @@ def _newer_schema(schema: migrate.SchemaState) -> str:
 
 
 main.add_command(directory)
+for command in (link, links, unlink):
+    directory.add_command(command)
 main.add_command(token)
 main.add_command(client)
 main.add_command(worker)

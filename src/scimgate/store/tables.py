@@ -78,6 +78,24 @@ tokens = sa.Table(
     sa.Index(None, "client_id"),
 )
 
+setup_links = sa.Table(
+    "setup_links",
+    metadata,
+    # A link the operator gives a customer's IT admin (scimgate/directories/links.py): it opens the setup page of
+    # one directory, and nothing else, until it expires or is revoked.
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("directory_id", sa.String(40), sa.ForeignKey("directories.id", ondelete="CASCADE"), nullable=False),
+    # SHA-256 of the link's secret, hex; the secret (the last part of the URL) is never stored.
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_prefix", sa.String(24), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    # Every link expires: a URL travels in email and chat, so it must not open the directory for ever.
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+    sa.Column("last_used_at", Timestamp, nullable=True),
+    sa.Index(None, "directory_id"),
+)
+
 oauth_clients = sa.Table(
     "oauth_clients",
     metadata,

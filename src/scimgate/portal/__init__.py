@@ -1,0 +1,222 @@
+"""The setup page at ``/setup/<secret>``: a customer's IT admin sets up their IdP for one directory, alone.
+
+The link's secret is the only credential (scimgate/directories/links.py); it opens its own directory and nothing
+else. The page can do exactly four things: show the steps for a chosen IdP, create a token, rotate a token (the old
+one keeps working for a day), and show the directory's latest requests, users, groups and checklist. Nothing an
+operator does (disable, delete, settings, other directories, the log of others) has a route here.
+
+Forms carry a CSRF token derived from the link's secret (a page on another site cannot know it) and are refused
+when the browser says they came from another site. Minting tokens is rate limited per link; wrong secrets count
+as failed credentials of the source address, like every other face's.
+"""
+
+import hashlib
+import hmac
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from scimgate.directories.auth import source_address
+from scimgate.directories.credentials import NotRotatable, issue_token, list_tokens, rotate_token
+from scimgate.directories.links import LinkInfo, open_link
+from scimgate.directories.service import IDP_NAMES, get_directory
+from scimgate.directories.setup import setup_for
+from scimgate.portal import progress
+from scimgate.rate_limits import RateLimits, per_minute, retry_after
+from scimgate.store.database import Database
+
+HERE = Path(__file__).parent
+# The admin page's stylesheet and copy buttons, served again under /setup: one look, one copy script.
+ADMIN_STATIC = HERE.parent / "admin" / "static"
+CHOICES = ("entra", "okta", "onelogin", "jumpcloud", "google", "authentik", "generic")
+ROTATION_OVERLAP = timedelta(days=1)
+TOKEN_NAME = "created on the setup page"
+_INVALID = "This setup link does not work: it expired, was revoked, or was copied incompletely."
+
+
+class Portal:
+    def __init__(self, db: Database, public_url: str, limits: RateLimits, forget_cached: Any) -> None:
+        self.db = db
+        self.public_url = public_url
+        self.limits = limits
+        self.forget_cached = forget_cached
+        self.mints = per_minute(6)  # tokens minted per link: enough for a retry or two, not a loop
+        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+    def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        response = self.templates.TemplateResponse(request, name, context, status_code=status)
+        # The URL holds the secret: never cached, never framed, never sent on as a Referer.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    async def link(self, request: Request) -> LinkInfo:
+        """The link of the URL, or a 404 page (429 once this address has guessed too often)."""
+        secret = request.path_params["secret"]
+
+        def run() -> LinkInfo | None:
+            with self.db.write() as conn:
+                return open_link(conn, secret)
+
+        found = await run_in_threadpool(run)
+        if found is not None:
+            return found
+        wait = self.limits.failed_credential(source_address(request.scope))
+        if wait:
+            raise HTTPException(429, "Too many wrong setup links from this address; wait a minute.")
+        raise HTTPException(404, _INVALID)
+
+
+def csrf_token(secret: str) -> str:
+    return hmac.new(secret.encode(), b"scimgate setup form", hashlib.sha256).hexdigest()
+
+
+async def _checked_form(request: Request) -> dict[str, Any]:
+    form = dict(await request.form())
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise HTTPException(403, "This form came from another site; open the setup link again.")
+    if not hmac.compare_digest(str(form.get("csrf", "")), csrf_token(request.path_params["secret"])):
+        raise HTTPException(403, "The form expired or did not come from this page; reload it and try again.")
+    return form
+
+
+def _portal(request: Request) -> Portal:
+    found: Portal = request.app.state.portal
+    return found
+
+
+async def page(request: Request) -> Response:
+    portal = _portal(request)
+    link = await portal.link(request)
+    return await run_in_threadpool(_page, request, portal, link, None)
+
+
+def _page(
+    request: Request, portal: Portal, link: LinkInfo, new_token: str | None, status: int = 200, idp_asked: str = ""
+) -> Response:
+    idp_asked = idp_asked or request.query_params.get("idp") or ""
+    with portal.db.read() as conn:
+        directory = get_directory(conn, link.directory_id)
+        assert directory is not None  # the link's foreign key cascades
+        tokens = [t for t in list_tokens(conn, directory.id) if t.revoked_at is None]
+        requests = progress.recent_requests(conn, directory.id)
+        checklist = progress.checklist(conn, directory.id)
+        held = progress.people(conn, directory.id)
+    idp = idp_asked if idp_asked in CHOICES else (directory.idp if directory.idp in CHOICES else "generic")
+    setup = setup_for(directory, portal.public_url, new_token, "<the token you create below>", operator=False)
+    secret = request.path_params["secret"]
+    context = {
+        "directory": directory,
+        "idp": idp,
+        "choices": [(c, IDP_NAMES[c] if c != "generic" else "Another SCIM 2.0 client") for c in CHOICES],
+        "steps": setup.steps(idp),
+        "scim_url": setup.scim_url,
+        "new_token": new_token,
+        "tokens": tokens,
+        "requests": requests,
+        "checklist": checklist.items(),
+        "held": held,
+        "csrf": csrf_token(secret),
+        "base": f"/setup/{secret}",
+        "expires_at": link.expires_at,
+    }
+    return portal.render(request, "setup.html", context, status)
+
+
+async def activity(request: Request) -> Response:
+    """What the live panel polls: the latest requests and the checklist."""
+    portal = _portal(request)
+    link = await portal.link(request)
+
+    def run() -> dict[str, Any]:
+        with portal.db.read() as conn:
+            return {
+                "requests": progress.recent_requests(conn, link.directory_id),
+                "checklist": [
+                    {"key": k, "done": done} for k, _, done in progress.checklist(conn, link.directory_id).items()
+                ],
+                **progress.people(conn, link.directory_id),
+            }
+
+    return JSONResponse(await run_in_threadpool(run), headers={"Cache-Control": "no-store"})
+
+
+async def new_token(request: Request) -> Response:
+    portal = _portal(request)
+    link = await portal.link(request)
+    form = await _checked_form(request)
+    _spend(portal, link)
+
+    def run() -> Response:
+        with portal.db.write() as conn:
+            issued = issue_token(conn, link.directory_id, TOKEN_NAME)
+        return _page(request, portal, link, issued.token, 201, str(form.get("idp", "")))
+
+    return await run_in_threadpool(run)
+
+
+async def rotate(request: Request) -> Response:
+    portal = _portal(request)
+    link = await portal.link(request)
+    form = await _checked_form(request)
+    _spend(portal, link)
+    token_id = request.path_params["token_id"][:40]
+
+    def run() -> Response:
+        with portal.db.write() as conn:
+            try:
+                # Scoped by the link's directory: another directory's token id is "no such token".
+                issued = rotate_token(conn, link.directory_id, token_id, ROTATION_OVERLAP)
+            except NotRotatable as error:
+                raise HTTPException(409, str(error)) from None
+        if issued is None:
+            raise HTTPException(404, "This directory has no such token.")
+        return _page(request, portal, link, issued.token, 201, str(form.get("idp", "")))
+
+    response = await run_in_threadpool(run)
+    portal.forget_cached()
+    return response
+
+
+def _spend(portal: Portal, link: LinkInfo) -> None:
+    wait = portal.mints.take(link.id)
+    if wait:
+        raise HTTPException(
+            429, "Several tokens were just made with this link; wait a minute.", {"Retry-After": retry_after(wait)}
+        )
+
+
+async def _error_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    portal = _portal(request)
+    response = portal.render(
+        request, "invalid.html", {"status": exc.status_code, "detail": exc.detail}, exc.status_code
+    )
+    response.headers.update(exc.headers or {})
+    return response
+
+
+def setup_app(db: Database, public_url: str, limits: RateLimits, forget_cached: Any) -> Starlette:
+    routes = [
+        Mount("/static", StaticFiles(directory=str(ADMIN_STATIC)), name="static"),
+        Mount("/script", StaticFiles(directory=str(HERE / "static")), name="script"),
+        Route("/{secret}", page, methods=["GET"]),
+        Route("/{secret}/activity", activity, methods=["GET"]),
+        Route("/{secret}/tokens", new_token, methods=["POST"]),
+        Route("/{secret}/tokens/{token_id}/rotate", rotate, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _error_page})
+    app.router.redirect_slashes = False  # a redirect would be built from the request's Host header
+    app.state.portal = Portal(db, public_url, limits, forget_cached)
+    return app
