@@ -49,7 +49,8 @@ def test_ambiguous_or_monstrous_json_is_400_quickly(scim: Scim, body: str) -> No
     """Duplicate keys, 10,000-digit numbers, Infinity and 100,000-deep nesting: 400 invalidSyntax, at once."""
     started = time.monotonic()
     assert_scim_error(raw_post(scim, body), 400, "invalidSyntax")
-    assert time.monotonic() - started < 2
+    # A guard against quadratic or recursive blow-ups (minutes), not a speed target: loose enough for a busy machine.
+    assert time.monotonic() - started < 10
     assert scim.get("/Users").json()["totalResults"] == 0
 
 
