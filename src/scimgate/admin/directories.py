@@ -32,6 +32,10 @@ from scimgate.store import browse
 from scimgate.store import resources as store
 from scimgate.store.tables import groups, users
 
+TOKEN_ON_THIS_PAGE = '<a token of this directory: the "Create a token" button below shows one, once>'
+"""The steps' token on this page: the button that makes one, not the CLI command the same steps name elsewhere
+(a web admin may have no shell on the server)."""
+
 
 def _directory(admin: Admin, directory_id: str) -> Directory:
     with admin.db.read() as conn:
@@ -85,7 +89,7 @@ def _directory_page(request: Request, directory: Directory, new_token: str | Non
     context = {
         "warnings": queries.notices([directory], {directory.id: stats}),
         "directory": directory,
-        "setup": setup_for(directory, admin.public_url, new_token),
+        "setup": setup_for(directory, admin.public_url, new_token, TOKEN_ON_THIS_PAGE),
         "new_token": new_token,
         "tokens": tokens,
         "stats": stats,
