@@ -133,7 +133,9 @@ def test_an_admin_searches_the_log_for_a_username_at_phone_and_laptop_width(
     browser: WebDriver, scimgate_server: ScimgateServer, width: int
 ) -> None:
     """Issue 22, at 360 px and 1366 px: every page fits the width with the whole navigation in view; searching the log
-    for a userName lands on its 409, whose detail wraps; the SCIM URL has a copy button that copies."""
+    for a userName lands on its 409, whose detail wraps, with the field that differs (externalId) beside the stored
+    one and a link to the user holding the name, whose page lists the 409 among its requests and its events; the
+    SCIM URL has a copy button that copies."""
     # Chromium will not make a window narrower than 500 px: the phone's width is emulated (the layout viewport is
     # then 360 px, and grows with content that does not fit, which _fits catches).
     metrics = {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600}
@@ -167,7 +169,20 @@ def test_an_admin_searches_the_log_for_a_username_at_phone_and_laptop_width(
         click_through(browser, rows[0].find_element(By.TAG_NAME, "a"))
         assert "user_name_taken" in browser.find_element(By.ID, "explanation").text
         assert "AdeleVance2" in browser.find_element(By.ID, "request-body").text
+        differences = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#differences tbody tr")]
+        assert differences == ["externalId AdeleVance2 AdeleVance", f"userName {name.upper()} {name}"]
         _fits(browser)
         shot(browser, f"07-409-{width}px")
+
+        # From the 409 to the user holding the name: its page lists the refused request and its own events.
+        click_through(browser, browser.find_element(By.ID, "holder"))
+        assert browser.find_element(By.TAG_NAME, "h1").text == name
+        requests = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#requests tbody tr")]
+        assert len(requests) == 2 and "409 user_name_taken" in requests[0] and "201" in requests[1]
+        assert "user.created" in browser.find_element(By.ID, "resource-events").text
+        _fits(browser)
+        shot(browser, f"08-user-requests-and-events-{width}px")
+        click_through(browser, browser.find_elements(By.CSS_SELECTOR, "#requests tbody tr a")[0])
+        assert "user_name_taken" in browser.find_element(By.ID, "explanation").text
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

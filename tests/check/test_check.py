@@ -7,6 +7,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+import httpx2
 import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
@@ -300,3 +301,65 @@ def test_a_url_without_the_directory_id_is_explained(database: Database, target:
     base = target[0].rsplit("/", 1)[0]  # …/scim/v2, the directory id left out
     report = check_against(database, (base, target[1]), "okta")
     assert "lacks the directory id" in (report.outcomes[0].fix or "")
+
+
+def refuse(status: int, scim_type: str, method: str, filtered: bool = False) -> Rewrite:
+    """A response rewrite: the answers to ``method`` (those with a filter, when ``filtered``) become a 400 with
+    ``scim_type``, as a server refusing that form answers."""
+
+    def rewrite(scope: Scope, answer: Any) -> Any:
+        if scope["method"] != method or (filtered and b"filter" not in scope["query_string"]):
+            return answer
+        code, body = error(status, "Refused.")
+        return code, {**body, "scimType": scim_type}
+
+    return rewrite
+
+
+@pytest.mark.usefixtures("unpaced")
+def test_a_refused_filter_is_explained_as_a_filter_to_parse(database: Database, target: tuple[str, str]) -> None:
+    """A 400 invalidFilter says the server could not parse the filter (quoting it), not that empty results
+    should be a 200."""
+    report = check_against(database, target, response=refuse(400, "invalidFilter", "GET", filtered=True))
+    first = report.outcomes[0]
+    assert not first.passed and "could not parse the filter (userName eq" in (first.fix or "")
+    assert "empty ListResponse" not in (first.fix or "")
+
+
+@pytest.mark.usefixtures("unpaced")
+@pytest.mark.parametrize(
+    ("scim_type", "says"),
+    [
+        ("invalidPath", "refused the PATCH path (Replace"),
+        ("invalidValue", 'booleans as the strings "True"/"False"'),
+        ("mutability", "only id and meta are read-only"),
+    ],
+)
+def test_a_refused_patch_is_explained_by_what_was_refused(
+    database: Database, target: tuple[str, str], scim_type: str, says: str
+) -> None:
+    """A 400 to a PATCH says what its scimType names (the path, a value, a read-only attribute), then the step's
+    own list of the forms Entra sends."""
+    found = failure(check_against(database, target, response=refuse(400, scim_type, "PATCH")), "PATCH without")
+    assert says in (found.fix or "") and (found.fix or "").endswith(".") and "Accept every PATCH form" in found.fix
+    others = [text for name, text in (("invalidPath", "PATCH path"), ("mutability", "read-only")) if name != scim_type]
+    assert not any(text in found.fix for text in others)
+
+
+@pytest.mark.parametrize(
+    ("raised", "says"),
+    [
+        (httpx2.ReadTimeout("timed out"), "did not answer in time"),
+        (httpx2.ConnectError("refused"), "reachable from the internet"),
+    ],
+)
+def test_no_answer_is_explained_by_why(raised: Exception, says: str) -> None:
+    """A timeout points at the server's slow request; a connection error at the network; neither at the other."""
+
+    def fail(request: httpx2.Request) -> httpx2.Response:
+        raise raised
+
+    client = httpx2.Client(transport=httpx2.MockTransport(fail))
+    first = run_check("https://scim.example/scim/v2/dir_x", "scimgate_" + "x" * 43, "entra", client=client).outcomes[0]
+    assert not first.passed and says in (first.fix or "")
+    assert ("reachable" in (first.fix or "")) == (says == "reachable from the internet")

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from scimgate.admin import queries
 from scimgate.admin.common import Admin, admin_of, check_csrf, path_for, render
+from scimgate.admin.conflict import conflict
 from scimgate.admin.inputs import position
 from scimgate.directories.credentials import list_tokens
 from scimgate.directories.service import get_directory, list_directories
@@ -99,7 +100,9 @@ def log_entry_page(request: Request) -> Response:
             raise HTTPException(404, "No such request in the log (it may have been pruned).")
         directory = get_directory(conn, entry.directory_id) if entry.directory_id else None
         tokens = list_tokens(conn, entry.directory_id) if directory is not None else []
+        held = conflict(conn, entry) if directory is not None else None
     context = {
+        "conflict": held,
         "entry": entry,
         "directory": directory,
         "relative": relative_path(entry.directory_id, entry.path, entry.query),

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from scimgate.admin import queries
+from scimgate.admin import history, queries
 from scimgate.admin.common import Admin, admin_of, check_csrf, path_for, render
 from scimgate.admin.inputs import position
 from scimgate.admin.signin import reauthenticate
@@ -31,6 +31,10 @@ from scimgate.scim.resource_types import GROUPS
 from scimgate.store import browse
 from scimgate.store import resources as store
 from scimgate.store.tables import groups, users
+
+TOKEN_ON_THIS_PAGE = '<a token of this directory: the "Create a token" button below shows one, once>'
+"""The steps' token on this page: the button that makes one, not the CLI command the same steps name elsewhere
+(a web admin may have no shell on the server)."""
 
 
 def _directory(admin: Admin, directory_id: str) -> Directory:
@@ -85,7 +89,7 @@ def _directory_page(request: Request, directory: Directory, new_token: str | Non
     context = {
         "warnings": queries.notices([directory], {directory.id: stats}),
         "directory": directory,
-        "setup": setup_for(directory, admin.public_url, new_token),
+        "setup": setup_for(directory, admin.public_url, new_token, TOKEN_ON_THIS_PAGE),
         "new_token": new_token,
         "tokens": tokens,
         "stats": stats,
@@ -150,7 +154,13 @@ def user_page(request: Request) -> Response:
         if row is None:
             raise HTTPException(404, "No such user in this directory.")
         normalised, raw = user_views(conn, directory.id, _base(admin, directory), [row])[row.id]
-    context = {"directory": directory, "user": normalised, "raw": json.dumps(raw, indent=2, ensure_ascii=False)}
+        names = [row.attributes.get("userName"), row.attributes.get("displayName"), row.attributes.get("externalId")]
+        context = {
+            "directory": directory,
+            "user": normalised,
+            "raw": json.dumps(raw, indent=2, ensure_ascii=False),
+            **history.page_context(conn, directory.id, row.id, names),
+        }
     return render(request, "user.html", context)
 
 
@@ -178,6 +188,8 @@ def group_page(request: Request) -> Response:
             raise HTTPException(404, "No such group in this directory.")
         count = browse.member_counts(conn, directory.id, [row.id])[row.id]
         members = browse.member_page(conn, directory.id, row.id, after, size)
+        names = [row.attributes.get("displayName"), row.attributes.get("externalId")]
+        about = history.page_context(conn, directory.id, row.id, names)
     context: dict[str, Any] = {
         "directory": directory,
         "group": normalised_group(row.id, row.attributes, count),
@@ -186,6 +198,7 @@ def group_page(request: Request) -> Response:
         "more": members[-1].id if len(members) == size else None,
         "size": size,
         "first": after is None,
+        **about,
     }
     return render(request, "group.html", context)
 

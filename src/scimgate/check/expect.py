@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from scimgate.check.causes import refused_form
 from scimgate.check.runner import LIST, SCIM_JSON, Exchange, Failed
 
 ESCROW = (
@@ -26,6 +27,12 @@ def status(
     detail = exchange.body.get("detail") if isinstance(exchange.body, dict) else None
     said = f" ({detail})" if detail else ""
     cause = _cause(exchange)
+    # A refusal of the filter or of the PATCH's form keeps the step's consequence (the step knows what the IdP was
+    # doing) but its fix says what the server refused. A PATCH step's own advice (the forms it sent) follows; a
+    # list step's is about empty results, which a refused filter is not.
+    form = refused_form(exchange)
+    if form is not None:
+        fix = f"{form} {fix}" if fix and exchange.method == "PATCH" else form
     raise Failed(
         f"{exchange.method} {exchange.path} answered {exchange.status}{said}; the IdP needs "
         f"{' or '.join(map(str, wanted))}.",

@@ -120,12 +120,22 @@ class Session:
         headers = sent
         try:
             response = self.client.request(method, self.base_url + path, content=content, headers=headers)
+        except httpx2.TimeoutException as error:
+            # Reached, but too slow: the fix is on the server's side (a slow query, a lock), not the network's.
+            raise Failed(
+                f"{method} {path}: no answer in time ({type(error).__name__})",
+                "Entra logs the request as failed (Timeout) and retries on its next cycle, about 40 minutes later; "
+                "a lookup that times out stalls the user's provisioning on every cycle.",
+                "The server was reached but did not answer in time: find the slow request in its log (a filter "
+                "without an index on userName or externalId, a large group's members read in full, a lock held by "
+                "another write) and answer within a few seconds.",
+            ) from None
         except httpx2.HTTPError as error:
             raise Failed(
                 f"{method} {path}: no answer ({type(error).__name__}: {error})",
-                "Entra logs the request as failed (Timeout or a connection error) and retries on its next cycle, "
-                "about 40 minutes later.",
-                "Check that the URL is reachable from the internet over HTTPS and that the server answers quickly.",
+                "Entra logs the request as failed (a connection error) and retries on its next cycle, about 40 "
+                "minutes later.",
+                "Check that the URL is reachable from the internet over HTTPS (DNS, firewall, TLS certificate).",
             ) from None
         try:
             parsed: Any = response.json() if response.content else None
