@@ -98,9 +98,9 @@ def test_a_record_at_the_domain_itself_works_and_the_operator_may_vouch(
 
 @pytest.mark.parametrize("bad", ["not a domain", "com", "-x.example.com", "a..example.com", "x" * 64 + ".com"])
 def test_what_is_no_domain_is_refused(ops: Api, first: Scim, bad: str) -> None:
-    """422 with the reason; nothing is declared."""
+    """400 with the reason; nothing is declared."""
     path = f"/directories/{first.directory_id}/domains"
-    assert ops.post(path, {"domain": bad}).status_code == 422
+    assert ops.post(path, {"domain": bad}).status_code == 400
     assert ops.get(path).json() == []
 
 

@@ -24,7 +24,9 @@ router = APIRouter(prefix="/directories/{directory_id}", tags=["email domains"])
 
 
 class DomainIn(BaseModel):
-    domain: Text = Field(max_length=300, description="A domain the customer owns, such as example.com.")
+    domain: Text = Field(
+        max_length=300, description="A domain the customer owns, such as example.com (400 for what is no domain name)."
+    )
 
 
 class VerifyIn(BaseModel):
@@ -72,7 +74,7 @@ def add(directory_id: str, body: DomainIn, ctx: Ctx) -> DomainOut:
         try:
             return domain_out(add_domain(conn, directory_id, body.domain))
         except DomainError as error:
-            raise ApiError(422, "invalid domain", str(error)) from None
+            raise ApiError(400, "invalid domain", str(error)) from None
 
 
 @router.post("/domains/{domain}/verify")
