@@ -46,6 +46,7 @@ def test_the_it_admin_adds_a_domain_publishes_its_record_and_verifies_it(
     added = client.post(page + "/domains", data={"csrf": csrf, "domain": "Example.com"})
     assert added.status_code == 201, added.text
     assert "_scimgate.example.com" in added.text and "not verified yet" in added.text
+    assert added.text.count("<h2>5. Email domains</h2>") == 1  # in the page's content, not its title too
     record = shown_record(added.text)
     assert record.startswith("scimgate-verification=")
     early = client.post(page + "/domains/example.com/verify", data={"csrf": csrf})
