@@ -46,7 +46,7 @@ def test_every_management_command_is_documented() -> None:
             words = line.split()
             if len(words) >= 3 and words[0] == "scimgate":
                 documented |= {(words[1], name) for name in words[2].split("|")}
-    for group_name in ("directory", "token", "client", "config", "events", "webhook", "role", "schema"):
+    for group_name in ("directory", "token", "client", "config", "events", "webhook", "role", "schema", "domain"):
         group = main.commands[group_name]
         assert isinstance(group, click.Group)
         for name in group.commands:

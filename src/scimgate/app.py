@@ -22,6 +22,7 @@ from scimgate.config import Settings
 from scimgate.context import current_request
 from scimgate.directories.auth import BearerAuth, TokenCache, without_directory
 from scimgate.directories.oauth import token_endpoint
+from scimgate.directories.resolver import DnsResolver, Resolver
 from scimgate.events.delivery import Dispatcher
 from scimgate.gate import Gate
 from scimgate.observability.access_log import AccessLog
@@ -51,7 +52,10 @@ __all__ = ["app_from_environment", "create_app"]
 logger = logging.getLogger("scimgate")
 
 
-def create_app(settings: Settings, db: Database | None = None) -> Starlette:
+def create_app(settings: Settings, db: Database | None = None, resolver: Resolver | None = None) -> Starlette:
+    """``resolver``: where domain verification reads DNS TXT records (the system's DNS by default; tests give a
+    fake one)."""
+    resolver = resolver or DnsResolver()
     database = db or Database.from_settings(settings)
     ops = Operations(
         database,
@@ -100,12 +104,14 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
                 "/scim/v2/{directory_id}",
                 app=BearerAuth(ScimEndpoints(ops, settings).router(), database, token_cache, limits),
             ),
-            Mount("/api/v1", app=management_api(settings, database, forget, limits, _unexpected_error)),
+            Mount("/api/v1", app=management_api(settings, database, forget, limits, _unexpected_error, resolver)),
             # Every method reaches it, so that a GET gets an OAuth error, not a SCIM one.
             Route("/oauth/token", token_endpoint(database, limits), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Mount("/admin", app=Printable(admin_app(settings, database, forget, limits)), name="admin"),
             # A customer's IT admin, with a setup link and no operator key (scimgate.portal).
-            Mount("/setup", app=Printable(setup_app(database, settings.resolved_public_url(), limits, forget))),
+            Mount(
+                "/setup", app=Printable(setup_app(database, settings.resolved_public_url(), limits, forget, resolver))
+            ),
             # "/admin" without its slash: a relative Location, so nothing of the request's Host goes into it.
             Route("/admin", lambda _request: RedirectResponse("admin/", status_code=307)),
             *health_routes(database, metrics, settings),

@@ -32,6 +32,9 @@ class RequestContext:
     ignored: list[str] = field(default_factory=list)
     """What tolerant mode accepted the request without (unknown attributes, PATCH paths naming nothing): names only,
     for the provisioning log's warning."""
+    unverified_domains: list[str] = field(default_factory=list)
+    """Domains of a user this request wrote that are outside the directory's verified email domains (policy
+    ``flag``), for the provisioning log's warning."""
     unexpected: BaseException | None = None
     """An exception no handler expected (a bug), once it is logged: each layer it crosses logs it only once."""
 

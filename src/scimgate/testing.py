@@ -55,7 +55,9 @@ class TestDirectory:
 
 
 class ScimgateServer:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, resolver: Any = None) -> None:
+        """``resolver``: an object with ``txt(name) -> list[str]`` that domain verification asks instead of DNS
+        (scimgate.directories.resolver.Resolver), to test the email-domain flow without publishing records."""
         from scimgate.app import create_app
         from scimgate.config import Settings
         from scimgate.store import migrate
@@ -77,7 +79,9 @@ class ScimgateServer:
         )
         self._db = Database.from_settings(settings)
         migrate.upgrade(self._db)
-        config = uvicorn.Config(create_app(settings, self._db), host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(settings, self._db, resolver), host="127.0.0.1", port=self.port, log_level="warning"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

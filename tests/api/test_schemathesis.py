@@ -40,6 +40,7 @@ from scimgate.api.events import EndpointChange, EndpointIn, MappingIn
 from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.store.database import Database
+from tests.helpers.domains import FakeResolver
 from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim
 
 MAX_EXAMPLES = 25
@@ -294,7 +295,8 @@ def target(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
         assert isinstance(source, sqlite3.Connection)
         source.backup(copy)
     EXISTING.update(ids)
-    yield Target(create_app(SETTINGS, db), Seeded(db, snapshot, ids))
+    # A fake resolver: domain verification must not send generated names to real DNS servers.
+    yield Target(create_app(SETTINGS, db, resolver=FakeResolver()), Seeded(db, snapshot, ids))
     EXISTING.clear()
     # The first call started the app's lifespan (its request-log writer), which schemathesis keeps for the process.
     shutdown_lifespans()

@@ -14,6 +14,7 @@ from scimgate.admin.common import Admin, admin_of, check_csrf, path_for, render
 from scimgate.admin.inputs import position
 from scimgate.admin.signin import reauthenticate
 from scimgate.directories.credentials import issue_token, list_tokens
+from scimgate.directories.domains import get_policy, list_domains, set_policy
 from scimgate.directories.service import (
     IDP_NAMES,
     IDPS,
@@ -25,6 +26,7 @@ from scimgate.directories.service import (
     update_directory,
 )
 from scimgate.directories.setup import setup_for
+from scimgate.scim.domains import POLICIES
 from scimgate.scim.normalised import normalised_group, user_views
 from scimgate.scim.render import render as render_scim
 from scimgate.scim.resource_types import GROUPS
@@ -77,6 +79,9 @@ async def create(request: Request) -> Response:
     return await run_in_threadpool(run)
 
 
+POLICY_ACTIONS = {f"policy-{name}": name for name in POLICIES}
+
+
 def directory_page(request: Request) -> Response:
     return _directory_page(request, _directory(admin_of(request), request.path_params["directory_id"]))
 
@@ -86,7 +91,12 @@ def _directory_page(request: Request, directory: Directory, new_token: str | Non
     with admin.db.read() as conn:
         tokens = list_tokens(conn, directory.id)
         stats = queries.directory_stats(conn).get(directory.id, queries.Stats())
+        domains = list_domains(conn, directory.id)
+        policy = get_policy(conn, directory.id) or "off"
     context = {
+        "domains": domains,
+        "policy": policy,
+        "policies": POLICIES,
         "warnings": queries.notices([directory], {directory.id: stats}),
         "directory": directory,
         "setup": setup_for(directory, admin.public_url, new_token, TOKEN_ON_THIS_PAGE),
@@ -117,7 +127,7 @@ async def change(request: Request) -> Response:
     admin = admin_of(request)
     form = await check_csrf(request)
     action = form.get("action")
-    if action not in ("disable", "enable", "strict", "tolerant"):
+    if action not in ("disable", "enable", "strict", "tolerant", *POLICY_ACTIONS):
         raise HTTPException(400, "Unknown action.")
 
     def run() -> Directory:
@@ -125,6 +135,8 @@ async def change(request: Request) -> Response:
         with admin.db.write() as conn:
             if action in ("disable", "enable"):
                 set_disabled(conn, directory.id, action == "disable")
+            elif action in POLICY_ACTIONS:
+                set_policy(conn, directory.id, POLICY_ACTIONS[action])
             else:
                 update_directory(conn, directory.id, strict=action == "strict")
         return directory

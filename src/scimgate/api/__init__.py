@@ -23,17 +23,18 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimgate.api import credentials, data, directories, events, links, log, schemas
+from scimgate.api import credentials, data, directories, domains, events, links, log, schemas
 from scimgate.api.common import ApiError, Context
 from scimgate.api.docs import STATIC, add_docs
 from scimgate.config import Settings
 from scimgate.directories.auth import bearer_token, source_address
+from scimgate.directories.resolver import DnsResolver, Resolver
 from scimgate.events.egress import EgressPolicy
 from scimgate.rate_limits import RateLimits, retry_after
 from scimgate.store.database import Database, is_unavailable
 from scimgate.version import __version__
 
-_MODULES = (directories, credentials, links, data, events, schemas, log)
+_MODULES = (directories, credentials, links, domains, data, events, schemas, log)
 
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
@@ -45,6 +46,7 @@ def management_api(
     forget_cached: Callable[[], None],
     limits: RateLimits,
     on_unexpected: ExceptionHandler,
+    resolver: Resolver | None = None,
 ) -> ASGIApp:
     """``on_unexpected``: the server's one answer to a bug (scimgate.app), a problem document here."""
     expected = settings.operator_key.get_secret_value() if settings.operator_key is not None else None
@@ -90,7 +92,9 @@ def management_api(
         responses=_ERROR_RESPONSES,
     )
     egress = EgressPolicy.parse(settings.webhook_allow_private)
-    api.state.context = Context(db, settings.resolved_public_url(), forget_cached, settings.passwords, egress)
+    api.state.context = Context(
+        db, settings.resolved_public_url(), forget_cached, settings.passwords, egress, resolver or DnsResolver()
+    )
     for module in _MODULES:
         api.include_router(module.router)
     add_docs(api)

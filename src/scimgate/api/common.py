@@ -1,7 +1,7 @@
 """What every part of the management API shares: its context, its error, paging and the directory lookup."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from pydantic import AfterValidator, BaseModel
 from sqlalchemy.engine import Connection
 
+from scimgate.directories.resolver import DnsResolver, Resolver
 from scimgate.directories.service import Directory, get_directory
 from scimgate.events.egress import PUBLIC_ONLY, EgressPolicy
 from scimgate.store.database import Database
@@ -57,6 +58,8 @@ class Context:
     passwords: str = "discard"
     """The ``passwords`` setting: whether there are password hashes to verify."""
     egress: EgressPolicy = PUBLIC_ONLY
+    resolver: Resolver = field(default_factory=DnsResolver)
+    """Where domain verification looks TXT records up (tests give a fake one)."""
     """The ``webhook_allow_private`` setting: which internal webhook receivers may be registered."""
 
 

@@ -45,6 +45,11 @@ class UserOut(BaseModel):
         description="Values of the directory's declared extension attributes, under the names their declaration "
         "gives (docs/custom-attributes.md). Undeclared extensions are in raw."
     )
+    domain_verified: bool | None = Field(
+        None,
+        description="False when the userName or an email is outside the directory's verified email domains; null "
+        "while the directory's domain policy is off (docs/directories.md).",
+    )
     raw: dict[str, Any]
 
 

@@ -13,6 +13,7 @@ from scimgate.check import IDPS
 from scimgate.cli.common import emit, json_option, load_settings, masked_url, open_database, settings_options
 from scimgate.cli.credentials import client, token
 from scimgate.cli.directories import directory
+from scimgate.cli.domains import domain, policy
 from scimgate.cli.events import events, role, webhook, worker
 from scimgate.cli.first_start import admin_hint, announce, warn_if_exposed
 from scimgate.cli.links import link, links, unlink
@@ -125,7 +126,7 @@ def _newer_schema(schema: migrate.SchemaState) -> str:
 
 
 main.add_command(directory)
-for command in (link, links, unlink):
+for command in (link, links, unlink, policy):
     directory.add_command(command)
 main.add_command(token)
 main.add_command(client)
@@ -135,6 +136,7 @@ main.add_command(webhook)
 main.add_command(role)
 main.add_command(schema)
 main.add_command(log)
+main.add_command(domain)
 
 
 @main.group()

@@ -1,8 +1,9 @@
 """The setup page at ``/setup/<secret>``: a customer's IT admin sets up their IdP for one directory, alone.
 
 The link's secret is the only credential (scimgate/directories/links.py); it opens its own directory and nothing
-else. The page can do exactly four things: show the steps for a chosen IdP, create a token, rotate a token (the old
-one keeps working for a day), and show the directory's latest requests, users, groups and checklist. Nothing an
+else. The page can do exactly six things: show the steps for a chosen IdP, create a token, rotate a token (the old
+one keeps working for a day), show the directory's latest requests, users, groups and checklist, declare an email
+domain and verify it by DNS (scimgate/directories/domains.py). The domain policy stays the operator's. Nothing an
 operator does (disable, delete, settings, other directories, the log of others) has a route here.
 
 Forms carry a CSRF token derived from the link's secret (a page on another site cannot know it) and are refused
@@ -27,7 +28,9 @@ from starlette.templating import Jinja2Templates
 
 from scimgate.directories.auth import source_address
 from scimgate.directories.credentials import NotRotatable, issue_token, list_tokens, rotate_token
+from scimgate.directories.domains import DomainError, add_domain, list_domains, verify_by_dns
 from scimgate.directories.links import LinkInfo, open_link
+from scimgate.directories.resolver import DnsResolver, Resolver
 from scimgate.directories.service import IDP_NAMES, get_directory
 from scimgate.directories.setup import setup_for
 from scimgate.portal import progress
@@ -44,8 +47,12 @@ _INVALID = "This setup link does not work: it expired, was revoked, or was copie
 
 
 class Portal:
-    def __init__(self, db: Database, public_url: str, limits: RateLimits, forget_cached: Any) -> None:
+    def __init__(
+        self, db: Database, public_url: str, limits: RateLimits, forget_cached: Any, resolver: Resolver
+    ) -> None:
         self.db = db
+        self.resolver = resolver
+        self.lookups = per_minute(10)  # domain actions per link: each verification is DNS lookups
         self.public_url = public_url
         self.limits = limits
         self.forget_cached = forget_cached
@@ -102,8 +109,14 @@ async def page(request: Request) -> Response:
     return await run_in_threadpool(_page, request, portal, link, None)
 
 
-def _page(
-    request: Request, portal: Portal, link: LinkInfo, new_token: str | None, status: int = 200, idp_asked: str = ""
+def _page(  # noqa: PLR0913 (the page's one renderer: what each form's answer adds to it)
+    request: Request,
+    portal: Portal,
+    link: LinkInfo,
+    new_token: str | None,
+    status: int = 200,
+    idp_asked: str = "",
+    domain_message: str | None = None,
 ) -> Response:
     idp_asked = idp_asked or request.query_params.get("idp") or ""
     with portal.db.read() as conn:
@@ -113,6 +126,7 @@ def _page(
         requests = progress.recent_requests(conn, directory.id)
         checklist = progress.checklist(conn, directory.id)
         held = progress.people(conn, directory.id)
+        domains = list_domains(conn, directory.id)
     idp = idp_asked if idp_asked in CHOICES else (directory.idp if directory.idp in CHOICES else "generic")
     setup = setup_for(directory, portal.public_url, new_token, "<the token you create below>", operator=False)
     secret = request.path_params["secret"]
@@ -130,6 +144,8 @@ def _page(
         "csrf": csrf_token(secret),
         "base": f"/setup/{secret}",
         "expires_at": link.expires_at,
+        "domains": domains,
+        "domain_message": domain_message,
     }
     return portal.render(request, "setup.html", context, status)
 
@@ -197,6 +213,56 @@ def _spend(portal: Portal, link: LinkInfo) -> None:
         )
 
 
+async def add_domain_form(request: Request) -> Response:
+    """Declare an email domain: the page then shows the TXT record to publish."""
+    portal = _portal(request)
+    link = await portal.link(request)
+    form = await _checked_form(request)
+    _spend_lookup(portal, link)
+
+    def run() -> Response:
+        try:
+            with portal.db.write() as conn:
+                added = add_domain(conn, link.directory_id, str(form.get("domain", ""))[:300])
+        except DomainError as error:
+            return _page(request, portal, link, None, 422, domain_message=f"Not added: {error}.")
+        message = f"Added {added.domain}. Publish the TXT record below, then press Verify."
+        return _page(request, portal, link, None, 201, domain_message=message)
+
+    return await run_in_threadpool(run)
+
+
+async def verify_domain_form(request: Request) -> Response:
+    """Look the domain's TXT record up now. Scoped by the link's directory: another directory's domain is none."""
+    portal = _portal(request)
+    link = await portal.link(request)
+    await _checked_form(request)
+    _spend_lookup(portal, link)
+    domain = request.path_params["domain"][:300]
+
+    def run() -> Response:
+        found = verify_by_dns(portal.db, portal.resolver, link.directory_id, domain)
+        if found is None:
+            raise HTTPException(404, "This directory has no such domain.")
+        if found.verified:
+            return _page(request, portal, link, None, domain_message=f"{found.domain} is verified.")
+        message = (
+            f"No TXT record {found.record_value} at {found.record_names[0]} or {found.domain} yet. DNS changes "
+            "can take a few minutes to appear; press Verify again then."
+        )
+        return _page(request, portal, link, None, 409, domain_message=message)
+
+    return await run_in_threadpool(run)
+
+
+def _spend_lookup(portal: Portal, link: LinkInfo) -> None:
+    wait = portal.lookups.take(link.id)
+    if wait:
+        raise HTTPException(
+            429, "Several domain checks were just made; wait a minute.", {"Retry-After": retry_after(wait)}
+        )
+
+
 async def _error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     portal = _portal(request)
@@ -207,7 +273,9 @@ async def _error_page(request: Request, exc: Exception) -> Response:
     return response
 
 
-def setup_app(db: Database, public_url: str, limits: RateLimits, forget_cached: Any) -> Starlette:
+def setup_app(
+    db: Database, public_url: str, limits: RateLimits, forget_cached: Any, resolver: Resolver | None = None
+) -> Starlette:
     routes = [
         Mount("/static", StaticFiles(directory=str(ADMIN_STATIC)), name="static"),
         Mount("/script", StaticFiles(directory=str(HERE / "static")), name="script"),
@@ -215,8 +283,10 @@ def setup_app(db: Database, public_url: str, limits: RateLimits, forget_cached: 
         Route("/{secret}/activity", activity, methods=["GET"]),
         Route("/{secret}/tokens", new_token, methods=["POST"]),
         Route("/{secret}/tokens/{token_id}/rotate", rotate, methods=["POST"]),
+        Route("/{secret}/domains", add_domain_form, methods=["POST"]),
+        Route("/{secret}/domains/{domain}/verify", verify_domain_form, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _error_page})
     app.router.redirect_slashes = False  # a redirect would be built from the request's Host header
-    app.state.portal = Portal(db, public_url, limits, forget_cached)
+    app.state.portal = Portal(db, public_url, limits, forget_cached, resolver or DnsResolver())
     return app

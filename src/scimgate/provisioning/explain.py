@@ -64,6 +64,7 @@ _QUOTING = {
     Reason.INVALID_REQUEST: "The IdP sent something this endpoint refuses: {detail} Check the IdP's attribute mappings "
     "for it.",
     Reason.METHOD_NOT_ALLOWED: "{detail}",
+    Reason.DOMAIN_NOT_VERIFIED: "{detail}",
 }
 
 
@@ -87,3 +88,14 @@ def explain(error: ScimError, method: str, resource_type: str | None, directory_
     if reason in _QUOTING:
         return Explanation(reason, _QUOTING[reason].format(detail=error.detail))
     return Explanation(reason, error.detail or f"HTTP {error.status}")
+
+
+def unverified_warning(domains: list[str]) -> Explanation:
+    """The warning on a request accepted under the ``flag`` domain policy (scimgate/scim/domains.py)."""
+    named = ", ".join(domains[:5])
+    return Explanation(
+        Reason.DOMAIN_NOT_VERIFIED,
+        f"Accepted, but flagged: {named} is not a verified email domain of this directory, so the user carries "
+        "domain_verified: false and the application should not link it to an SSO login by email. Verify the "
+        "domain (setup page, or `scimgate domain add`) if the customer owns it.",
+    )

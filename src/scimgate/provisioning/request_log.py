@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from scimgate.context import RequestContext, current_request
 from scimgate.ids import new_id
 from scimgate.observability.metrics import Metrics
-from scimgate.provisioning.explain import Explanation, explain
+from scimgate.provisioning.explain import Explanation, explain, unverified_warning
 from scimgate.provisioning.redact import redact_body, redact_query
 from scimgate.provisioning.terms import entry_terms
 from scimgate.scim.errors import ScimError
@@ -117,6 +117,8 @@ class LogWriter:
             explanation = explain(error, entry.method, context.resource_type, context.directory_id)
         elif entry.status >= 400:  # answered without passing through the error handler (none does today)
             explanation = Explanation("failed", f"HTTP {entry.status}")
+        elif context.unverified_domains:  # accepted under the `flag` domain policy: a warning on a success
+            explanation = unverified_warning(context.unverified_domains)
         # A request no credential opened keeps only its method, path (cut short), status, source and the reason it
         # was refused: an anonymous client must not be able to fill the disk or flush the log (security plan,
         # issue 20 finding 3). Its query and bodies are not kept.

@@ -31,9 +31,10 @@ from scimgate.events.types import (
     UserReactivated,
     UserUpdated,
 )
+from scimgate.scim.domains import DomainPolicy
 from scimgate.scim.extensions import PLAIN, Catalog, catalog_of, declarations
 from scimgate.scim.membership import Delta
-from scimgate.scim.normalised import View, group_view, user_views
+from scimgate.scim.normalised import Known, View, group_view, user_views
 from scimgate.scim.render import change_time
 from scimgate.scim.resource_types import USERS, ResourceType
 from scimgate.store import browse
@@ -55,6 +56,13 @@ class Change:
     now: datetime
     catalog: Catalog = PLAIN
     """The directory's declared extensions: their values go into the normalised user's ``custom``."""
+    domains: DomainPolicy = DomainPolicy()
+    """The directory's email-domain policy: checked on every user written, before its events."""
+
+    @property
+    def known(self) -> Known:
+        return Known(self.catalog.names, self.domains)
+
     rendered: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The users this change's events rendered in full (their groups and manager read), by id: the response to the
     request is the same resource, so it is not read and rendered a second time (issue 21)."""
@@ -63,6 +71,8 @@ class Change:
 def created(change: Change, rtype: ResourceType, stored: StoredResource, delta: Delta) -> None:
     """The events of a create (POST): ``user.created``, or ``group.created`` and its members' ``user_added``."""
     if rtype.name == USERS.name:
+        # Raising here rolls the write back: under `enforce`, nothing of the user is stored.
+        change.domains.check(stored.attributes)
         user_created(change, stored)
     else:
         group_changed(change, None, stored, delta)
@@ -74,6 +84,7 @@ def changed(
     """The events of a PUT or PATCH, written last in its transaction; ``also``: what changed beside the attributes
     (the password)."""
     if rtype.name == USERS.name:
+        change.domains.check(after.attributes, before.attributes)
         user_changed(change, before, after, also)
     else:
         group_changed(change, before, after, delta)
@@ -120,7 +131,7 @@ def changed_names(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 def _view(change: Change, row: StoredResource) -> View:
-    view = user_views(change.conn, change.directory_id, change.base_url, [row], True, change.catalog.names)[row.id]
+    view = user_views(change.conn, change.directory_id, change.base_url, [row], True, change.known)[row.id]
     change.rendered[row.id] = view[1]
     return view
 
@@ -170,7 +181,7 @@ def group_changed(change: Change, before: StoredResource | None, after: StoredRe
     if joined or left:
         has_roles = bool(roles.roles_of_group(conn, directory_id, after.id))  # role events carry the raw user
         members = browse.by_ids(conn, users, directory_id, joined + left)
-        views = user_views(conn, directory_id, change.base_url, members, has_roles, change.catalog.names)
+        views = user_views(conn, directory_id, change.base_url, members, has_roles, change.known)
         happened += [GroupUserAdded(views[user_id][0], group_normalised) for user_id in joined if user_id in views]
         happened += [GroupUserRemoved(views[user_id][0], group_normalised) for user_id in left if user_id in views]
         happened += _role_changes(change, after.id, [*joined, *left], views)
@@ -186,7 +197,7 @@ def group_deleted(change: Change, stored: StoredResource) -> list[Event]:
     if roles.roles_of_group(conn, directory_id, stored.id):
         members = roles.user_members(conn, directory_id, stored.id)
         rows = browse.by_ids(conn, users, directory_id, members)
-        views = user_views(conn, directory_id, change.base_url, rows, True, change.catalog.names)
+        views = user_views(conn, directory_id, change.base_url, rows, True, change.known)
         happened += _role_changes(change, stored.id, members, views, deleting=True)
     return happened
 
@@ -222,7 +233,7 @@ def roles_remapped(change: Change, user_ids: Sequence[str], before: dict[str, se
     if not moved:
         return
     rows = browse.by_ids(conn, users, directory_id, moved)
-    views = user_views(conn, directory_id, change.base_url, rows, True, change.catalog.names)
+    views = user_views(conn, directory_id, change.base_url, rows, True, change.known)
     happened: list[Event] = []
     for row in rows:
         normalised, raw = views[row.id]

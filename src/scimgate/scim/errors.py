@@ -70,6 +70,7 @@ class Reason(StrEnum):
     INTERNAL_ERROR = "internal_error"
     DATABASE_UNAVAILABLE = "database_unavailable"
     FAILED = "failed"
+    DOMAIN_NOT_VERIFIED = "domain_not_verified"
     # Why a credential was refused (401): told apart in the log only, never in the response.
     MISSING_TOKEN = "missing_token"
     MALFORMED_TOKEN = "malformed_token"

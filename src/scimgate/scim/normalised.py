@@ -6,11 +6,12 @@ API returns this view beside the raw SCIM resource, and events carry the same sh
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
 from scimgate.events import roles
+from scimgate.scim.domains import DomainPolicy, policy_of
 from scimgate.scim.extensions import catalog_of, declarations
 from scimgate.scim.render import Related, group_links, manager_ids, render
 from scimgate.scim.resource_types import GROUPS, USERS
@@ -37,9 +38,12 @@ def normalised_user(
     groups: Sequence[Membership],
     roles: Sequence[str] = (),
     names: Names | None = None,
+    domain_verified: bool | None = None,
 ) -> dict[str, Any]:
     """``roles``: the user's application roles (scimgate/events/roles.py), sorted; ``names``: the directory's
-    declared extension attributes and the names the application reads them under (``custom``)."""
+    declared extension attributes and the names the application reads them under (``custom``);
+    ``domain_verified``: whether the userName and emails are inside the directory's verified domains (None while
+    its domain policy is off: nothing was checked)."""
     name: dict[str, Any] = document["name"] if isinstance(document.get("name"), dict) else {}
     given, family = name.get("givenName"), name.get("familyName")
     display = document.get("displayName") or name.get("formatted") or " ".join(p for p in (given, family) if p) or None
@@ -56,6 +60,8 @@ def normalised_user(
         "groups": [{"id": g.group_id, "display_name": g.display} for g in groups],
         "roles": list(roles),
         "custom": custom_values(document, names or {}),
+        # An application links users to SSO logins by email only when this is not False (scimgate/scim/domains.py).
+        "domain_verified": domain_verified,
     }
 
 
@@ -80,19 +86,29 @@ def normalised_group(resource_id: str, document: dict[str, Any], member_count: i
     return group
 
 
+class Known(NamedTuple):
+    """What a directory declared that a user's normalised view depends on."""
+
+    names: Names
+    """Its extension attributes (``scimgate.scim.extensions.Catalog.names``)."""
+    domains: DomainPolicy
+    """Its email-domain policy (``domain_verified``)."""
+
+
 def user_views(
     conn: Connection,
     directory_id: str,
     base_url: str,
     rows: Sequence[StoredResource],
     with_raw: bool = True,
-    names: Names | None = None,
+    known: "Known | None" = None,
 ) -> dict[str, View]:
     """(normalised, raw) per user; ``with_raw`` False leaves raw empty (membership events carry no raw user: a
-    PATCH of 100 members would otherwise render 100 users). ``names``: the directory's declared extension
-    attributes (``scimgate.scim.extensions.Catalog.names``), read here when not given."""
-    if names is None:
-        names = catalog_of(declarations(conn, directory_id)).names
+    PATCH of 100 members would otherwise render 100 users). ``known``: the directory's declared extension
+    attributes and domain policy, read here when not given."""
+    if known is None:
+        known = Known(catalog_of(declarations(conn, directory_id)).names, policy_of(conn, directory_id))
+    names, domains = known
     ids = [row.id for row in rows]
     memberships = store.groups_of(conn, directory_id, ids) if ids else {}
     mapped = roles.mapped_roles(conn, directory_id, ids)
@@ -106,7 +122,10 @@ def user_views(
         if with_raw:
             raw = render(USERS, row, base_url, Related({row.id: group_links(member_of, base_url)}, managers))
         user_roles = roles.all_roles(row.attributes, mapped.get(row.id, ()))
-        views[row.id] = (normalised_user(row.id, row.attributes, member_of, user_roles, names), raw)
+        views[row.id] = (
+            normalised_user(row.id, row.attributes, member_of, user_roles, names, domains.verdict(row.attributes)),
+            raw,
+        )
     return views
 
 

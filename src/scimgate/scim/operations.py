@@ -22,6 +22,7 @@ from scimgate.jsonio import dumps
 from scimgate.scim import changes, membership
 from scimgate.scim.changes import Change
 from scimgate.scim.cursors import LIST_RESPONSE, Sealer, search_by_cursor
+from scimgate.scim.domains import policy_of
 from scimgate.scim.errors import (
     InvalidValue,
     Mutability,
@@ -276,7 +277,8 @@ class Operations:
 
     def _change(self, conn: Connection, directory_id: str) -> Change:
         catalog = self.registry.catalog(directory_id, conn)
-        return Change(conn, directory_id, self.base_url(directory_id), change_time(), catalog)
+        domains = policy_of(conn, directory_id)
+        return Change(conn, directory_id, self.base_url(directory_id), change_time(), catalog, domains=domains)
 
     def _page(
         self, conn: Connection, target: Target, rows: list[StoredResource], projection: Projection

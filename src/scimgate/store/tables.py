@@ -53,7 +53,30 @@ directories = sa.Table(
     sa.Column("deletions_since", Timestamp, nullable=True),
     sa.Column("deletions", sa.Integer, nullable=False, server_default="0"),
     sa.Column("mass_deletion_at", Timestamp, nullable=True),
+    # off, flag or enforce: what happens to a user whose userName or an email is outside the directory's verified
+    # email domains (scimgate/scim/domains.py).
+    sa.Column("domain_policy", sa.String(10), nullable=False, server_default="off"),
     sa.Index(None, "external_id"),
+)
+
+directory_domains = sa.Table(
+    "directory_domains",
+    metadata,
+    # An email domain a directory claims (scimgate/directories/domains.py), verified by a DNS TXT record holding
+    # its token, or by the operator's word.
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("directory_id", sa.String(40), sa.ForeignKey("directories.id", ondelete="CASCADE"), nullable=False),
+    # Lower case, without a trailing dot, IDNA-encoded (xn--…): what the users' addresses are compared with.
+    sa.Column("domain", sa.String(253), nullable=False),
+    # What the TXT record must hold: not a secret (it is published in DNS), random so that another directory
+    # claiming the same domain needs its own record.
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("verified_at", Timestamp, nullable=True),
+    # dns or operator.
+    sa.Column("verified_by", sa.String(20), nullable=True),
+    sa.Column("checked_at", Timestamp, nullable=True),
+    sa.UniqueConstraint("directory_id", "domain"),
 )
 
 tokens = sa.Table(
