@@ -190,3 +190,23 @@ def test_the_policy_is_read_and_set_and_checked(ops: Api, first: Scim) -> None:
     assert ops.client.put("/api/v1" + path, json={"policy": "flag"}, headers=ops.headers()).json() == {"policy": "flag"}
     assert ops.get(path).json() == {"policy": "flag"}
     assert ops.get("/directories/dir_nothere/domain-policy").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "ceo\uff20othercompany.com",  # a full-width @: NFKC makes it ceo@othercompany.com, as uniqueness reads it
+        "ceo\ufe6bothercompany.com",  # a small commercial at, likewise
+        "ceo@othercompany.com@x.example.com",  # a consumer taking the first @ reads othercompany.com
+        "ceo@othercompany.com#.example.com",
+        "ceo@othercompany.com,x@a.example.com",
+        "ceo@othercompany.com .example.com",
+    ],
+)
+def test_enforce_reads_addresses_as_names_are_compared(ops: Api, first: Scim, address: str) -> None:
+    """What normalises to, or can be split into, an address outside the verified domains is outside: refused as a
+    userName and as an email, and never reported as verified."""
+    verified(ops, first, "example.com", "enforce")
+    assert_scim_error(first.post("/Users", user(address)), 400, "invalidValue")
+    assert_scim_error(first.post("/Users", user("ok@example.com", address)), 400, "invalidValue")
+    assert user_names(first) == []

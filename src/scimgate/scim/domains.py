@@ -12,6 +12,7 @@ TXT record at ``example.com`` controls every name under it, so the proof extends
 case-insensitive. A userName that is no address (no ``@``) carries no domain and is not checked.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Connection
 from scimgate.context import current_request
 from scimgate.scim.errors import InvalidValue, Reason
 from scimgate.store.tables import directories, directory_domains
+from scimgate.text import comparison_key
 
 Policy = Literal["off", "flag", "enforce"]
 POLICIES: tuple[str, ...] = get_args(Policy)
@@ -39,18 +41,36 @@ def domain_key(domain: str) -> str:
 
 
 def address_domain(value: Any) -> str | None:
-    """The domain of an email address, in comparison form; None when the value is no address."""
-    if not isinstance(value, str) or "@" not in value:
+    """The domain of an email address, in comparison form; None when the value is no address.
+
+    The value is read as scimgate compares names (``comparison_key``: NFKC and case folding), so a full-width ``＠``
+    or a small ``﹫`` is an ``@`` here as it is for uniqueness and filters (and for an application that normalises
+    the same way). A value with more than one ``@``, or whose domain part is no host name (``victim.com
+    .example.com``, ``victim.com#.example.com``), is judged by the text after its first ``@``, which no verified
+    domain covers: a consumer splitting it another way must not read a verified domain into it.
+    """
+    if not isinstance(value, str):
         return None
+    key = comparison_key(value)
+    if "@" not in key:
+        return None
+    host = key.split("@", 1)[1]
     try:
-        return domain_key(value.rsplit("@", 1)[1]) or None
+        domain = domain_key(host)
     except ValueError:
-        return value.rsplit("@", 1)[1].lower() or None
+        return host or "(empty)"
+    return domain if _HOST.fullmatch(domain) else (host or "(empty)")
 
 
 def covered(domain: str, verified: Iterable[str]) -> bool:
-    """Whether ``domain`` is a verified domain or a subdomain of one."""
+    """Whether ``domain`` is a verified domain or a subdomain of one (never a string that is no host name)."""
+    if not _HOST.fullmatch(domain):
+        return False
     return any(domain == owned or domain.endswith("." + owned) for owned in verified)
+
+
+# A host name in comparison form (lower case ASCII, IDNA-encoded): labels of letters, digits and inner hyphens.
+_HOST = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+")
 
 
 def user_domains(document: dict[str, Any]) -> list[str]:
