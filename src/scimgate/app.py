@@ -25,7 +25,7 @@ from scimgate.directories.oauth import token_endpoint
 from scimgate.directories.resolver import DnsResolver, Resolver
 from scimgate.events.delivery import Dispatcher
 from scimgate.gate import Gate
-from scimgate.observability.access_log import AccessLog
+from scimgate.observability.access_log import AccessLog, shown_path
 from scimgate.observability.health import health_routes
 from scimgate.observability.metrics import Metrics
 from scimgate.portal import setup_app
@@ -218,7 +218,8 @@ def unexpected(scope: Scope, error: BaseException) -> Response:
     error. The outermost middleware (provisioning.request_log), the management API and this app call it."""
     context = current_request.get()
     if context is None or context.unexpected is not error:
-        logger.exception("unexpected error while serving %s %s", scope.get("method"), scope.get("path"), exc_info=error)
+        path = shown_path(str(scope.get("path", "")))  # a setup link's secret never reaches the log
+        logger.exception("unexpected error while serving %s %s", scope.get("method"), path, exc_info=error)
         if context is not None:
             context.unexpected = error
     if str(scope.get("path", "")).startswith("/api/v1/"):

@@ -123,7 +123,12 @@ def add_domain(conn: Connection, directory_id: str, domain: str) -> Domain:
         "token": secrets.token_urlsafe(24),
         "created_at": datetime.now(UTC),
     }
-    conn.execute(directory_domains.insert().values(**values))
+    try:
+        conn.execute(directory_domains.insert().values(**values))
+    except sa.exc.IntegrityError:
+        # The same domain added twice at once (a double click): the second finds the first's row. The transaction
+        # is spoiled on PostgreSQL, so the error ends it: nothing of this request is written.
+        raise DomainError(f"{key} is already declared for this directory") from None
     found = get_domain(conn, directory_id, key)
     assert found is not None
     return found

@@ -102,9 +102,10 @@ def revoke_link(conn: Connection, directory_id: str, link_id: str) -> LinkInfo |
     return _info(row) if row is not None else None
 
 
-def open_link(conn: Connection, secret: str) -> LinkInfo | None:
+def open_link(conn: Connection, secret: str, record_use: bool = True) -> LinkInfo | None:
     """The link this secret is, while it opens its directory: None when unknown, revoked, expired or its directory
-    disabled (one answer for all, so a guesser learns nothing). Records the use, to the minute."""
+    disabled (one answer for all, so a guesser learns nothing). Records the use, to the minute, unless told not to
+    (a read transaction: the caller records it with ``record_link_use`` when ``use_due``)."""
     if not secret.startswith(SETUP_LINK_PREFIX) or len(secret) > 100:
         return None
     presented = hash_token(secret)
@@ -119,6 +120,15 @@ def open_link(conn: Connection, secret: str) -> LinkInfo | None:
     now = datetime.now(UTC)
     if link.status(now) != "active":
         return None
-    if link.last_used_at is None or now - link.last_used_at >= LAST_USE_PRECISION:
-        conn.execute(setup_links.update().where(setup_links.c.id == link.id).values(last_used_at=now))
+    if record_use and use_due(link, now):
+        record_link_use(conn, link, now)
     return link
+
+
+def use_due(link: LinkInfo, now: datetime) -> bool:
+    """Whether the link's last use, kept to the minute, needs writing."""
+    return link.last_used_at is None or now - link.last_used_at >= LAST_USE_PRECISION
+
+
+def record_link_use(conn: Connection, link: LinkInfo, now: datetime) -> None:
+    conn.execute(setup_links.update().where(setup_links.c.id == link.id).values(last_used_at=now))

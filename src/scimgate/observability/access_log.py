@@ -37,10 +37,10 @@ class AccessLog:
         finally:
             if status >= self.lowest:
                 elapsed_ms = (time.perf_counter() - started) * 1000
-                logger.info("%s %s %d %.1fms", scope["method"], _shown(scope["path"]), status, elapsed_ms)
+                logger.info("%s %s %d %.1fms", scope["method"], shown_path(scope["path"]), status, elapsed_ms)
 
 
-def _shown(path: str) -> str:
+def shown_path(path: str) -> str:
     """The path as logged: a setup link's secret is its second segment (``/setup/<secret>/…``), so it is cut out;
     a log line must not open a directory's setup page."""
     if path.startswith("/setup/scimgate_"):

@@ -13,10 +13,11 @@ as failed credentials of the source address, like every other face's.
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -29,7 +30,7 @@ from starlette.templating import Jinja2Templates
 from scimgate.directories.auth import source_address
 from scimgate.directories.credentials import NotRotatable, issue_token, list_tokens, rotate_token
 from scimgate.directories.domains import DomainError, add_domain, list_domains, verify_by_dns
-from scimgate.directories.links import LinkInfo, open_link
+from scimgate.directories.links import LinkInfo, open_link, record_link_use, use_due
 from scimgate.directories.resolver import DnsResolver, Resolver
 from scimgate.directories.service import IDP_NAMES, get_directory
 from scimgate.directories.setup import setup_for
@@ -73,8 +74,15 @@ class Portal:
         secret = request.path_params["secret"]
 
         def run() -> LinkInfo | None:
-            with self.db.write() as conn:
-                return open_link(conn, secret)
+            # A read: a wrong guess (or the panel's poll every few seconds) must not take the database writer, which
+            # SCIM writes need; the last use is written at most once a minute.
+            with self.db.read() as conn:
+                found = open_link(conn, secret, record_use=False)
+            now = datetime.now(UTC)
+            if found is not None and use_due(found, now):
+                with self.db.write() as conn:
+                    record_link_use(conn, found, now)
+            return found
 
         found = await run_in_threadpool(run)
         if found is not None:
@@ -273,6 +281,12 @@ async def _error_page(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A busy or unreachable database is a 503 page, as on every other face (never a 500 that logs the URL)."""
+    unavailable = HTTPException(503, "The service is busy or its database is unavailable; try again in a minute.")
+    return await _error_page(request, unavailable)
+
+
 def setup_app(
     db: Database, public_url: str, limits: RateLimits, forget_cached: Any, resolver: Resolver | None = None
 ) -> Starlette:
@@ -286,7 +300,9 @@ def setup_app(
         Route("/{secret}/domains", add_domain_form, methods=["POST"]),
         Route("/{secret}/domains/{domain}/verify", verify_domain_form, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _error_page})
+    app = Starlette(
+        routes=routes, exception_handlers={HTTPException: _error_page, sa.exc.SQLAlchemyError: _database_error}
+    )
     app.router.redirect_slashes = False  # a redirect would be built from the request's Host header
     app.state.portal = Portal(db, public_url, limits, forget_cached, resolver or DnsResolver())
     return app
