@@ -102,7 +102,8 @@ def test_scanning_reads_take_turns_per_directory_and_leave_room_for_others(
     assert "heavy_reads_per_directory" in assert_scim_error(waited, 429)["detail"]
     assert waited_for >= 0.5
     # Another directory's scan did not wait for that turn.
-    assert served.status_code == 200 and served_in < 0.5
+    # Had it waited for the busy scan it would have waited for its release, 10 s: the margin is for a busy machine.
+    assert served.status_code == 200 and served_in < 5
     assert first.status_code == 200
 
 
