@@ -115,11 +115,7 @@ def test_a_resource_changed_while_its_patch_was_computed_gets_both_changes(
     def racing(*args: Any, **kwargs: Any) -> Any:
         calls.append("apply")
         if len(calls) == 1:  # another request (a PUT) changes the user after this PATCH read it
-            other = {"userName": "race@contoso.example", "title": "Engineer"}
-            thread = threading.Thread(target=ops.replace, args=(target, other, Projection()))
-            thread.start()
-            thread.join(timeout=30)
-            assert not thread.is_alive()
+            _put_meanwhile(ops, target, {"userName": "race@contoso.example", "title": "Engineer"})
         return real_apply(*args, **kwargs)
 
     monkeypatch.setattr(operations, "apply_patch", racing)
@@ -141,9 +137,7 @@ def test_a_resource_that_keeps_changing_is_503_and_never_computed_under_the_lock
     real_apply = apply_patch
 
     def always_overtaken(*args: Any, **kwargs: Any) -> Any:
-        thread = threading.Thread(target=ops.replace, args=(target, {"userName": "busy@contoso.example"}, Projection()))
-        thread.start()
-        thread.join(timeout=30)
+        _put_meanwhile(ops, target, {"userName": "busy@contoso.example"})
         return real_apply(*args, **kwargs)
 
     monkeypatch.setattr(operations, "apply_patch", always_overtaken)
@@ -204,3 +198,12 @@ def test_a_number_no_float_can_hold_is_400_not_null(scim: Scim) -> None:
     headers = scim.headers({"Content-Type": "application/scim+json"})
     response = scim.client.post(f"{scim.base}/Users", content=body, headers=headers)
     assert_scim_error(response, 400, "invalidSyntax")
+
+
+def _put_meanwhile(ops: Operations, target: Target, document: dict[str, Any]) -> None:
+    """Another request, a PUT, lands while the PATCH under test is being computed (from another thread, as a
+    concurrent request would: PATCHes of one resource take turns, a PUT does not wait for them)."""
+    thread = threading.Thread(target=ops.replace, args=(target, document, Projection()))
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
