@@ -35,6 +35,9 @@ class RequestContext:
     unverified_domains: list[str] = field(default_factory=list)
     """Domains of a user this request wrote that are outside the directory's verified email domains (policy
     ``flag``), for the provisioning log's warning."""
+    body_read: bool = False
+    """The SCIM handler read the request body as JSON, every object's keys unique (``scim.http.read_json``): the
+    provisioning log can parse it again without checking."""
     unexpected: BaseException | None = None
     """An exception no handler expected (a bug), once it is logged: each layer it crosses logs it only once."""
 

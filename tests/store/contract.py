@@ -131,3 +131,59 @@ class StorageContract:
             first = store.create_instance_secret(conn, "contract")
             second = store.create_instance_secret(conn, "contract")
         assert first == second and len(first) >= 40
+
+    # The hot statements (scimgate.store.hot) run on the DB-API cursor: they must read and write exactly what
+    # SQLAlchemy's execution would, raise its exceptions, and show themselves to its listeners.
+
+    def test_hot_reads_equal_what_sqlalchemy_reads(self, store_db: Database, directory: str) -> None:
+        document = {"userName": "Zoë", "big": 2**70, "nested": {"list": [1, 2.5, None, True, "ü"]}}
+        with store_db.write() as conn:
+            store.insert(conn, users, directory, "usr_1", {**_user("Zoë"), "active": None}, document, NOW)
+        with store_db.read() as conn:
+            hot = store.get(conn, users, directory, "usr_1")
+            columns = (users.c.id, users.c.attributes, users.c.created, users.c.last_modified, users.c.version)
+            row = conn.execute(sa.select(*columns).where(users.c.id == "usr_1")).one()
+        assert hot is not None and (hot.id, hot.attributes, hot.created, hot.last_modified, hot.version) == tuple(row)
+        assert hot.attributes["big"] == 2**70 and hot.created.replace(tzinfo=UTC) == NOW
+
+    def test_hot_in_lists_of_any_length(self, store_db: Database, directory: str) -> None:
+        ids = [f"usr_{i:05d}" for i in range(2500)]
+        with store_db.write() as conn:
+            for user_id in ids[:3]:
+                store.insert(conn, users, directory, user_id, _user(user_id), {}, NOW)
+        with store_db.read() as conn:
+            assert store.existing_ids(conn, users, directory, []) == set()
+            assert store.existing_ids(conn, users, directory, ids[1:2]) == {ids[1]}
+            assert store.existing_ids(conn, users, directory, ids) == set(ids[:3])
+
+    def test_hot_insert_of_many_rows_and_delete_returning(self, store_db: Database, directory: str) -> None:
+        with store_db.write() as conn:
+            store.insert(conn, groups, directory, "grp_1", _group("g"), {}, NOW)
+            for i in range(3):
+                store.insert(conn, users, directory, f"usr_{i}", _user(f"u{i}"), {}, NOW)
+            added = store.add_members(conn, directory, "grp_1", [(f"usr_{i}", "User") for i in range(3)])
+        with store_db.write() as conn:
+            removed = store.remove_members(conn, directory, "grp_1", ["usr_1", "usr_9"])
+            remaining = store.member_ids(conn, directory, "grp_1")
+        assert len(added) == 3 and removed == [("usr_1", "User")] and remaining == {"usr_0", "usr_2"}
+
+    def test_hot_statement_failure_is_sqlalchemys_and_rolls_back(self, store_db: Database, directory: str) -> None:
+        with pytest.raises(sa.exc.IntegrityError), store_db.write() as conn:
+            store.insert(conn, users, directory, "usr_1", _user("a"), {}, NOW)
+            store.insert(conn, users, directory, "usr_2", _user("a"), {}, NOW)
+        with store_db.read() as conn:
+            assert store.get(conn, users, directory, "usr_1") is None  # the whole transaction rolled back
+
+    def test_hot_statements_reach_sqlalchemy_listeners(self, store_db: Database, directory: str) -> None:
+        seen: list[str] = []
+
+        def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+            seen.append(statement)
+
+        sa.event.listen(store_db.engine, "before_cursor_execute", record)
+        try:
+            with store_db.read() as conn:
+                store.get(conn, users, directory, "usr_1")
+        finally:
+            sa.event.remove(store_db.engine, "before_cursor_execute", record)
+        assert any("FROM users" in statement for statement in seen)

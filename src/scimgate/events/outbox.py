@@ -16,21 +16,25 @@ from sqlalchemy.engine import Connection
 from scimgate.context import current_request
 from scimgate.events.types import Event
 from scimgate.ids import new_id
+from scimgate.store.hot import Statement
 from scimgate.store.tables import directories, events
 
-_NEXT = (
+# Both run on the DB-API cursor (scimgate.store.hot): every write runs them.
+_NEXT = Statement(
     directories.update()
     .where(directories.c.id == sa.bindparam("b_directory_id"))
     .values(event_seq=directories.c.event_seq + sa.bindparam("b_count", type_=sa.BigInteger))
     .returning(directories.c.event_seq)
 )
+_COLUMNS = ("id", "directory_id", "sequence", "position", "type", "occurred_at", "data", "request_id", "token_id")
+_INSERT = Statement(events.insert().values({name: sa.bindparam(name) for name in _COLUMNS}))
 
 
 def emit(conn: Connection, directory_id: str, happened: Sequence[Event], now: datetime) -> None:
     """Write these events of one directory, in order, in the caller's transaction."""
     if not happened:
         return
-    last = conn.execute(_NEXT, {"b_directory_id": directory_id, "b_count": len(happened)}).scalar_one()
+    last = int(_NEXT.scalar(conn, {"b_directory_id": directory_id, "b_count": len(happened)}))
     _insert(conn, directory_id, happened, last - len(happened) + 1, now)
 
 
@@ -55,4 +59,4 @@ def _insert(conn: Connection, directory_id: str, happened: Sequence[Event], firs
         }
         for index, event in enumerate(happened)
     ]
-    conn.execute(events.insert(), rows)
+    _INSERT.many(conn, rows)

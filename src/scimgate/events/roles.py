@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from scimgate.store.hot import Statement
 from scimgate.store.tables import group_members, groups, role_mappings
 
 _CHUNK = 10_000  # PostgreSQL takes at most 65,535 bound parameters per statement
@@ -58,16 +59,24 @@ def mapped_roles(
     return out
 
 
+# Asked for every user event (the usual answer: no group is mapped): built once, run on the DB-API cursor.
+_ANY_MAPPING = Statement(
+    sa.select(role_mappings.c.role).where(role_mappings.c.directory_id == sa.bindparam("directory_id")).limit(1)
+)
+_ROLES_OF_GROUP = Statement(
+    sa.select(role_mappings.c.role).where(
+        role_mappings.c.directory_id == sa.bindparam("directory_id"),
+        role_mappings.c.group_id == sa.bindparam("group_id"),
+    )
+)
+
+
 def has_mappings(conn: Connection, directory_id: str) -> bool:
-    query = sa.select(role_mappings.c.role).where(role_mappings.c.directory_id == directory_id).limit(1)
-    return conn.execute(query).first() is not None
+    return _ANY_MAPPING.first(conn, {"directory_id": directory_id}) is not None
 
 
 def roles_of_group(conn: Connection, directory_id: str, group_id: str) -> set[str]:
-    query = sa.select(role_mappings.c.role).where(
-        role_mappings.c.directory_id == directory_id, role_mappings.c.group_id == group_id
-    )
-    return {row.role for row in conn.execute(query)}
+    return {row[0] for row in _ROLES_OF_GROUP.rows(conn, {"directory_id": directory_id, "group_id": group_id})}
 
 
 @dataclass(frozen=True)

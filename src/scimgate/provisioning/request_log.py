@@ -25,7 +25,7 @@ from scimgate.context import RequestContext, current_request
 from scimgate.ids import new_id
 from scimgate.observability.metrics import Metrics
 from scimgate.provisioning.explain import Explanation, explain, unverified_warning
-from scimgate.provisioning.redact import redact_body, redact_query
+from scimgate.provisioning.redact import parse_body, redact_body, redact_query
 from scimgate.provisioning.terms import entry_terms
 from scimgate.scim.errors import ScimError
 from scimgate.store.database import Database
@@ -124,8 +124,11 @@ class LogWriter:
         # issue 20 finding 3). Its query and bodies are not kept.
         kept = context.token_id is not None
         query = _clean(redact_query(entry.query)) if kept else None
+        # Each body parsed once, for redaction and for the search terms.
+        request = parse_body(entry.request_body, unique_keys=context.body_read) if kept else None
+        response = parse_body(entry.response_body, unique_keys=True) if kept else None
         terms, target = (
-            entry_terms(query, entry.request_body, entry.response_body, context.resource_id)
+            entry_terms(query, request, response, context.resource_id)
             if kept
             else ({context.resource_id.lower()} if context.resource_id else set(), None)
         )
@@ -143,8 +146,8 @@ class LogWriter:
             "scim_type": error.scim_type if error is not None and explanation is not None else None,
             "reason": explanation.reason if explanation else None,
             "advice": _clean(explanation.advice) if explanation else None,
-            "request_body": _clean(redact_body(entry.request_body, self.body_chars)) if kept else None,
-            "response_body": _clean(redact_body(entry.response_body, self.body_chars)) if kept else None,
+            "request_body": _clean(redact_body(entry.request_body, self.body_chars, request)) if kept else None,
+            "response_body": _clean(redact_body(entry.response_body, self.body_chars, response)) if kept else None,
             "token_id": context.token_id,
             "ignored": [_clean(name)[:300] for name in context.ignored[:50]] or None,
             "source": _clean(entry.source)[:64],

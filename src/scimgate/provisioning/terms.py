@@ -7,7 +7,6 @@ Terms are comparison keys (``scimgate.text``), so a search ignores case; a value
 per word, so "vance" finds "Adele Vance". A prefix of a term finds it too (the index serves a range).
 """
 
-import json
 import re
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,13 +21,6 @@ _VALUES = {"username", "displayname", "externalid", "id", "value"}
 _LISTS = {"emails", "members"}
 _FILTER_VALUE = re.compile(r'"((?:[^"\\]|\\.)*)"|\b(?:eq|ne|co|sw|ew|gt|ge|lt|le)\s+([^\s")]+)', re.IGNORECASE)
 _TARGET_KEYS = ("userName", "displayName")
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body) if body else None
-    except (ValueError, RecursionError):
-        return None
 
 
 def _walk(value: Any, found: list[str], depth: int = 0, in_list: bool = False) -> None:
@@ -78,14 +70,11 @@ def filter_of(query: str | None) -> str | None:
     return None
 
 
-def entry_terms(
-    query: str | None, request_body: bytes, response_body: bytes, resource_id: str | None
-) -> tuple[set[str], str | None]:
+def entry_terms(query: str | None, request: Any, response: Any, resource_id: str | None) -> tuple[set[str], str | None]:
     """The terms an entry is found by, and its target (the userName or group name it carried or got back, else
-    its filter). ``query`` is as stored (redacted); the bodies as received and sent (only the attributes above are
-    read from them)."""
+    its filter). ``query`` is as stored (redacted); the bodies as received and sent, parsed (anything that is not a
+    list or an object is skipped; only the attributes above are read from them)."""
     found: list[str] = [resource_id] if resource_id else []
-    request, response = _json(request_body), _json(response_body)
     _walk(request, found)
     # A list answer names what it found; more than a few means the request was not about them.
     if isinstance(response, dict) and isinstance(response.get("Resources"), list):

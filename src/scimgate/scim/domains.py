@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from scimgate.context import current_request
 from scimgate.scim.errors import InvalidValue, Reason
+from scimgate.store.hot import Statement
 from scimgate.store.tables import directories, directory_domains
 from scimgate.text import comparison_key
 
@@ -130,8 +131,12 @@ def note_unverified(domains: list[str]) -> None:
         context.unverified_domains.extend(d for d in domains if d not in context.unverified_domains)
 
 
+# Every write reads it: built once, run on the DB-API cursor (scimgate.store.hot).
+_MODE = Statement(sa.select(directories.c.domain_policy).where(directories.c.id == sa.bindparam("directory_id")))
+
+
 def policy_of(conn: Connection, directory_id: str) -> DomainPolicy:
-    mode = conn.execute(sa.select(directories.c.domain_policy).where(directories.c.id == directory_id)).scalar()
+    mode = _MODE.scalar(conn, {"directory_id": directory_id})
     if mode is None or mode == "off":
         return DomainPolicy()
     rows = conn.execute(

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scimgate.context import current_request
 from scimgate.jsonio import dumps
 from scimgate.scim.errors import (
     SCIM_MEDIA_TYPE,
@@ -64,6 +65,8 @@ async def read_json(request: Request, max_bytes: int, timeout: float = 30.0) -> 
         raise InvalidSyntax("The request body nests JSON too deeply.") from None
     except ValueError as error:
         raise InvalidSyntax(f"The request body is not valid JSON: {error}.") from None
+    if (context := current_request.get()) is not None:
+        context.body_read = True
     return parsed
 
 

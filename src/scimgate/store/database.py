@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 from scimgate.config import Settings
 from scimgate.jsonio import dumps_text
 from scimgate.store.files import private_file, sqlite_file
+from scimgate.store.hot import run_sql
 from scimgate.text import comparison_key
 
 
@@ -199,7 +200,8 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("scimgate_write") else "BEGIN")
+        # On the DB-API cursor (hot.py): through exec_driver_sql, BEGIN cost more than the lookup it wraps.
+        run_sql(conn, "BEGIN IMMEDIATE" if conn.get_execution_options().get("scimgate_write") else "BEGIN")
 
     return engine
 

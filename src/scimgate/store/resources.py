@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from scimgate.store.hot import Row, Statement
 from scimgate.store.tables import group_members, groups, instance_secrets, users
 
 Table = sa.Table
@@ -41,14 +42,9 @@ class Membership:
     display: str
 
 
-def _stored(row: sa.Row[Any]) -> StoredResource:
-    return StoredResource(
-        id=row.id,
-        attributes=row.attributes,
-        created=row.created,
-        last_modified=row.last_modified,
-        version=row.version,
-    )
+def _stored(row: Row) -> StoredResource:
+    """A resource from a row of ``_RESOURCE_COLUMNS``, in that order."""
+    return StoredResource(id=row[0], attributes=row[1], created=row[2], last_modified=row[3], version=row[4])
 
 
 _RESOURCE_COLUMNS = ("id", "attributes", "created", "last_modified", "version")
@@ -69,7 +65,7 @@ def insert(
 ) -> StoredResource:
     """Insert a resource. A taken unique key raises ``sqlalchemy.exc.IntegrityError``."""
     values = {"directory_id": directory_id, "id": resource_id, "attributes": attributes, "version": 1, **columns}
-    conn.execute(table.insert(), {**values, "created": now, "last_modified": now})
+    _insert_of(table, tuple(columns)).rows(conn, {**values, "created": now, "last_modified": now})
     return StoredResource(id=resource_id, attributes=attributes, created=now, last_modified=now, version=1)
 
 
@@ -83,14 +79,14 @@ def replace(
     now: datetime,
 ) -> StoredResource | None:
     values = {"attributes": attributes, "last_modified": now, **columns}
-    row = conn.execute(_statements(table).update, {"b_directory_id": directory_id, "b_id": resource_id, **values})
-    return _stored(found) if (found := row.first()) else None
+    row = _update_of(table, tuple(columns)).first(conn, {"b_directory_id": directory_id, "b_id": resource_id, **values})
+    return _stored(row) if row else None
 
 
 def touch(conn: Connection, table: Table, directory_id: str, resource_id: str, now: datetime) -> StoredResource | None:
     """Record a change that is not in the document (a membership), so lastModified and the version move."""
     params = {"b_directory_id": directory_id, "b_id": resource_id, "last_modified": now}
-    row = conn.execute(_statements(table).update, params).first()
+    row = _update_of(table, None).first(conn, params)
     return _stored(row) if row else None
 
 
@@ -101,40 +97,68 @@ def get(
     transactions are already exclusive), so a read-modify-write such as PATCH never loses a concurrent update."""
     statements = _statements(table)
     query = statements.get_for_update if for_update else statements.get
-    row = conn.execute(query, {"b_directory_id": directory_id, "b_id": resource_id}).first()
+    row = query.first(conn, {"b_directory_id": directory_id, "b_id": resource_id})
     return _stored(row) if row else None
 
 
 def delete(conn: Connection, table: Table, directory_id: str, resource_id: str) -> bool:
-    result = conn.execute(_statements(table).delete, {"b_directory_id": directory_id, "b_id": resource_id})
-    return result.rowcount > 0
+    return bool(_statements(table).delete.rows(conn, {"b_directory_id": directory_id, "b_id": resource_id}))
 
 
 @dataclass(frozen=True)
 class _Statements:
-    """The statements on one resource by its key, built once: building a SQLAlchemy statement per request costs
-    more than SQLite takes to run it. An update's SET list is the keys of the parameters it is run with."""
+    """The statements on one resource by its key, built once and run on the DB-API cursor (``hot.py``): through
+    SQLAlchemy's execution, each cost several times what SQLite takes to run it."""
 
-    get: sa.Select[Any]
-    get_for_update: sa.Select[Any]
-    update: sa.Update
-    delete: sa.Delete
-    existing: sa.Select[Any]
+    get: Statement
+    get_for_update: Statement
+    delete: Statement
+    existing: Statement
 
 
 _BY_ID: dict[str, _Statements] = {}
 
 
+def _by_id(table: Table) -> sa.ColumnElement[bool]:
+    return sa.and_(table.c.directory_id == sa.bindparam("b_directory_id"), table.c.id == sa.bindparam("b_id"))
+
+
 def _statements(table: Table) -> _Statements:
     if table.name not in _BY_ID:
-        by_id = sa.and_(table.c.directory_id == sa.bindparam("b_directory_id"), table.c.id == sa.bindparam("b_id"))
-        get = sa.select(*_columns(table)).where(by_id)
-        update = table.update().where(by_id).values(version=table.c.version + 1).returning(*_columns(table))
+        get = sa.select(*_columns(table)).where(_by_id(table))
         existing = sa.select(table.c.id).where(
             table.c.directory_id == sa.bindparam("b_directory_id"), table.c.id.in_(sa.bindparam("ids", expanding=True))
         )
-        _BY_ID[table.name] = _Statements(get, get.with_for_update(), update, table.delete().where(by_id), existing)
+        _BY_ID[table.name] = _Statements(
+            Statement(get),
+            Statement(get.with_for_update()),
+            Statement(table.delete().where(_by_id(table)).returning(table.c.id)),
+            Statement(existing),
+        )
     return _BY_ID[table.name]
+
+
+_WRITES: dict[tuple[str, str, tuple[str, ...]], Statement] = {}
+
+
+def _update_of(table: Table, columns: tuple[str, ...] | None) -> Statement:
+    """The UPDATE of a resource's document, its derived ``columns`` and lastModified, or (``columns`` None, a
+    touch) of lastModified only; its version moves either way."""
+    key = (table.name, "update" if columns is not None else "touch", columns or ())
+    if key not in _WRITES:
+        names = ("last_modified",) if columns is None else ("attributes", "last_modified", *columns)
+        update = table.update().where(_by_id(table)).values(version=table.c.version + 1)
+        update = update.values({name: sa.bindparam(name) for name in names})
+        _WRITES[key] = Statement(update.returning(*_columns(table)))
+    return _WRITES[key]
+
+
+def _insert_of(table: Table, columns: tuple[str, ...]) -> Statement:
+    key = (table.name, "insert", columns)
+    if key not in _WRITES:
+        names = ("directory_id", "id", "attributes", "version", "created", "last_modified", *columns)
+        _WRITES[key] = Statement(table.insert().values({name: sa.bindparam(name) for name in names}))
+    return _WRITES[key]
 
 
 def search(
@@ -177,21 +201,21 @@ def search_by_key(
     """
     page_query, count_query = _by_key(key)
     params = {"directory_id": directory_id, "value": value, "offset": offset, "limit": limit}
-    page = [_stored(row) for row in conn.execute(page_query, params)] if limit else []
+    page = [_stored(row) for row in page_query.rows(conn, params)] if limit else []
     total = _total_from_page(offset, limit, len(page))
-    return (conn.execute(count_query, params).scalar_one() if total is None else total), page
+    return (int(count_query.scalar(conn, params)) if total is None else total), page
 
 
-_BY_KEY: dict[sa.ColumnElement[Any], tuple[sa.Select[Any], sa.Select[Any]]] = {}
+_BY_KEY: dict[sa.ColumnElement[Any], tuple[Statement, Statement]] = {}
 
 
-def _by_key(key: sa.ColumnElement[Any]) -> tuple[sa.Select[Any], sa.Select[Any]]:
+def _by_key(key: sa.ColumnElement[Any]) -> tuple[Statement, Statement]:
     if key not in _BY_KEY:
         table = key.table
         condition = sa.and_(table.c.directory_id == sa.bindparam("directory_id"), key == sa.bindparam("value"))
         page = sa.select(*_columns(table)).where(condition).order_by(table.c.id)
         page = page.offset(sa.bindparam("offset", type_=sa.Integer)).limit(sa.bindparam("limit", type_=sa.Integer))
-        _BY_KEY[key] = (page, sa.select(sa.func.count()).select_from(table).where(condition))
+        _BY_KEY[key] = (Statement(page), Statement(sa.select(sa.func.count()).select_from(table).where(condition)))
     return _BY_KEY[key]
 
 
@@ -244,7 +268,7 @@ def existing_ids(conn: Connection, table: Table, directory_id: str, ids: Iterabl
     found: set[str] = set()
     for chunk in _chunks(ids):
         found |= {
-            row.id for row in conn.execute(_statements(table).existing, {"b_directory_id": directory_id, "ids": chunk})
+            row[0] for row in _statements(table).existing.rows(conn, {"b_directory_id": directory_id, "ids": chunk})
         }
     return found
 
@@ -279,42 +303,52 @@ def add_members(
         }
         for member_id, kind in added
     ]
-    if rows:
-        conn.execute(group_members.insert(), rows)
+    _ADD_MEMBER.many(conn, rows)
     return added
+
+
+_ADD_MEMBER = Statement(
+    group_members.insert().values(
+        {name: sa.bindparam(name) for name in ("directory_id", "group_id", "member_id", "user_id", "child_group_id")}
+    )
+)
 
 
 def remove_members(conn: Connection, directory_id: str, group_id: str, ids: Iterable[str]) -> list[tuple[str, str]]:
     """Remove these members where present. Returns the (member_id, "User"|"Group") pairs removed."""
     removed: list[tuple[str, str]] = []
     for chunk in _chunks(ids):
-        result = conn.execute(
-            group_members.delete()
-            .where(
-                group_members.c.directory_id == directory_id,
-                group_members.c.group_id == group_id,
-                group_members.c.member_id.in_(chunk),
-            )
-            .returning(group_members.c.member_id, group_members.c.user_id)
-        )
-        removed += [(row.member_id, "User" if row.user_id else "Group") for row in result]
+        result = _REMOVE_MEMBERS.rows(conn, {"directory_id": directory_id, "group_id": group_id, "among": chunk})
+        removed += [(member_id, "User" if user_id else "Group") for member_id, user_id in result]
     return removed
+
+
+_REMOVE_MEMBERS = Statement(
+    group_members.delete()
+    .where(
+        group_members.c.directory_id == sa.bindparam("directory_id"),
+        group_members.c.group_id == sa.bindparam("group_id"),
+        group_members.c.member_id.in_(sa.bindparam("among", expanding=True)),
+    )
+    .returning(group_members.c.member_id, group_members.c.user_id)
+)
 
 
 def member_ids(conn: Connection, directory_id: str, group_id: str, among: Iterable[str] | None = None) -> set[str]:
     params = {"directory_id": directory_id, "group_id": group_id}
     if among is None:
-        return {row.member_id for row in conn.execute(_MEMBER_IDS, params)}
+        return {row[0] for row in _MEMBER_IDS.rows(conn, params)}
     found: set[str] = set()
     for chunk in _chunks(among):
-        found |= {row.member_id for row in conn.execute(_MEMBER_IDS_AMONG, {**params, "among": chunk})}
+        found |= {row[0] for row in _MEMBER_IDS_AMONG.rows(conn, {**params, "among": chunk})}
     return found
 
 
-_MEMBER_IDS = sa.select(group_members.c.member_id).where(
+_MEMBERS = sa.select(group_members.c.member_id).where(
     group_members.c.directory_id == sa.bindparam("directory_id"), group_members.c.group_id == sa.bindparam("group_id")
 )
-_MEMBER_IDS_AMONG = _MEMBER_IDS.where(group_members.c.member_id.in_(sa.bindparam("among", expanding=True)))
+_MEMBER_IDS = Statement(_MEMBERS)
+_MEMBER_IDS_AMONG = Statement(_MEMBERS.where(group_members.c.member_id.in_(sa.bindparam("among", expanding=True))))
 
 
 def members_of(conn: Connection, directory_id: str, group_ids: Sequence[str]) -> dict[str, list[Member]]:
@@ -355,7 +389,7 @@ def members_of(conn: Connection, directory_id: str, group_ids: Sequence[str]) ->
 
 
 # Built once: constructing SQLAlchemy expressions costs more than running this query (see docs/performance.md).
-_GROUPS_OF = (
+_GROUPS_OF = Statement(
     sa.select(group_members.c.member_id, groups.c.id, groups.c.display_name)
     .select_from(
         group_members.join(
@@ -375,8 +409,10 @@ def groups_of(conn: Connection, directory_id: str, member_ids_: Sequence[str]) -
     """The groups each user (or group) is a direct member of: ``User.groups`` is derived from this."""
     out: dict[str, list[Membership]] = defaultdict(list)
     for chunk in _chunks(member_ids_):
-        for row in conn.execute(_GROUPS_OF, {"directory_id": directory_id, "member_ids": chunk}):
-            out[row.member_id].append(Membership(row.id, row.display_name))
+        for member_id, group_id, display_name in _GROUPS_OF.rows(
+            conn, {"directory_id": directory_id, "member_ids": chunk}
+        ):
+            out[member_id].append(Membership(group_id, display_name))
     return out
 
 
