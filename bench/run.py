@@ -62,11 +62,17 @@ class Load:
 
 
 def run_scimgate(
-    label: str, database_url: str | None, workers: int, load: Load, extra: tuple[str, ...] = ()
+    label: str,
+    database_url: str | None,
+    workers: int,
+    load: Load,
+    extra: tuple[str, ...] = (),
+    python: str = PYTHON,
 ) -> dict[str, object]:
+    """``python``: the interpreter whose scimgate to run (another checkout's venv, for a before/after)."""
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        command = [PYTHON, "-m", "scimgate", "serve", "--port", str(port), "--workers", str(workers)]
+        command = [python, "-m", "scimgate", "serve", "--port", str(port), "--workers", str(workers)]
         command += ["--rate-limit-per-second", "0", *extra]  # measure the server, not its rate limit
         if database_url:
             command += ["--database-url", database_url]
@@ -180,6 +186,15 @@ def main() -> int:
         metavar="'NAME: FLAGS'",
         help="also run scimgate (SQLite, 1 worker) with these serve flags, e.g. 'errors only: --access-log errors'",
     )
+    parser.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        metavar="'NAME: PYTHON'",
+        help="also run the scimgate another interpreter imports (SQLite, 1 worker), e.g. an older checkout's venv: "
+        "'before: ../old/.venv/bin/python'; alternated with this checkout's run",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="run scimgate and each --against this many times")
     args = parser.parse_args()
     load = Load(args.users, args.group_size, args.phase_seconds)
     everywhere = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
@@ -187,11 +202,17 @@ def main() -> int:
     rows: dict[str, object] = {"bare_starlette_requests_per_second": round(run_baseline(20_000), 1)}
     if everywhere is not None:
         os.sched_setaffinity(0, everywhere)  # multi-worker servers must be free to use both cores
-    for workers in [] if args.only_scim2_server else args.workers:
-        rows[f"sqlite_{workers}w"] = run_scimgate(f"sqlite {workers}w", None, workers, load)
-        if args.postgres:
-            url = fresh_postgres(args.postgres)
-            rows[f"postgres_{workers}w"] = run_scimgate(f"postgres {workers}w", url, workers, load)
+    for round_ in range(1, args.rounds + 1):  # alternated: another machine's mood hits both alike
+        suffix = f" round {round_}" if args.rounds > 1 else ""
+        for against in args.against:
+            name, _, python = against.partition(":")
+            label = f"sqlite 1w {name.strip()}{suffix}"
+            rows[label] = run_scimgate(label, None, 1, load, python=python.strip())
+        for workers in [] if args.only_scim2_server else args.workers:
+            rows[f"sqlite_{workers}w{suffix}"] = run_scimgate(f"sqlite {workers}w{suffix}", None, workers, load)
+            if args.postgres:
+                url = fresh_postgres(args.postgres)
+                rows[f"postgres_{workers}w{suffix}"] = run_scimgate(f"postgres {workers}w{suffix}", url, workers, load)
     for variant in args.variant:
         name, _, flags = variant.partition(":")
         rows[f"sqlite_1w {name.strip()}"] = run_scimgate(
