@@ -52,7 +52,15 @@ def _insert(conn: Connection, directory_id: str, happened: Sequence[Event], firs
             "data": event.data(),
             "request_id": request.id if request else None,
             "token_id": request.token_id if request else None,
+            **_about(event),
         }
         for index, event in enumerate(happened)
     ]
     conn.execute(events.insert(), rows)
+
+
+def _about(event: Event) -> dict[str, str | None]:
+    """The indexed copy of what the event is about (its object, and a membership event's group), by which a user's
+    or a group's page finds its events."""
+    group = getattr(event, "group", None)
+    return {"object_id": event.object.get("id"), "group_id": group.get("id") if group else None}
