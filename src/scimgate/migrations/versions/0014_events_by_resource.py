@@ -6,7 +6,7 @@ Until now the admin pages looked for a resource's events among the directory's n
 
 Revision ID: 0014
 Revises: 0013
-Create Date: 2026-12-12
+Create Date: 2026-12-03
 """
 
 from collections.abc import Sequence
