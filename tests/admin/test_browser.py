@@ -1,12 +1,14 @@
 """The admin page in a real headless Chromium (Debian's chromium, driven by Selenium through its chromedriver).
 
 A real scimgate serves on loopback; the browser signs in, creates a directory and sees its token once, an IdP's
-request fails, the admin finds it in the log with its explanation, and pages through a group's members.
+request fails, the admin finds it in the log with its explanation, pages through a group's members, and reads a
+group's members, requests and events at phone and laptop width.
 Screenshots go to ``artifacts/screenshots`` (or ``$SCIMGATE_SCREENSHOTS``).
 """
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx2
 import pytest
@@ -19,6 +21,7 @@ from scimgate.testing import ScimgateServer
 from tests.helpers.browser import chromium, click_through, find_now, shot
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 pytestmark = pytest.mark.slow
 
@@ -77,15 +80,15 @@ def test_an_admin_sets_up_a_directory_and_solves_a_failure(browser: WebDriver, s
     shot(browser, "04-failed-request")
 
 
-def _wait_for_rows(driver: WebDriver, selector: str) -> list[WebElement]:
-    """The log is written within half a second of the request: reload until the row is there."""
+def _wait_for_rows(driver: WebDriver, selector: str, count: int = 1) -> list[WebElement]:
+    """The log is written within half a second of each request: reload until ``count`` rows are there."""
     for _ in range(80):
         rows = find_now(driver, selector)
-        if rows:
+        if len(rows) >= count:
             return rows
         time.sleep(0.25)
         driver.refresh()
-    raise AssertionError(f"no {selector} on {driver.current_url}")
+    raise AssertionError(f"fewer than {count} {selector} on {driver.current_url}")
 
 
 def test_an_admin_pages_through_a_groups_members(browser: WebDriver, scimgate_server: ScimgateServer) -> None:
@@ -128,6 +131,19 @@ def _fits(driver: WebDriver) -> None:
     assert overflow <= 0, f"{driver.current_url} is {overflow}px wider than the window"
 
 
+@contextmanager
+def at_width(driver: WebDriver, width: int) -> Iterator[None]:
+    """The page laid out for a screen ``width`` px wide. Chromium will not make a window narrower than 500 px: the
+    phone's width is emulated (the layout viewport is then that wide, and grows with content that does not fit,
+    which _fits catches)."""
+    metrics = {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 @pytest.mark.parametrize("width", [360, 1366])
 def test_an_admin_searches_the_log_for_a_username_at_phone_and_laptop_width(
     browser: WebDriver, scimgate_server: ScimgateServer, width: int
@@ -136,11 +152,7 @@ def test_an_admin_searches_the_log_for_a_username_at_phone_and_laptop_width(
     for a userName lands on its 409, whose detail wraps, with the field that differs (externalId) beside the stored
     one and a link to the user holding the name, whose page lists the 409 among its requests and its events; the
     SCIM URL has a copy button that copies."""
-    # Chromium will not make a window narrower than 500 px: the phone's width is emulated (the layout viewport is
-    # then 360 px, and grows with content that does not fit, which _fits catches).
-    metrics = {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600}
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-    try:
+    with at_width(browser, width):
         directory = scimgate_server.create_directory(f"Layout {width}")
         name = f"adele{width}@contoso.example"
         directory.post("/Users", {"schemas": [USER], "userName": name, "externalId": "AdeleVance"})
@@ -184,5 +196,58 @@ def test_an_admin_searches_the_log_for_a_username_at_phone_and_laptop_width(
         shot(browser, f"08-user-requests-and-events-{width}px")
         click_through(browser, browser.find_elements(By.CSS_SELECTOR, "#requests tbody tr a")[0])
         assert "user_name_taken" in browser.find_element(By.ID, "explanation").text
-    finally:
-        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.parametrize("width", [360, 1366])
+def test_an_admin_reads_a_groups_members_requests_and_events_at_phone_and_laptop_width(
+    browser: WebDriver, scimgate_server: ScimgateServer, width: int
+) -> None:
+    """Issue 22, at 360 px and 1366 px: from the directory's groups, a group's page lists its members (linked to
+    their pages), the IdP's requests about it (its lookup by displayName, its creation, a refused duplicate with
+    why, the PATCH adding a member) and its events (its creation, each member added, by name); the page fits the
+    width, and a member's page says which group the user joined."""
+    with at_width(browser, width):
+        directory = scimgate_server.create_directory(f"Group page {width}")
+        ada, grace = (
+            directory.post("/Users", {"schemas": [USER], "userName": f"{who}{width}@contoso.example"}).json()
+            for who in ("ada", "grace")
+        )
+        lookup = directory.request("GET", '/Groups?filter=displayName eq "Engineering"')
+        made = directory.post(
+            "/Groups", {"schemas": [GROUP], "displayName": "Engineering", "members": [{"value": ada["id"]}]}
+        )
+        taken = directory.post("/Groups", {"schemas": [GROUP], "displayName": "ENGINEERING"})
+        added = directory.patch(
+            f"/Groups/{made.json()['id']}", [{"op": "add", "path": "members", "value": [{"value": grace["id"]}]}]
+        )
+        assert (lookup.status_code, made.status_code, taken.status_code) == (200, 201, 409)
+        assert added.status_code in (200, 204)
+
+        sign_in(browser, scimgate_server)
+        browser.get(f"{scimgate_server.url}/admin/directories/{directory.id}/groups")
+        click_through(browser, browser.find_element(By.LINK_TEXT, "Engineering"))
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Engineering"
+        assert browser.find_element(By.ID, "member-count").text == "2"
+        members = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#members tbody tr")]
+        assert sorted(member.split()[0] for member in members) == [
+            f"ada{width}@contoso.example",
+            f"grace{width}@contoso.example",
+        ]
+
+        requests = [row.text for row in _wait_for_rows(browser, "#requests tbody tr[class]", 4)]
+        assert len(requests) == 4, requests
+        assert f"PATCH /Groups/{made.json()['id']}" in requests[0]
+        assert "POST /Groups" in requests[1] and "409 display_name_taken" in requests[1]
+        assert "POST /Groups" in requests[2] and "201" in requests[2]
+        assert 'GET /Groups?filter=displayName eq "Engineering"' in requests[3] and "200" in requests[3]
+        events = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#resource-events tbody tr")]
+        types = [code.text for code in browser.find_elements(By.CSS_SELECTOR, "#resource-events tbody td code")]
+        assert types == ["group.user_added", "group.user_added", "group.created"], events
+        assert f"added grace{width}@contoso.example" in events[0] and f"added ada{width}@contoso.example" in events[1]
+        _fits(browser)
+        shot(browser, f"09-group-members-requests-events-{width}px")
+
+        click_through(browser, browser.find_element(By.LINK_TEXT, f"grace{width}@contoso.example"))
+        assert browser.find_element(By.TAG_NAME, "h1").text == f"grace{width}@contoso.example"
+        assert "to group Engineering" in browser.find_element(By.ID, "resource-events").text
+        _fits(browser)

@@ -55,3 +55,17 @@ def test_the_api_refuses_what_it_cannot_search(api: Api) -> None:
     assert api.get("/log", params={"resource": "Widget"}).status_code == 422
     missing = api.get("/log/req_missing")
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.both_backends
+def test_the_api_searches_credential_failures_by_cause(api: Api, scim: Scim) -> None:
+    """The statuses a banner links the admin page's log with also search the API: a mistyped token is among the
+    credential_unknown refusals, not the credential_setup ones (which count toward quarantine)."""
+    mistyped = {"Authorization": "Bearer scimgate_mistyped0000000000000000000000000"}
+    assert scim.client.get(f"{scim.base}/Users", headers=mistyped).status_code == 401
+    scim.get("/Users")
+    flush(scim.client)
+    unknown = api.get("/log", params={"status": "credential_unknown"})
+    assert unknown.status_code == 200, unknown.text
+    assert [(e["status"], e["reason"]) for e in unknown.json()["data"]] == [(401, "unknown_token")]
+    assert api.get("/log", params={"status": "credential_setup"}).json()["data"] == []

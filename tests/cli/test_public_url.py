@@ -1,5 +1,6 @@
 """One source of truth for URLs: the management commands print the SCIM URL the server answers at."""
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -63,3 +64,55 @@ def test_serve_says_where_the_admin_page_is_and_how_to_sign_in(tmp_path: Path) -
     key = "operator-key-0123456789-abcdefghijklmnop"
     keyed = run("serve", "--port", "8841", "--data-dir", data, "--operator-key", key).output
     assert "Admin page: http://localhost:8841/admin (sign in with the operator key" in keyed and key not in keyed
+
+
+def shown(*args: str) -> dict[str, Any]:
+    values: dict[str, Any] = json.loads(run("config", "show", "--json", *args).output)
+    return values
+
+
+def test_config_show_prints_the_url_the_commands_print(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`config show` resolves the public URL as `directory create` does, and says where it comes from: after
+    `serve --port 8841`, port 8841, stored by serve; a --public-url flag or SCIMGATE_PUBLIC_URL wins for both."""
+    data = str(tmp_path / "data")
+    run("serve", "--port", "8841", "--data-dir", data)
+    values = shown("--data-dir", data)
+    assert values["resolved_public_url"] == "http://localhost:8841" and values["public_url"] is None
+    assert values["public_url_source"] == "stored by the last `scimgate serve`"
+    assert "resolved_public_url = http://localhost:8841\n" in run("config", "show", "--data-dir", data).output
+    made = run("directory", "create", "Contoso", "--data-dir", data).output
+    assert scim_url(made).startswith(f"{values['resolved_public_url']}/scim/v2/")
+
+    flagged = shown("--data-dir", data, "--public-url", "https://flag.example/")
+    assert flagged["resolved_public_url"] == "https://flag.example"
+    assert flagged["public_url_source"] == "the public_url setting (flag or SCIMGATE_PUBLIC_URL)"
+    monkeypatch.setenv("SCIMGATE_PUBLIC_URL", "https://env.example")
+    assert shown("--data-dir", data)["resolved_public_url"] == "https://env.example"
+    made = run("directory", "create", "Fabrikam", "--data-dir", data).output
+    assert scim_url(made).startswith("https://env.example/scim/v2/")
+
+
+def test_config_show_after_serve_with_a_public_url_prints_it(tmp_path: Path) -> None:
+    """`serve --public-url https://…/`: `config show` prints that URL (as stored, without the trailing slash)."""
+    data = str(tmp_path / "data")
+    run("serve", "--public-url", "https://scim.contoso.example/", "--data-dir", data)
+    assert shown("--data-dir", data)["resolved_public_url"] == "https://scim.contoso.example"
+
+
+def test_config_show_before_any_serve_prints_host_and_port_and_creates_nothing(tmp_path: Path) -> None:
+    """With no database yet, `config show` says the URL comes from host and port, and leaves no database behind
+    (it only reads: a mistyped --data-dir must not become a new, empty installation)."""
+    data = tmp_path / "data"
+    values = shown("--data-dir", str(data), "--port", "9100")
+    assert values["resolved_public_url"] == "http://localhost:9100"
+    assert values["public_url_source"] == "host and port: no `scimgate serve` has stored a URL"
+    assert not data.exists()
+
+
+def test_config_show_says_why_a_database_could_not_be_read(tmp_path: Path) -> None:
+    """A database that does not answer is not fatal to `config show`: it falls back to host and port and says why,
+    without the password."""
+    values = shown("--database-url", "postgresql://nobody:secretpw@127.0.0.1:1/x")
+    assert values["resolved_public_url"] == "http://localhost:8000"
+    assert "the database could not be read" in values["public_url_source"]
+    assert "secretpw" not in json.dumps(values)

@@ -13,6 +13,7 @@ from scimgate.scim.query import Page, SearchQuery, Target
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.store.database import Database
 from scimgate.store.tables import groups, users
+from tests.helpers.plans import plan
 from tests.helpers.scim import BASE_URL, new_directory
 
 pytestmark = pytest.mark.both_backends
@@ -80,14 +81,6 @@ def populate(database: Database, directory_id: str, n: int) -> None:
     with database.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
-
-
-def plan(database: Database, statement: str, parameters: Any) -> str:
-    with database.read() as conn:
-        if database.is_sqlite:
-            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-            return "\n".join(str(row[-1]) for row in rows)
-        return "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 Requests are found in the log's terms index (``provisioning/terms.py``): by the resource's id (the path named it or
 an answer carried it) and by what an IdP looks it up or creates it by (userName, displayName, externalId), so a
 refused creation (a 409 for a taken userName) and the lookup that preceded it are listed on the page of the user
-who holds the name. Events are the feed's rows whose object (or, for membership events, whose group) is it.
+who holds the name. Events are the feed's rows whose object (or, for membership events, whose group) is it, found
+at any age through the ``object_id`` and ``group_id`` columns the event is written with (migration 0014).
 """
 
 from typing import Any
@@ -17,9 +18,6 @@ from scimgate.store.tables import events, request_log, request_log_terms
 from scimgate.text import comparison_key
 
 SHOWN = 20
-EVENT_WINDOW = 10_000
-"""How many of the directory's newest events are looked through: events have no index by object (a migration
-would add one), and a page must not read a directory's whole history to find a resource's last changes."""
 
 
 def page_context(conn: Connection, directory_id: str, resource_id: str, names: list[Any]) -> dict[str, Any]:
@@ -28,7 +26,6 @@ def page_context(conn: Connection, directory_id: str, resource_id: str, names: l
         "requests": requests_about(conn, directory_id, resource_id, names),
         "events": events_about(conn, directory_id, resource_id),
         "relative": relative_path,
-        "event_window": f"{EVENT_WINDOW:,}",
     }
 
 
@@ -62,21 +59,16 @@ def _names_it(row: Any, resource_id: str, names: set[str]) -> bool:
 
 
 def events_about(conn: Connection, directory_id: str, resource_id: str, limit: int = SHOWN) -> list[Any]:
-    """The newest of the directory's events whose object is the resource, or whose group is (membership events),
-    among its latest ``EVENT_WINDOW``."""
-    recent = (
-        sa.select(events.c.id)
-        .where(events.c.directory_id == directory_id)
-        .order_by(events.c.sequence.desc())
-        .limit(EVENT_WINDOW)
-        .scalar_subquery()
-    )
-    data = events.c.data
-    about = sa.or_(data["object"]["id"].as_string() == resource_id, data["group"]["id"].as_string() == resource_id)
-    query = (
+    """The directory's newest events whose object is the resource, or whose group is (membership events), at any
+    age: each of the two is a range of its index (``object_id``, ``group_id``: migration 0014), read newest first
+    and no further than ``limit``."""
+    ranges = [
         sa.select(events)
-        .where(events.c.directory_id == directory_id, events.c.id.in_(recent), about)
+        .where(events.c.directory_id == directory_id, column == resource_id)
         .order_by(events.c.sequence.desc())
         .limit(limit)
-    )
-    return list(conn.execute(query))
+        .subquery()
+        for column in (events.c.object_id, events.c.group_id)
+    ]
+    both = sa.union_all(*(sa.select(found) for found in ranges)).subquery()
+    return list(conn.execute(sa.select(both).order_by(both.c.sequence.desc()).limit(limit)))

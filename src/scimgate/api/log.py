@@ -9,11 +9,13 @@ from pydantic import BaseModel, Field
 
 from scimgate.api.common import MAX_LIMIT, ApiError, Ctx
 from scimgate.directories.service import list_directories
-from scimgate.provisioning.log_search import LogFilter, relative_path, search
+from scimgate.provisioning.log_search import STATUSES, LogFilter, relative_path, search
 from scimgate.store.database import utc
 from scimgate.store.tables import request_log
 
 router = APIRouter(prefix="/log", tags=["provisioning log"])
+# The statuses the admin page's and the CLI's searches take (a banner links to its cause), and any HTTP status.
+_STATUS = rf"^({'|'.join(STATUSES)}|[1-5][0-9][0-9])$"
 _TIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$"
 
 
@@ -80,7 +82,12 @@ def log_filter(
     directory_id: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[
         str | None,
-        Query(pattern=r"^(failed|ok|ignored|[1-5][0-9][0-9])$", description="failed, ok, ignored, or a status code."),
+        Query(
+            pattern=_STATUS,
+            description="failed, ok, ignored, credential_setup (401s the IdP's setup causes: a token of another "
+            "directory, revoked or expired, a disabled directory), credential_unknown (401s of a token no directory "
+            "has, or none), or a status code.",
+        ),
     ] = None,
     resource: Literal["User", "Group", "Bulk", "Search"] | None = None,
     since: Annotated[

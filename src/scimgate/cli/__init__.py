@@ -10,7 +10,15 @@ from pydantic import SecretStr
 from scimgate import serving
 from scimgate.app import create_app
 from scimgate.check import IDPS
-from scimgate.cli.common import emit, json_option, load_settings, masked_url, open_database, settings_options
+from scimgate.cli.common import (
+    emit,
+    json_option,
+    load_settings,
+    masked_url,
+    open_database,
+    public_url_and_source,
+    settings_options,
+)
 from scimgate.cli.credentials import client, token
 from scimgate.cli.directories import directory
 from scimgate.cli.domains import domain, policy
@@ -148,9 +156,12 @@ def config() -> None:
 @settings_options()
 @json_option
 def config_show(as_json: bool, **flags: Any) -> None:
-    """Every setting with its value from flags, SCIMGATE_ variables or defaults; secrets masked."""
+    """Every setting with its value from flags, SCIMGATE_ variables or defaults; secrets masked. And the public URL
+    the management commands print, resolved as they resolve it (the setting, else what the last serve stored, else
+    host and port), with where it comes from."""
     settings = load_settings(flags)
     values = masked(settings)
+    values["resolved_public_url"], values["public_url_source"] = public_url_and_source(settings)
     emit(as_json, values, lambda: [f"{name} = {value}" for name, value in values.items()])
 
 
@@ -162,7 +173,6 @@ def masked(settings: Settings) -> dict[str, Any]:
     if settings.database_url:
         values["database_url"] = masked_url(settings.database_url)
     values["resolved_database_url"] = masked_url(settings.resolved_database_url())
-    values["resolved_public_url"] = settings.resolved_public_url()
     return values
 
 

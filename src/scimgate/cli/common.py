@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from scimgate.config import Settings
 from scimgate.store import migrate
 from scimgate.store.database import Database
-from scimgate.store.files import private_directory
+from scimgate.store.files import private_directory, sqlite_file
 from scimgate.store.served import served_public_url
 
 NOT_FOUND = 3
@@ -139,6 +139,44 @@ def resolve_public_url(settings: Settings, db: Database) -> None:
     if settings.public_url is None:
         with db.read() as conn:
             settings.public_url = served_public_url(conn)
+
+
+def public_url_and_source(settings: Settings) -> tuple[str, str]:
+    """The URL ``resolve_public_url`` gives the management commands, and where it comes from, for ``config show``:
+    the stored one is read without creating a database or upgrading its schema, and a database that cannot be read
+    is said, not fatal (``config show`` is what one runs to find out why)."""
+    if settings.public_url is not None:
+        return settings.resolved_public_url(), "the public_url setting (flag or SCIMGATE_PUBLIC_URL)"
+    stored, unread = _stored_public_url(settings)
+    if stored is not None:
+        return stored, "stored by the last `scimgate serve`"
+    default = "host and port: no `scimgate serve` has stored a URL"
+    return settings.resolved_public_url(), f"{default} ({unread})" if unread else default
+
+
+def _stored_public_url(settings: Settings) -> tuple[str | None, str | None]:
+    """The URL the last ``serve`` stored, or None and why it could not be read (None when there is none yet)."""
+    try:
+        url = sa.make_url(settings.resolved_database_url())
+    except sa.exc.ArgumentError:
+        return None, "the database URL is not one"
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        return None, None  # no serve has run on this data directory: nothing to read, and nothing to create
+    try:
+        db = Database.from_settings(settings)
+    except (sa.exc.ArgumentError, ImportError) as error:
+        return None, f"cannot use the database: {type(error).__name__}"
+    try:
+        with db.read() as conn:
+            return served_public_url(conn), None
+    except sa.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or type(error).__name__).strip().splitlines()[0]
+        if url.password:  # a driver's message names the user and host; never let it carry the password
+            reason = reason.replace(str(url.password), "***")
+        return None, f"the database could not be read: {reason}"
+    finally:
+        db.dispose()
 
 
 def emit(as_json: bool, data: Any, lines: Callable[[], list[str]]) -> None:

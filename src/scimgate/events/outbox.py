@@ -26,7 +26,10 @@ _NEXT = Statement(
     .values(event_seq=directories.c.event_seq + sa.bindparam("b_count", type_=sa.BigInteger))
     .returning(directories.c.event_seq)
 )
-_COLUMNS = ("id", "directory_id", "sequence", "position", "type", "occurred_at", "data", "request_id", "token_id")
+_COLUMNS = (
+    *("id", "directory_id", "sequence", "position", "type", "occurred_at", "data", "request_id", "token_id"),
+    *("object_id", "group_id"),
+)
 _INSERT = Statement(events.insert().values({name: sa.bindparam(name) for name in _COLUMNS}))
 
 
@@ -56,7 +59,15 @@ def _insert(conn: Connection, directory_id: str, happened: Sequence[Event], firs
             "data": event.data(),
             "request_id": request.id if request else None,
             "token_id": request.token_id if request else None,
+            **_about(event),
         }
         for index, event in enumerate(happened)
     ]
     _INSERT.many(conn, rows)
+
+
+def _about(event: Event) -> dict[str, str | None]:
+    """The indexed copy of what the event is about (its object, and a membership event's group), by which a user's
+    or a group's page finds its events."""
+    group = getattr(event, "group", None)
+    return {"object_id": event.object.get("id"), "group_id": group.get("id") if group else None}
