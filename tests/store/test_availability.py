@@ -260,7 +260,9 @@ def test_a_pathological_query_stops_at_the_statement_timeout(database: Database)
             response = client.get(url, params=query, headers=headers)
             assert_scim_error(response, 503)
             assert int(response.headers["retry-after"]) >= 1 and time.monotonic() - started < 5
-            assert client.get(f"{url}/{first}", headers=headers).status_code == 200  # the pool is fine
+            # The pool is fine: a cheap read answers. (On a busy machine one may itself outlast 20 ms: a few tries;
+            # a connection left broken by the cancelled statement would fail them all.)
+            assert any(client.get(f"{url}/{first}", headers=headers).status_code == 200 for _ in range(5))
     finally:
         hasty.dispose()
     with TestClient(create_app(Settings(public_url=BASE_URL), database), base_url=BASE_URL) as client:
