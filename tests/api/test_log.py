@@ -69,3 +69,14 @@ def test_the_api_searches_credential_failures_by_cause(api: Api, scim: Scim) -> 
     assert unknown.status_code == 200, unknown.text
     assert [(e["status"], e["reason"]) for e in unknown.json()["data"]] == [(401, "unknown_token")]
     assert api.get("/log", params={"status": "credential_setup"}).json()["data"] == []
+
+
+@pytest.mark.both_backends
+def test_status_ignored_finds_only_requests_accepted_without_something(api: Api, scim: Scim) -> None:
+    """``status=ignored``: the successes tolerant mode accepted without an unknown attribute, not every success
+    (an entry with nothing ignored used to be stored as JSON ``null``, which ``IS NOT NULL`` matched)."""
+    scim.create_user("plain@contoso.example")
+    scim.post("/Users", {"schemas": [USER], "userName": "odd@contoso.example", "favouriteColour": "teal"})
+    flush(scim.client)
+    found = api.get("/log", params={"status": "ignored", "directory_id": scim.directory_id}).json()["data"]
+    assert [entry["target"] for entry in found] == ["odd@contoso.example"]

@@ -65,7 +65,9 @@ def _conditions(found: LogFilter) -> list[sa.ColumnElement[bool]]:
     elif status == "ok":
         where.append(request_log.c.status < 400)
     elif status == "ignored":
-        where += [request_log.c.ignored.is_not(None), request_log.c.status < 400]
+        # Older entries stored "nothing ignored" as the JSON text null: not a warning either.
+        ignored = sa.func.coalesce(sa.cast(request_log.c.ignored, sa.Text), "null")
+        where += [ignored != "null", request_log.c.status < 400]
     elif status in ("credential_setup", "credential_unknown"):
         reasons = CREDENTIAL_SETUP if status == "credential_setup" else CREDENTIAL_UNKNOWN
         where += [request_log.c.status == 401, request_log.c.reason.in_(reasons)]

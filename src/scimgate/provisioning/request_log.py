@@ -29,6 +29,7 @@ from scimgate.provisioning.redact import parse_body, redact_body, redact_query
 from scimgate.provisioning.terms import entry_terms
 from scimgate.scim.errors import ScimError
 from scimgate.store.database import Database
+from scimgate.store.hot import Statement
 from scimgate.store.tables import request_log, request_log_terms
 
 logger = logging.getLogger("scimgate.provisioning")
@@ -194,11 +195,21 @@ class LogWriter:
 
 
 def insert_entries(conn: Any, rows: list[dict[str, Any]]) -> None:
-    """Entries and the terms they are searched by (provisioning/terms.py), in one transaction."""
-    conn.execute(request_log.insert(), [{k: v for k, v in row.items() if k != "terms"} for row in rows])
-    terms = [{"entry_id": row["id"], "term": term} for row in rows for term in row["terms"]]
-    if terms:
-        conn.execute(request_log_terms.insert(), terms)
+    """Entries (as ``LogWriter.stored_row`` makes them) and the terms they are searched by (provisioning/terms.py),
+    in one transaction, on the DB-API cursor (scimgate.store.hot): every SCIM request writes one."""
+    _INSERT_ENTRY.many(conn, rows)
+    _INSERT_TERM.many(conn, [{"entry_id": row["id"], "term": term} for row in rows for term in row["terms"]])
+
+
+_ENTRY_COLUMNS = (
+    *("id", "directory_id", "time", "method", "path", "query", "status", "latency_ms", "resource_type"),
+    *("resource_id", "scim_type", "reason", "advice", "request_body", "response_body", "token_id", "ignored"),
+    *("source", "target", "presented_prefix", "size"),
+)
+_INSERT_ENTRY = Statement(request_log.insert().values({name: sa.bindparam(name) for name in _ENTRY_COLUMNS}))
+_INSERT_TERM = Statement(
+    request_log_terms.insert().values(entry_id=sa.bindparam("entry_id"), term=sa.bindparam("term"))
+)
 
 
 def _delete_oldest(conn: Any, count: int, anonymous_only: bool) -> int:

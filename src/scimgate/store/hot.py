@@ -128,7 +128,7 @@ def _wrapped(conn: Connection, sql: str, args: Any, error: Exception, cursor: An
 def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> tuple[str, Any]:
     values = {**compiled.defaults, **params} if compiled.defaults else dict(params)
     for name, process in compiled.binds.items():
-        if process is not None and name in values and values[name] is not None:
+        if process is not None and name in values:  # None too: a JSON column stores None as SQLAlchemy does
             values[name] = process(values[name])
     sql = compiled.sql
     if compiled.expanding:

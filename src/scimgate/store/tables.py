@@ -26,6 +26,8 @@ metadata = sa.MetaData(
 )
 
 JSONDocument = sa.JSON().with_variant(JSONB(), "postgresql")
+# A JSON value that may be absent: Python's None is SQL NULL, not the JSON text null (what JSONDocument makes of it).
+OptionalJSON = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 Timestamp = sa.DateTime(timezone=True)
 
 directories = sa.Table(
@@ -352,7 +354,7 @@ request_log = sa.Table(
     sa.Column("token_id", sa.String(40), nullable=True),
     # What tolerant mode accepted the request without (unknown attributes, PATCH paths naming nothing): the names,
     # never the values, so the admin page can say which mapping to check.
-    sa.Column("ignored", JSONDocument, nullable=True),
+    sa.Column("ignored", OptionalJSON, nullable=True),
     # The client's address; and the bytes of text the row holds, which the log's size cap adds up.
     sa.Column("source", sa.String(64), nullable=True),
     sa.Column("size", sa.Integer, nullable=False, server_default="0"),
