@@ -114,7 +114,13 @@ def _redact(value: Any) -> Any:
 
 def redact_shaped(text: str) -> str:
     """Text with the values shaped like credentials replaced (nothing else)."""
+    if _HINT.search(text) is None:  # most values: one scan instead of two substitutions
+        return text
     return _SCHEME.sub(_scheme, _SHAPED.sub(REDACTED, text))
+
+
+# What every match of _SHAPED or _SCHEME contains.
+_HINT = re.compile(r"(?i)scimgate_|whsec_|eyj|bearer|basic|token")
 
 
 def parse_body(raw: bytes, unique_keys: bool = False) -> Any:

@@ -19,7 +19,7 @@ transaction. What SQLAlchemy would do around them is done here, the same way:
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -39,6 +39,8 @@ class _Compiled:
     binds: dict[str, _Processor]
     results: tuple[_Processor, ...]
     expanding: frozenset[str]
+    expansions: dict[tuple[tuple[str, int], ...], str] = field(default_factory=dict)
+    """The SQL for given ``IN`` list lengths (``_expanded``)."""
 
 
 class Statement:
@@ -129,43 +131,50 @@ def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> tuple[str, Any
     values = {**compiled.defaults, **params} if compiled.defaults else dict(params)
     for name, process in compiled.binds.items():
         if process is not None and name in values:  # None too: a JSON column stores None as SQLAlchemy does
-            values[name] = process(values[name])
-    sql = compiled.sql
-    if compiled.expanding:
-        sql, values = _expand(compiled, sql, values)
-    if compiled.positional is None:
-        return sql, values
-    return sql, tuple(values[name] for name in _positions(compiled, values))
-
-
-def _positions(compiled: _Compiled, values: dict[str, Any]) -> list[str]:
+            value = values[name]
+            values[name] = [process(item) for item in value] if name in compiled.expanding else process(value)
     if not compiled.expanding:
-        return list(compiled.positional or ())
-    names: list[str] = []
-    for name in compiled.positional or ():
-        if name in compiled.expanding:
-            names += [f"{name}_{index}" for index in range(len(values[f"#{name}"]))]
+        if compiled.positional is None:
+            return compiled.sql, values
+        return compiled.sql, tuple(values[name] for name in compiled.positional)
+    lists = {name: list(values[name]) for name in compiled.expanding}
+    sql = _expanded(compiled, {name: len(items) for name, items in lists.items()})
+    if compiled.positional is None:
+        for name, items in lists.items():
+            values.update({f"{name}_{index}": item for index, item in enumerate(items)})
+        return sql, values
+    args: list[Any] = []
+    for name in compiled.positional:
+        if name in lists:
+            args += lists[name]
         else:
-            names.append(name)
-    return names
+            args.append(values[name])
+    return sql, tuple(args)
 
 
-def _expand(compiled: _Compiled, sql: str, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """An ``IN`` list: one placeholder per value, in the driver's paramstyle (SQLAlchemy's "post-compile")."""
+def _expanded(compiled: _Compiled, lengths: dict[str, int]) -> str:
+    """The SQL with one placeholder per value of each ``IN`` list, in the driver's paramstyle (SQLAlchemy's
+    "post-compile"); remembered for short lists, which are most of them (a user's groups, one member)."""
+    key = tuple(sorted(lengths.items()))
+    sql = compiled.expansions.get(key)
+    if sql is not None:
+        return sql
 
     def placeholders(match: re.Match[str]) -> str:
         name = match.group(1)
-        items = list(values[name])
-        values[f"#{name}"] = items
-        for index, item in enumerate(items):
-            values[f"{name}_{index}"] = item
-        if not items:
+        if not lengths[name]:
             return "SELECT NULL WHERE 1 != 1"  # an empty IN list matches nothing, as SQLAlchemy renders it
         if compiled.positional is not None:
-            return ", ".join("?" for _ in items)
-        return ", ".join(f"%({name}_{index})s" for index in range(len(items)))
+            return ", ".join("?" for _ in range(lengths[name]))
+        return ", ".join(f"%({name}_{index})s" for index in range(lengths[name]))
 
-    return _EXPANDING.sub(placeholders, sql), values
+    sql = _EXPANDING.sub(placeholders, compiled.sql)
+    if max(lengths.values()) <= _REMEMBERED_LENGTH:
+        compiled.expansions[key] = sql
+    return sql
+
+
+_REMEMBERED_LENGTH = 64
 
 
 def _compile(statement: sa.Executable, dialect: Dialect) -> _Compiled:
