@@ -106,7 +106,9 @@ def entry(n: int, when: datetime, directories: list[str], rng: random.Random) ->
     return Entry(context, when, method, path, query, status, 3.0, body, answer, "203.0.113.7")
 
 
-def fill(db: Database, rows: int) -> list[str]:
+def fill(db: Database, rows: int) -> tuple[list[str], dict[str, float]]:
+    """The log filled; and the log writer's CPU per entry (issue 21: the log's cost on the request path): making
+    the row (redaction, explanation, terms) and inserting it, in batches as the writer does."""
     with db.write() as conn:
         directories = [create_directory(conn, f"Tenant {n}").id for n in range(5)]
     writer = LogWriter(db, Metrics(db))
@@ -114,14 +116,23 @@ def fill(db: Database, rows: int) -> list[str]:
     start = datetime.now(UTC) - timedelta(days=14)
     step = timedelta(days=14) / rows
     batch: list[dict[str, Any]] = []
+    building = inserting = 0.0
     for n in range(rows):
-        batch.append(writer.stored_row(entry(n, start + step * n, directories, rng)))
+        made = entry(n, start + step * n, directories, rng)
+        # As in production: a body the SCIM handler parsed is marked so (scim.http.read_json), a refused one not.
+        made.context.body_read = bool(made.request_body) and made.status < 400
+        began = time.process_time()
+        batch.append(writer.stored_row(made))
+        building += time.process_time() - began
         if len(batch) == 5000 or n == rows - 1:
+            began = time.process_time()
             with db.write() as conn:
                 insert_entries(conn, batch)
+            inserting += time.process_time() - began
             batch = []
     db.optimize()
-    return directories
+    cost = {"row_us": round(building / rows * 1e6, 1), "insert_us": round(inserting / rows * 1e6, 1)}
+    return directories, cost
 
 
 def timed(db: Database, found: LogFilter) -> tuple[float, float, int]:
@@ -144,8 +155,9 @@ def main() -> int:
         db = Database(args.database_url or f"sqlite:///{Path(tmp) / 'log.db'}")
         migrate.upgrade(db)
         started = time.perf_counter()
-        directories = fill(db, args.rows)
+        directories, cost = fill(db, args.rows)
         print(f"filled {args.rows} entries in {time.perf_counter() - started:.0f} s ({db.engine.dialect.name})")
+        print(f"log writer CPU per entry: {cost['row_us']} µs to make the row, {cost['insert_us']} µs to insert it")
         with db.read() as conn:
             one = search(conn, LogFilter(), limit=1)[0].id
         day = datetime.now(UTC) - timedelta(days=1)
@@ -168,7 +180,7 @@ def main() -> int:
             results[name] = {"median_ms": round(median, 1), "max_ms": round(worst, 1), "rows": count}
             print(f"{name:32} median {median:7.1f} ms  max {worst:7.1f} ms  ({count} rows)")
         db.dispose()
-    print(json.dumps({"rows": args.rows, "backend": db.engine.dialect.name, "searches": results}))
+    print(json.dumps({"rows": args.rows, "backend": db.engine.dialect.name, "writer_cpu": cost, "searches": results}))
     return 0 if all(r["median_ms"] < TARGET_MS for r in results.values()) else 1
 
 
