@@ -130,14 +130,15 @@ def changed_names(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return names
 
 
-def _view(change: Change, row: StoredResource) -> View:
-    view = user_views(change.conn, change.directory_id, change.base_url, [row], True, change.known)[row.id]
+def _view(change: Change, row: StoredResource, created: bool = False) -> View:
+    known = change.known
+    view = user_views(change.conn, change.directory_id, change.base_url, [row], True, known, created)[row.id]
     change.rendered[row.id] = view[1]
     return view
 
 
 def user_created(change: Change, stored: StoredResource) -> None:
-    normalised, raw = _view(change, stored)
+    normalised, raw = _view(change, stored, created=True)
     emit(change.conn, change.directory_id, [UserCreated(normalised, raw)], change.now)
 
 

@@ -95,23 +95,25 @@ class Known(NamedTuple):
     """Its email-domain policy (``domain_verified``)."""
 
 
-def user_views(
+def user_views(  # noqa: PLR0913 (one reader for the events', the admin page's and the API's views)
     conn: Connection,
     directory_id: str,
     base_url: str,
     rows: Sequence[StoredResource],
     with_raw: bool = True,
     known: "Known | None" = None,
+    created: bool = False,
 ) -> dict[str, View]:
     """(normalised, raw) per user; ``with_raw`` False leaves raw empty (membership events carry no raw user: a
     PATCH of 100 members would otherwise render 100 users). ``known``: the directory's declared extension
-    attributes and domain policy, read here when not given."""
+    attributes and domain policy, read here when not given. ``created``: the users were just created, in this
+    transaction, so they are members of no group yet (nothing to read)."""
     if known is None:
         known = Known(catalog_of(declarations(conn, directory_id)).names, policy_of(conn, directory_id))
     names, domains = known
     ids = [row.id for row in rows]
-    memberships = store.groups_of(conn, directory_id, ids) if ids else {}
-    mapped = roles.mapped_roles(conn, directory_id, ids)
+    memberships = store.groups_of(conn, directory_id, ids) if ids and not created else {}
+    mapped = roles.mapped_roles(conn, directory_id, ids) if not created else {}
     managers = (
         store.display_names(conn, directory_id, manager_ids([row.attributes for row in rows])) if with_raw else {}
     )

@@ -274,15 +274,19 @@ def existing_ids(conn: Connection, table: Table, directory_id: str, ids: Iterabl
 
 
 def display_names(conn: Connection, directory_id: str, user_ids: Iterable[str]) -> dict[str, str | None]:
+    """What a user is called where others show it (a manager): displayName, else userName."""
     names: dict[str, str | None] = {}
     for chunk in _chunks(user_ids):
-        rows = conn.execute(
-            sa.select(users.c.id, users.c.display_name, users.c.user_name).where(
-                users.c.directory_id == directory_id, users.c.id.in_(chunk)
-            )
-        )
-        names.update({row.id: row.display_name or row.user_name for row in rows})
+        rows = _DISPLAY_NAMES.rows(conn, {"directory_id": directory_id, "ids": chunk})
+        names.update({user_id: display_name or user_name for user_id, display_name, user_name in rows})
     return names
+
+
+_DISPLAY_NAMES = Statement(
+    sa.select(users.c.id, users.c.display_name, users.c.user_name).where(
+        users.c.directory_id == sa.bindparam("directory_id"), users.c.id.in_(sa.bindparam("ids", expanding=True))
+    )
+)
 
 
 def add_members(
