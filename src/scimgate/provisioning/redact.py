@@ -157,7 +157,7 @@ def redact_body(raw: bytes, limit: int, document: Any = NOT_JSON) -> str | None:
     text = None
     if document is not NOT_JSON:
         try:
-            text = json.dumps(_redact(document), ensure_ascii=False)
+            text = json.dumps(document if _nothing_to_redact(raw) else _redact(document), ensure_ascii=False)
         except RecursionError:
             text = None
     if text is None:
@@ -171,6 +171,25 @@ def redact_body(raw: bytes, limit: int, document: Any = NOT_JSON) -> str | None:
     if len(text) > limit:
         return text[:limit] + f"… [{len(text) - limit} more characters not kept]"
     return text
+
+
+def _nothing_to_redact(raw: bytes) -> bool:
+    """Whether no key of this JSON body can name a secret and no value can hold a credential, told from its text
+    in three scans, so that most bodies (a user, a lookup's answer) skip the walk through every key and value.
+    Every key and string is in the text as sent unless escaped; only a ``\\u`` escape can hide a letter, so a body
+    with one is walked. A secret key is found as ``_secret_key`` finds it: lowercased, without ``-`` and ``_``.
+    JSON may also come as UTF-16 or UTF-32 (the parser accepts them; their NUL bytes give them away): walked."""
+    if b"\x00" in raw:
+        return False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return (
+        "\\u" not in text
+        and _HINT.search(text) is None
+        and _SECRET_KEY.search(text.lower().replace("-", "").replace("_", "")) is None
+    )
 
 
 def redact_text(text: str) -> str:
