@@ -102,7 +102,8 @@ class Operations:
             check_user_name(parsed.document["userName"])
             # A user the IdP creates without saying otherwise is active (Okta and Entra always send it anyway).
             parsed.document.setdefault("active", True)
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> tuple[StoredResource, Related | dict[str, Any]]:
             change = self._change(conn, directory_id)
             stored = _insert(conn, rtype, directory_id, parsed, change.now)
             store_change(conn, directory_id, stored.id, password)
@@ -110,7 +111,9 @@ class Operations:
             if parsed.members is not None:
                 delta = membership.set_members(conn, directory_id, stored.id, parsed.members)
             changes.created(change, rtype, stored, delta)
-            found = _related(change, target, stored, projection, created=True)
+            return stored, _related(change, target, stored, projection, created=True)
+
+        stored, found = self.db.run_write(write)
         return self._single(rtype, directory_id, stored, projection, found, parsed.ignored)
 
     def get(self, target: Target, projection: Projection) -> Single:
@@ -132,7 +135,8 @@ class Operations:
         # A PUT without a password keeps the stored one: the IdP cannot read it back to resend.
         payload, password = self._without_password(rtype, payload)
         parsed = parse_resource(rtype, payload)
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> tuple[StoredResource, Related | dict[str, Any]]:
             change = self._change(conn, directory_id)
             current = _locked(conn, target)
             if rtype.name == USERS.name and "active" not in parsed.document and "active" in current.attributes:
@@ -146,7 +150,9 @@ class Operations:
                 # Omitted `members` leaves membership as it is; `members: []` empties the group.
                 delta = membership.set_members(conn, directory_id, stored.id, parsed.members)
             changes.changed(change, rtype, current, stored, delta, self.passwords.announced(password))
-            found = _related(change, target, stored, projection)
+            return stored, _related(change, target, stored, projection)
+
+        stored, found = self.db.run_write(write)
         # Rendered after the commit: on SQLite the next writer can start meanwhile.
         return self._single(rtype, directory_id, stored, projection, found, parsed.ignored)
 
@@ -171,13 +177,19 @@ class Operations:
                 with self.db.read() as conn:
                     seen = _current(conn, target, lock=False)
                 planned = plan(seen)  # no transaction open meanwhile
-                with self.db.write() as conn:
+
+                def write(conn: Connection, planned: _Planned = planned) -> _Written | None:
                     change = self._change(conn, directory_id)
                     current = _current(conn, target, lock=True)
                     if planned.base.version != current.version:
-                        continue  # changed since it was read (nothing written): compute again
+                        return None  # changed since it was read (nothing written): compute again
                     stored = self._write_patch(change, target, current, planned, password)
-                    found = _related(change, target, stored, projection)
+                    return stored, _related(change, target, stored, projection)
+
+                written = self.db.run_write(write)
+                if written is None:
+                    continue
+                stored, found = written
                 # Rendered after the commit: on SQLite the next writer can start meanwhile.
                 ignored = [*planned.result.ignored, *planned.parsed.ignored]
                 return self._single(rtype, directory_id, stored, projection, found, ignored)
@@ -211,7 +223,8 @@ class Operations:
     def delete(self, target: Target) -> None:
         rtype, directory_id = target.rtype, target.directory_id
         _check_id(target)
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> None:
             change = self._change(conn, directory_id)
             current = _locked(conn, target)
             happened = changes.deleting(change, rtype, current)
@@ -220,6 +233,8 @@ class Operations:
                 store.touch(conn, GROUPS.table, directory_id, group.group_id, change.now)
             store.delete(conn, rtype.table, directory_id, current.id)
             changes.deleted(change, rtype, happened)
+
+        self.db.run_write(write)
 
     def is_key_lookup(self, rtype: ResourceType, query: SearchQuery) -> bool:
         """Whether this search is an indexed ``eq`` lookup: a few rows at most, never a scan."""
@@ -312,6 +327,10 @@ class Operations:
                     secret = store.create_instance_secret(write, "cursor")
             self._cursor_secret = secret
         return self._cursor_secret
+
+
+_Written = tuple[StoredResource, Related | dict[str, Any]]
+"""A write's stored resource, and what its response's rendering needs (or the resource already rendered)."""
 
 
 @dataclass(frozen=True)

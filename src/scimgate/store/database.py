@@ -40,8 +40,11 @@ from sqlalchemy.engine import Connection, Engine
 from scimgate.config import Settings
 from scimgate.jsonio import dumps_text
 from scimgate.store.files import private_file, sqlite_file
+from scimgate.store.group_commit import GroupCommit
 from scimgate.store.hot import run_sql
 from scimgate.text import comparison_key
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class Database:
             private_file(path)  # 0600, not SQLite's 0644: it holds keys, secrets and personal data (finding 7)
         self.engine = _create_engine(self.url, self.limits)
         self._writer = threading.Lock() if self.is_sqlite else None
+        # SQLite: the SCIM writes of this process share transactions and fsyncs (store/group_commit.py).
+        self._group = GroupCommit(self, self.limits.statement_timeout) if self.is_sqlite else None
         # When a write last failed because storage could not take it (full, read-only, down, too slow), and why:
         # readiness (/readyz) stays false for a while after one, so a load balancer sends writes elsewhere.
         self.last_write_fault: tuple[float, str] | None = None
@@ -88,9 +93,22 @@ class Database:
             with self._serialised(), self._transaction() as conn:
                 yield conn
         except sa.exc.SQLAlchemyError as error:
-            if is_unavailable(error) and not _lost_race(error):
-                self.last_write_fault = (time.monotonic(), fault_name(error))
+            self.note_fault(error)
             raise
+
+    def run_write(self, work: Callable[[Connection], T]) -> T:
+        """``work(conn)`` in a write transaction; its result once committed, or its exception (nothing written).
+        On SQLite, with other SCIM writes of this process in the same transaction, each in its own savepoint
+        (group commit); elsewhere, in a transaction of its own. ``work`` must not start another write."""
+        if self._group is None:
+            with self.write() as conn:
+                return work(conn)
+        return self._group.run(work)
+
+    def note_fault(self, error: BaseException) -> None:
+        """Remember a write that failed because storage could not take it (readiness turns false for a while)."""
+        if isinstance(error, sa.exc.SQLAlchemyError) and is_unavailable(error) and not _lost_race(error):
+            self.last_write_fault = (time.monotonic(), fault_name(error))
 
     def write_fault_within(self, seconds: float) -> tuple[float, str] | None:
         """How long ago a write last failed on storage, and why, if that was within ``seconds``."""
@@ -130,6 +148,8 @@ class Database:
             conn.exec_driver_sql("ANALYZE")
 
     def dispose(self) -> None:
+        if self._group is not None:
+            self._group.stop()
         self.engine.dispose()
 
 
@@ -236,7 +256,6 @@ def _fold(value: object) -> str | None:
 # PostgreSQL SQLSTATEs of a transaction that lost a race and can simply run again.
 _RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 _ATTEMPTS = 4
-T = TypeVar("T")
 
 
 def retrying(work: Callable[[], T]) -> T:
