@@ -15,9 +15,9 @@ SQLite specifics, each for a reason:
   previous writer commits; ``busy_timeout`` is still what makes several processes (``--workers``) take turns.
 
 PostgreSQL specifics: a connect timeout and a statement timeout, so a database that is down or stuck becomes a
-``503`` with ``Retry-After`` within seconds rather than a hung request; ``pool_pre_ping``, so the pool recovers by
-itself when the database is back; and ``retrying``, which re-runs a whole transaction that lost a serialization
-conflict or a deadlock.
+``503`` with ``Retry-After`` within seconds rather than a hung request; a ping of connections idle over a second
+(``_ping_if_idle``, a cheaper ``pool_pre_ping``), so the pool recovers by itself when the database is back; and
+``retrying``, which re-runs a whole transaction that lost a serialization conflict or a deadlock.
 
 Pool sizing: each worker process keeps up to ``db_pool_size`` connections (plus as many again in overflow while
 busy); N workers need N × 2 × ``db_pool_size`` connections below PostgreSQL's ``max_connections``.
@@ -25,6 +25,7 @@ busy); N workers need N × 2 × ``db_pool_size`` connections below PostgreSQL's 
 
 import math
 import random
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -158,7 +159,6 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
         engine = sa.create_engine(
             url,
             json_serializer=dumps_text,
-            pool_pre_ping=True,
             pool_size=limits.pool_size,
             max_overflow=limits.pool_size,
             pool_timeout=limits.connect_timeout * 2,
@@ -167,6 +167,24 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
                 "options": f"-c statement_timeout={int(limits.statement_timeout * 1000)}",
             },
         )
+
+        @sa.event.listens_for(engine, "checkout")
+        def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+            # pool_pre_ping pinged on every checkout: a round trip (60 µs here) before every request's first
+            # statement (issue 21). A connection is pinged only when the server may have dropped it: it sat in the
+            # pool for over a second, or something arrived on it while it sat there (a restart, a failover or a
+            # terminated backend sends its goodbye; an idle connection is sent nothing else). A dead one is
+            # replaced: SQLAlchemy takes another connection on DisconnectionError.
+            idle = time.monotonic() - record.info.get("scimgate_returned", 0.0)
+            if idle > _PING_AFTER_IDLE or _spoken_to(dbapi_conn):
+                try:
+                    engine.dialect.do_ping(dbapi_conn)
+                except Exception as error:
+                    raise sa.exc.DisconnectionError(str(error)) from error
+
+        @sa.event.listens_for(engine, "checkin")
+        def _returned(_dbapi_conn: Any, record: Any) -> None:
+            record.info["scimgate_returned"] = time.monotonic()
 
         @sa.event.listens_for(engine, "before_cursor_execute")
         def _shorter_timeout(conn: Connection, cursor: Any, *_args: Any) -> None:
@@ -224,6 +242,18 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
         run_sql(conn, "BEGIN IMMEDIATE" if conn.get_execution_options().get("scimgate_write") else "BEGIN")
 
     return engine
+
+
+# Seconds a PostgreSQL connection may sit in the pool before its next checkout pings it.
+_PING_AFTER_IDLE = 1.0
+
+
+def _spoken_to(dbapi_conn: Any) -> bool:
+    """Whether the server sent something to this idle connection, told by its socket without a round trip."""
+    try:
+        return bool(select.select([dbapi_conn.fileno()], [], [], 0)[0])
+    except (OSError, ValueError):  # closed already
+        return True
 
 
 # An execution option for work that may take longer than any request should: schema migrations.

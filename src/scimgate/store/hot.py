@@ -117,7 +117,7 @@ def _execute(conn: Connection, sql: str, args: Any, *, many: bool) -> Any:
 
 def _wrapped(conn: Connection, sql: str, args: Any, error: Exception, cursor: Any) -> BaseException:
     """The error as SQLAlchemy would raise it: the DBAPIError subclass for its kind, the connection invalidated if
-    it was lost (the pool then replaces it, as ``pool_pre_ping`` would)."""
+    it was lost (the pool then replaces it)."""
     dialect = conn.dialect
     lost = bool(dialect.is_disconnect(cast(Any, error), conn.connection.dbapi_connection, cursor))
     if lost:
