@@ -34,7 +34,7 @@ _EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 class _Compiled:
     sql: str
     positional: tuple[str, ...] | None
-    """Parameter names in order (qmark/format paramstyles); None when the driver takes them by name."""
+    """Parameter names in order (SQLite's qmark paramstyle); None when the driver takes them by name (psycopg)."""
     defaults: dict[str, Any]
     binds: dict[str, _Processor]
     results: tuple[_Processor, ...]
