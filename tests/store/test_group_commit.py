@@ -198,3 +198,54 @@ def test_a_crash_in_the_middle_of_a_batch_loses_only_what_was_never_acknowledged
         assert _names(db) & {"first", "b1", "b2", "b3", "blocker"} == {"first"}
     finally:
         db.dispose()
+
+
+def test_a_write_stopped_at_its_deadline_costs_its_neighbours_nothing(tmp_path: Path, sqlite_template: Path) -> None:
+    """A statement stopped at the statement timeout makes SQLite roll the whole transaction back: the slow write
+    fails (503), and the writes of its batch that had run before it, never answered, run again and are committed."""
+    path = tmp_path / "deadline.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    db = Database(f"sqlite:///{path}", DatabaseLimits(statement_timeout=0.3))
+
+    def slow(conn: Connection) -> None:
+        conn.execute(instance_secrets.insert().values(name="slow", value="v"))
+        # A write that runs far past the 0.3 s deadline: SQLite interrupts it and, an interrupted write being
+        # inside a transaction, rolls the whole transaction back.
+        conn.exec_driver_sql(
+            "INSERT INTO instance_secrets (name, value) WITH RECURSIVE n(i) AS "
+            "(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) SELECT 'n' || i, 'v' FROM n"
+        )
+
+    try:
+        futures = _behind_a_held_batch(db, [_insert("one"), _insert("two"), slow])
+        assert [futures[0].result(), futures[1].result()] == ["one", "two"]
+        with pytest.raises(sa.exc.OperationalError):
+            futures[2].result()
+        assert {"one", "two"} <= _names(db) and "slow" not in _names(db)
+    finally:
+        db.dispose()
+
+
+def test_a_write_whose_turn_has_not_come_can_still_be_given_up(tmp_path: Path, sqlite_template: Path) -> None:
+    """Writes queued in one batch behind slow ones: each is given up after the statement timeout if its own turn
+    has not come, and then never runs (an IdP that retries must not find it done twice)."""
+    path = tmp_path / "turns.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    db = Database(f"sqlite:///{path}", DatabaseLimits(statement_timeout=0.5))
+
+    def slow(name: str) -> Callable[[Connection], str]:
+        def work(conn: Connection) -> str:
+            time.sleep(0.3)
+            return _insert(name)(conn)
+
+        return work
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [pool.submit(db.run_write, slow(f"w{i}")) for i in range(6)]
+            outcomes = [f.exception() for f in futures]
+        given_up = [i for i, error in enumerate(outcomes) if isinstance(error, sa.exc.TimeoutError)]
+        assert given_up, "six writes of 0.3 s each cannot all start within 0.5 s"
+        assert not {f"w{i}" for i in given_up} & _names(db)
+    finally:
+        db.dispose()

@@ -57,9 +57,18 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-@functools.lru_cache(maxsize=4096)
 def _secret_key(key: str) -> bool:
-    # Cached: a log entry asks this of every key of both bodies, and IdPs send the same few dozen keys.
+    # Remembered for short keys: a log entry asks this of every key of both bodies, and IdPs send the same few dozen.
+    # Not for long ones: a client could otherwise fill the cache with megabyte-long keys.
+    return _short_secret_key(key) if len(key) <= 128 else _folded_secret(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_secret_key(key: str) -> bool:
+    return _folded_secret(key)
+
+
+def _folded_secret(key: str) -> bool:
     return _SECRET_KEY.search(key.lower().replace("-", "").replace("_", "")) is not None
 
 

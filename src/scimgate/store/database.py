@@ -42,7 +42,7 @@ from scimgate.config import Settings
 from scimgate.jsonio import dumps_text
 from scimgate.store.files import private_file, sqlite_file
 from scimgate.store.group_commit import GroupCommit
-from scimgate.store.hot import run_sql
+from scimgate.store.hot import WRITE, run_sql
 from scimgate.text import comparison_key
 
 T = TypeVar("T")
@@ -142,7 +142,7 @@ class Database:
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
-            conn = conn.execution_options(scimgate_write=True)
+            conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
                 yield conn
 
@@ -247,7 +247,7 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # On the DB-API cursor (hot.py): through exec_driver_sql, BEGIN cost more than the lookup it wraps.
-        run_sql(conn, "BEGIN IMMEDIATE" if conn.get_execution_options().get("scimgate_write") else "BEGIN")
+        run_sql(conn, "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN", opening=True)
 
     return engine
 

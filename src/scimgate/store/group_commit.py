@@ -46,13 +46,34 @@ class Host(Protocol):
     def note_fault(self, error: BaseException) -> None: ...
 
 
-@dataclass
+@dataclass(eq=False)
 class _Job:
     work: Callable[[Connection], Any]
     context: contextvars.Context
     future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
     outcome: tuple[bool, Any] | None = None
     """(True, result) or (False, exception), held until the batch has committed."""
+    started: bool = False
+
+    def start(self) -> bool:
+        """Whether to run it: once its turn has come, its caller can no longer give up (``run``)."""
+        if not self.started:
+            self.started = self.future.set_running_or_notify_cancel()
+            return self.started
+        return not self.future.done()
+
+    def answer(self) -> None:
+        assert self.outcome is not None
+        ok, value = self.outcome
+        if ok:
+            self.future.set_result(value)
+        else:
+            self.future.set_exception(value)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done() and (self.started or self.future.set_running_or_notify_cancel()):
+            self.started = True
+            self.future.set_exception(error)
 
 
 class _RolledBack(Exception):
@@ -109,44 +130,54 @@ class GroupCommit:
                     self._queue.put(None)  # stop after this batch
                     break
                 pending.append(more)
-            jobs = [job for job in pending if job.future.set_running_or_notify_cancel()]
-            while jobs:
-                jobs = self._batch(jobs)
+            try:
+                while pending:
+                    pending = self._batch(pending)
+            except BaseException as error:  # a bug here must not leave requests waiting for ever
+                logger.exception("the SQLite writer failed a batch")
+                for job in pending:
+                    job.fail(error)
 
     def _batch(self, jobs: list[_Job]) -> list[_Job]:
-        """Run ``jobs`` in one transaction and answer them; the jobs left to run if SQLite rolled it back early."""
+        """Run ``jobs`` in one transaction and answer them; those to run again if SQLite rolled it back early."""
         ran: list[_Job] = []
         try:
             with self.host.write() as conn:
                 for job in jobs:
+                    if not job.start():  # its caller stopped waiting before its turn: it never runs
+                        continue
                     ran.append(job)
                     job.outcome = self._in_savepoint(conn, job)
                     if not _in_transaction(conn):
                         raise _RolledBack
         except _RolledBack:
-            # The write that was running when it happened failed with the cause (a full disk: SQLITE_FULL, noted
-            # for readiness); the ones before it lose their work to it, and are answered with the same error.
-            culprit = ran[-1].outcome
-            cause = culprit[1] if culprit is not None and not culprit[0] else None
-            if not isinstance(cause, Exception):
-                cause = sa.exc.OperationalError("COMMIT", None, Exception("SQLite rolled the transaction back"))
-                self.host.note_fault(cause)
-            for job in ran:
-                own = job.outcome[1] if job.outcome is not None and not job.outcome[0] else None
-                job.future.set_exception(own or cause)
-            return jobs[len(ran) :]
+            return self._after_rollback(jobs, ran)
         except BaseException as error:  # BEGIN, a savepoint or the COMMIT failed: nothing of the batch was written
             for job in jobs:
-                job.future.set_exception(error)
+                job.fail(error)
             return []
         for job in ran:
-            assert job.outcome is not None
-            ok, value = job.outcome
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+            job.answer()
         return []
+
+    def _after_rollback(self, jobs: list[_Job], ran: list[_Job]) -> list[_Job]:
+        """SQLite ended the transaction by itself (a statement stopped at its deadline, a full disk): the write that
+        was running fails with its error; those that ran before it lost their work, but none was answered, so they
+        run again in the next transaction (those that had failed keep their own error)."""
+        culprit = ran[-1]
+        if culprit.outcome is not None and culprit.outcome[0]:  # it swallowed the error: its work is lost all the same
+            culprit.outcome = (False, sa.exc.OperationalError("COMMIT", None, Exception("rolled back by SQLite")))
+        culprit.answer()
+        if culprit.outcome is not None:
+            self.host.note_fault(culprit.outcome[1])
+        again = []
+        for job in ran[:-1]:
+            if job.outcome is not None and job.outcome[0]:
+                again.append(job)
+            else:
+                job.answer()
+        after = next(index for index, job in enumerate(jobs) if job is culprit) + 1
+        return again + jobs[after:]
 
     def _in_savepoint(self, conn: Connection, job: _Job) -> tuple[bool, Any]:
         """The job's work in its own savepoint: kept on success, rolled back alone on failure."""

@@ -26,6 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 Row = tuple[Any, ...]
+WRITE = "scimgate_write"
+"""The execution option of a write transaction's connection (``Database.write``)."""
 _Processor = Callable[[Any], Any] | None
 _EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 
@@ -48,12 +50,15 @@ class Statement:
 
     def __init__(self, build: sa.Executable) -> None:
         self.statement = build
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[tuple[Any, ...], _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
-        compiled = self._compiled.get(dialect.name)
+        # Per dialect class and JSON encoder, both of which the bind processors depend on (every engine of
+        # scimgate's shares them, so each statement is compiled once per backend, not once per engine).
+        key = (type(dialect), dialect.paramstyle, getattr(dialect, "_json_serializer", None))
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = _compile(self.statement, dialect)
+            compiled = self._compiled[key] = _compile(self.statement, dialect)
         return compiled
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Row]:
@@ -92,13 +97,20 @@ class Statement:
         cursor.close()
 
 
-def run_sql(conn: Connection, sql: str) -> None:
-    """One statement without parameters (``BEGIN IMMEDIATE``), on the DB-API cursor with the same listeners."""
-    _execute(conn, sql, (), many=False).close()
+def run_sql(conn: Connection, sql: str, *, opening: bool = False) -> None:
+    """One statement without parameters (``SAVEPOINT``…), on the DB-API cursor with the same listeners;
+    ``opening``: it starts the transaction (``BEGIN IMMEDIATE``)."""
+    _execute(conn, sql, (), many=False, opening=opening).close()
 
 
-def _execute(conn: Connection, sql: str, args: Any, *, many: bool) -> Any:
+def _execute(conn: Connection, sql: str, args: Any, *, many: bool, opening: bool = False) -> Any:
     raw = conn.connection
+    if not opening and conn.dialect.name == "sqlite" and conn.get_execution_options().get(WRITE):
+        # SQLite rolls a transaction back by itself on some failures (a statement stopped at its deadline, a full
+        # disk); the connection would then run each further statement in a transaction of its own, committed: a
+        # failed request could leave part of its work. Refused instead.
+        if not getattr(raw.dbapi_connection, "in_transaction", True):
+            raise sa.exc.OperationalError(sql, None, Exception("the write transaction was rolled back by SQLite"))
     cursor = raw.cursor()
     try:
         conn.dispatch.before_cursor_execute(conn, cursor, sql, args, None, many)
@@ -121,6 +133,9 @@ def _wrapped(conn: Connection, sql: str, args: Any, error: Exception, cursor: An
     dialect = conn.dialect
     lost = bool(dialect.is_disconnect(cast(Any, error), conn.connection.dbapi_connection, cursor))
     if lost:
+        # As SQLAlchemy does on a disconnect: every pooled connection older than now is replaced when next
+        # checked out (the server went away for all of them), then this one is discarded.
+        conn.engine.pool._invalidate(conn.connection, error)
         conn.invalidate(error)
     return sa.exc.DBAPIError.instance(
         sql, args, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
@@ -163,7 +178,7 @@ def _expanded(compiled: _Compiled, lengths: dict[str, int]) -> str:
     def placeholders(match: re.Match[str]) -> str:
         name = match.group(1)
         if not lengths[name]:
-            return "SELECT NULL WHERE 1 != 1"  # an empty IN list matches nothing, as SQLAlchemy renders it
+            return "NULL) AND (1 != 1"  # "x IN (NULL) AND (1 != 1)": matches nothing, as SQLAlchemy renders it
         if compiled.positional is not None:
             return ", ".join("?" for _ in range(lengths[name]))
         return ", ".join(f"%({name}_{index})s" for index in range(lengths[name]))
@@ -191,6 +206,8 @@ def _compile(statement: sa.Executable, dialect: Dialect) -> _Compiled:
     positional = tuple(compiled.positiontup) if compiled.positional else None
     columns = _returned(statement)
     results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+    if "NOT IN (__[POSTCOMPILE_" in compiled.string:  # an empty list would render as matching nothing
+        raise NotImplementedError("NOT IN with an expanding list")
     if positional is not None and dialect.paramstyle != "qmark":
         raise NotImplementedError(f"paramstyle {dialect.paramstyle}")  # SQLite is qmark, psycopg takes names
     return _Compiled(compiled.string, positional, defaults, binds, results, frozenset(expanding))
