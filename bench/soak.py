@@ -69,8 +69,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         server, url, token = start_server(Path(tmp), args.port, extra)
         headers = {"Authorization": f"Bearer {token}"}
-        deadline = time.monotonic() + args.seconds
         group = httpx2.post(f"{url}/Groups", json={"displayName": "soak"}, headers=headers).json()["id"]
+        # The clock starts once every client is ready: building one takes ~20 ms (its TLS context), so 200 of them
+        # take seconds, and a window that opened before them could close before the last readers sent anything.
+        deadline = [0.0]
+
+        def start_clock() -> None:
+            deadline[0] = time.monotonic() + args.seconds
+
+        ready = threading.Barrier(args.writers + args.readers, action=start_clock)
 
         def record(kind: str, status: int) -> None:
             with lock:
@@ -78,8 +85,9 @@ def main() -> int:
 
         def writer(number: int) -> None:
             with httpx2.Client(headers=headers, timeout=60) as client:
+                ready.wait()
                 i = 0
-                while time.monotonic() < deadline:
+                while time.monotonic() < deadline[0]:
                     i += 1
                     try:
                         created = client.post(f"{url}/Users", json={"userName": f"w{number}-{i}@example.com"})
@@ -96,7 +104,8 @@ def main() -> int:
 
         def reader(number: int) -> None:
             with httpx2.Client(headers=headers, timeout=60) as client:
-                while time.monotonic() < deadline:
+                ready.wait()
+                while time.monotonic() < deadline[0]:
                     started = time.perf_counter()
                     try:
                         query = (

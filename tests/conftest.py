@@ -33,10 +33,36 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("database", BACKENDS, indirect=True)
 
 
+# In-process modules whose tests take seconds each (2 to 18 s in a full run, where most take a tenth of a second):
+# Hypothesis, schedules and conformance runs. Collected near the end (tests/scim, tests/test_*.py), they were what a
+# worker was still running while the other had nothing left.
+LONG_MODULES = frozenset(
+    {
+        "test_conformance.py",
+        "test_filter_differential.py",
+        "test_fuzz.py",
+        "test_interleavings.py",
+        "test_patch_property.py",
+        "test_extension_patch_property.py",
+        "test_bulk.py",
+        "test_availability.py",
+        "test_hostile_parameters.py",
+    }
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked slow (they start processes or install packages) first, the order otherwise unchanged: with two
-    workers, a run then never ends on one worker finishing a 15 s test while the other has nothing left."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Tests marked slow (they start processes or install packages) first, then those of LONG_MODULES, the order
+    otherwise unchanged: with two workers, a run then ends on short tests, never on one worker finishing a 15 s test
+    while the other has nothing left (pytest-xdist's worksteal hands each worker half of this order, and the one that
+    runs out takes from the end of the other's)."""
+    items.sort(key=_start_order)
+
+
+def _start_order(item: pytest.Item) -> int:
+    if item.get_closest_marker("slow"):
+        return 0
+    return 1 if item.path.name in LONG_MODULES else 2
 
 
 @pytest.fixture(scope="session")
