@@ -53,8 +53,10 @@ def test_slow_headers_get_408_and_silent_connections_are_closed(tmp_path: Path, 
         hanging.append(trickler)  # closed with the others at the end
         started = time.monotonic()
         for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\n":  # one byte every 50 ms: 1.6 s for the lot
-            if select.select([trickler], [], [], 0)[0]:
-                break  # the server answered: stop sending into a connection it is closing
+            if select.select([trickler], [], [], 0)[0] or time.monotonic() - started > TIMEOUT * 0.9:
+                # Stop before the deadline (still sending 0.1 s before it, so it is no idle timeout): a byte sent
+                # after the server closed the connection makes it answer with a reset, which discards its 408.
+                break
             trickler.sendall(bytes([byte]))
             time.sleep(0.05)
         # Meanwhile everybody else is served, with a body and with a kept-alive connection.
