@@ -1,5 +1,6 @@
 """Query plans, as the database would run a statement: for tests that a lookup is served by an index."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,11 +21,13 @@ def plan(database: Database, statement: str, parameters: Any) -> str:
 
 @contextmanager
 def recorded_selects(database: Database) -> Iterator[list[tuple[str, Any]]]:
-    """The SELECT statements sent inside the block, with their parameters (filled in as they are sent)."""
+    """The SELECT statements this thread sends inside the block, with their parameters (filled in as they are
+    sent). Only this thread's: the app's background work (the provisioning log, the event sequencer) reads too."""
     statements: list[tuple[str, Any]] = []
+    owner = threading.get_ident()
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if threading.get_ident() == owner and statement.lstrip().upper().startswith("SELECT"):
             statements.append((statement, parameters))
 
     sa.event.listen(database.engine, "before_cursor_execute", record)
