@@ -26,10 +26,7 @@ _NEXT = Statement(
     .values(event_seq=directories.c.event_seq + sa.bindparam("b_count", type_=sa.BigInteger))
     .returning(directories.c.event_seq)
 )
-_COLUMNS = (
-    *("id", "directory_id", "sequence", "position", "type", "occurred_at", "data", "request_id", "token_id"),
-    *("object_id", "group_id"),
-)
+_COLUMNS = "id directory_id sequence position type occurred_at data request_id token_id object_id group_id".split()
 _INSERT = Statement(events.insert().values({name: sa.bindparam(name) for name in _COLUMNS}))
 
 

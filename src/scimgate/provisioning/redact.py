@@ -44,6 +44,7 @@ NOT_JSON = object()
 """What ``parse_body`` gives for a body that is not (complete) JSON."""
 REPEATED_KEY = object()
 """What ``parse_body`` gives for JSON that repeats a key in one object."""
+_UNPARSED = object()
 
 
 class _Duplicate(Exception):
@@ -152,12 +153,12 @@ def parse_body(raw: bytes, unique_keys: bool = False) -> Any:
         return NOT_JSON
 
 
-def redact_body(raw: bytes, limit: int, document: Any = NOT_JSON) -> str | None:
+def redact_body(raw: bytes, limit: int, document: Any = _UNPARSED) -> str | None:
     """The body as stored: JSON with secret values replaced, or text with credentials masked; at most ``limit``
     characters, marked when cut. ``document``: the body as ``parse_body`` read it, if it was."""
     if not raw:
         return None
-    if document is NOT_JSON:
+    if document is _UNPARSED:  # a body parse_body already found not to be JSON is not parsed again
         document = parse_body(raw)
     if document is REPEATED_KEY:
         # {"path": "password", "value": "…", "path": "nickName"}: which key the reader sees decides what is
