@@ -102,7 +102,9 @@ def create_app(settings: Settings, db: Database | None = None, resolver: Resolve
         routes=[
             Mount(
                 "/scim/v2/{directory_id}",
-                app=BearerAuth(ScimEndpoints(ops, settings).router(), database, token_cache, limits),
+                app=BearerAuth(
+                    ScimEndpoints(ops, settings).router(), database, token_cache, limits, settings.resolved_public_url()
+                ),
             ),
             Mount("/api/v1", app=management_api(settings, database, forget, limits, _unexpected_error, resolver)),
             # Every method reaches it, so that a GET gets an OAuth error, not a SCIM one.
@@ -139,6 +141,7 @@ def create_app(settings: Settings, db: Database | None = None, resolver: Resolve
         on_unexpected=unexpected,
     )
     app.state.database = database
+    app.state.public_url = settings.resolved_public_url()  # the 404s' expected URLs (_http_error)
     app.state.token_cache = token_cache
     app.state.request_log = log_writer
     app.state.limits = limits
@@ -177,11 +180,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         # A path the /api/v1 mount does not match (Starlette's routes match no newline, %0A): still the management
         # API's, so its problem document, not a SCIM error.
         return problem(404, "not found", "No such endpoint of the management API; see /api/v1/docs.")
-    path = request.url.path
+    path, public_url = request.url.path, request.app.state.public_url
     if exc.status_code == 404 and path.startswith("/scim/v2/") and not path[len("/scim/v2/") :].startswith("dir_"):
-        return _answer(without_directory(path[len("/scim/v2/") :].split("/", 1)[0]))
+        return _answer(without_directory(path[len("/scim/v2/") :].split("/", 1)[0], public_url))
     if exc.status_code == 404:
-        return _answer(NotFound("No such endpoint. SCIM URLs look like {public_url}/scim/v2/{directory_id}/Users."))
+        return _answer(NotFound(f"No such endpoint. SCIM URLs look like {public_url}/scim/v2/dir_…/Users."))
     by_status = {408: RequestTimeout, 413: PayloadTooLarge}  # the gate's refusals met while reading a body
     if exc.status_code in by_status:
         return _answer(by_status[exc.status_code](str(exc.detail)))
