@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from scimgate import serving
 from scimgate.admin import admin_app
@@ -114,8 +114,8 @@ def create_app(settings: Settings, db: Database | None = None, resolver: Resolve
             Mount(
                 "/setup", app=Printable(setup_app(database, settings.resolved_public_url(), limits, forget, resolver))
             ),
-            # "/admin" without its slash: a relative Location, so nothing of the request's Host goes into it.
-            Route("/admin", lambda _request: RedirectResponse("admin/", status_code=307)),
+            # "/admin" (the address README gives) is answered as "/admin/", not redirected (issue 19 item 4).
+            Route("/admin", AnsweredAs("/admin/"), methods=["GET", "HEAD"]),
             *health_routes(database, metrics, settings),
         ],
         exception_handlers={
@@ -146,6 +146,21 @@ def create_app(settings: Settings, db: Database | None = None, resolver: Resolve
     app.state.request_log = log_writer
     app.state.limits = limits
     return app
+
+
+class AnsweredAs:
+    """A path answered exactly as another one of the same app: routed again with that path, query string kept.
+
+    "/admin" is the admin page's "/admin/": its pages link by absolute paths (``url_for``), so they resolve the same
+    from either. A redirect would do too, but its Location would come from the request (Starlette's slash redirect
+    takes the Host header) or be relative; issue 19 asks for paths to be answered or refused directly.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["router"]({**scope, "path": self.path, "raw_path": self.path.encode()}, receive, send)
 
 
 def app_from_environment() -> Starlette:
