@@ -241,6 +241,70 @@ def test_okta_profile_catches_a_server_refusing_the_rename_with_id(database: Dat
     assert "400" in found.problem and "stops pushing" in found.consequence and "own id" in found.fix
 
 
+def test_okta_profile_syncs_a_password_by_a_no_path_patch(database: Database, target: tuple[str, str]) -> None:
+    """Okta's OIN integrations PATCH to sync a password; the profile sends it as a no-path replace, and scimgate
+    passes it (the password not returned, the profile unchanged)."""
+    report = check_against(database, target, "okta")
+    step = next(o for o in report.outcomes if o.name.startswith("OIN: password sync"))
+    assert step.passed, step.as_dict()
+    sent = [e.request for e in step.exchanges if e.method == "PATCH"]
+    assert [op.keys() for op in sent[0]["Operations"]] == [{"op", "value"}]
+    assert list(sent[0]["Operations"][0]["value"]) == ["password"]
+
+
+def _password_needs_a_path(scope: Scope, body: Any) -> Any:
+    for op in body.get("Operations", []) if isinstance(body, dict) else []:
+        if isinstance(op.get("value"), dict) and "password" in op["value"]:
+            op["value"] = op["value"]["password"]  # a server that takes no-path values for a bare password: refused
+    return body
+
+
+def test_okta_profile_catches_a_refused_password_sync(database: Database, target: tuple[str, str]) -> None:
+    found = failure(check_against(database, target, "okta", request=_password_needs_a_path), "OIN: password sync")
+    assert "400" in found.problem and "password sync fails" in found.consequence
+    assert '{"password": "…"}' in found.fix
+
+
+def _errors_as(status: int, body: Any) -> Rewrite:
+    """A response rewrite: every ``status`` answer gets ``body`` instead of its SCIM Error."""
+
+    def rewrite(scope: Scope, answer: Any) -> Any:
+        return (status, body) if answer[0] == status else answer
+
+    return rewrite
+
+
+@pytest.mark.parametrize(
+    ("code", "body", "step", "consequence", "fix"),
+    [
+        (409, {"error": "User already exists"}, "Create", "stop the provisioning job", '"scimType": "uniqueness"'),
+        (
+            409,
+            {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": 409, "detail": "Taken."},
+            "Create",
+            "RFC 7644 §3.12",
+            '"status": "409"',
+        ),
+        (404, "Not Found", "Lookups", "OIN tests", '"status": "404"'),
+        (
+            404,
+            {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": 404, "detail": "No such user."},
+            "Lookups",
+            "RFC 7644 §3.12",
+            "the status a string",
+        ),
+    ],
+)
+def test_okta_profile_checks_error_bodies(
+    database: Database, target: tuple[str, str], code: int, body: Any, step: str, consequence: str, fix: str
+) -> None:
+    """Okta's 409 and 404 must be SCIM Error documents (RFC 7644 §3.12: the Error URN, status as a string, and
+    scimType uniqueness for the 409), not a status with any body."""
+    found = failure(check_against(database, target, "okta", response=_errors_as(code, body)), step)
+    assert f"answered {code} without a SCIM Error body" in found.problem
+    assert consequence in found.consequence and fix in found.fix and "SCIM Error document" in found.fix
+
+
 def _without_bulk(scope: Scope, answer: Any) -> Any:
     status, body = answer
     if scope["path"].endswith("/ServiceProviderConfig"):
