@@ -397,6 +397,8 @@ def test_an_admin_reads_events_webhook_health_and_the_api_docs_at_phone_and_lapt
         updated.find_element(By.TAG_NAME, "summary").click()
         expanded = updated.find_element(By.TAG_NAME, "pre")
         assert expanded.is_displayed() and "displayName" in expanded.text
+        # Readable, not squeezed into a column a few letters wide: the JSON gets most of a phone's width.
+        assert expanded.size["width"] >= min(width, 1200) * 0.3, expanded.size
         _fits(browser)
         shot(browser, f"14-event-expanded-{width}px")
 
