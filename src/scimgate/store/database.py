@@ -23,6 +23,7 @@ Pool sizing: each worker process keeps up to ``db_pool_size`` connections (plus 
 busy); N workers need N × 2 × ``db_pool_size`` connections below PostgreSQL's ``max_connections``.
 """
 
+import asyncio
 import math
 import random
 import select
@@ -72,6 +73,7 @@ class Database:
             private_file(path)  # 0600, not SQLite's 0644: it holds keys, secrets and personal data (finding 7)
         self.engine = _create_engine(self.url, self.limits)
         self._disposed = False
+        self._kept: dict[int, Connection] = {}  # thread → its read connection (``_loop_connection``)
         sa.event.listen(self.engine, "checkin", self._close_if_disposed)
         self._writer = threading.Lock() if self.is_sqlite else None
         # SQLite: the SCIM writes of this process share transactions and fsyncs (store/group_commit.py).
@@ -90,12 +92,35 @@ class Database:
         statements need not agree to the instant (a resource, then its groups): on PostgreSQL each statement runs
         on its own (autocommit), which saves the BEGIN and COMMIT round trips, 90 µs of a 310 µs lookup here.
         Inside ``read_deadline`` it is a transaction all the same: that is what bounds each statement there."""
+        if self.is_sqlite and asyncio._get_running_loop() is not None:
+            with self._loop_connection() as conn, conn.begin():
+                yield conn
+            return
         if snapshot or self.is_sqlite or _read_deadline.get() is not None:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
             return
         with self.engine.connect() as conn:
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
+    def _loop_connection(self) -> Iterator[Connection]:
+        """SQLite, on an event loop's thread (the SCIM reads that run inline, scimgate.scim.endpoints): a connection
+        kept for that thread, not taken from the pool and given back each time, which cost a fifth of a lookup's
+        CPU in SQLAlchemy (issue 21). Only an event loop's thread keeps one: the thread pool's forty threads would
+        each hold one of the pool's connections. A read nested in another, a connection SQLAlchemy invalidated or
+        one of a disposed Database: a pooled connection as usual."""
+        thread = threading.get_ident()
+        conn = self._kept.get(thread)
+        if conn is None or conn.invalidated or conn.closed or conn.in_transaction() or self._disposed:
+            if self._disposed or (conn is not None and conn.in_transaction()):
+                with self.engine.connect() as pooled:
+                    yield pooled
+                return
+            if conn is not None:
+                conn.close()
+            conn = self._kept[thread] = self.engine.connect()
+        yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -162,6 +187,9 @@ class Database:
         self._disposed = True
         if self._group is not None:
             self._group.stop()
+        for conn in list(self._kept.values()):
+            conn.close()
+        self._kept.clear()
         self.engine.dispose()
 
     def _close_if_disposed(self, dbapi_conn: Any, record: Any) -> None:
