@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from scimgate.instants import instant
 from scimgate.scim.errors import InvalidSyntax, InvalidValue, PayloadTooLarge, excerpt
 from scimgate.scim.extensions import MAX_EXTENSIONS
 from scimgate.scim.resource_types import GROUPS, ResourceType
@@ -358,12 +358,12 @@ def _boolean(value: Any, path: str) -> bool:
 
 
 def _check_datetime(value: str, path: str) -> None:
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
+    # What filters and sorting can compare (scimgate.instants); the value is kept as sent all the same.
+    if instant(value) is None:
         raise InvalidValue(
-            f"{path} must be an xsd:dateTime such as 2026-01-31T12:00:00Z, not {excerpt(value)}."
-        ) from None
+            f"{path} must be an xsd:dateTime such as 2026-01-31T12:00:00Z or 2026-01-31T14:00:00.000+02:00 (a date "
+            f"and a time with seconds, years 0001 to 9999, a zone up to ±14:00), not {excerpt(value)}."
+        )
 
 
 def _check_single_primary(attr: Attribute, items: list[Any], path: str) -> None:
