@@ -11,6 +11,7 @@ pytestmark = pytest.mark.both_backends
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ACME = "urn:ietf:params:scim:schemas:extension:acme:2.0:User"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SCHEMA: dict[str, Any] = {
     "id": ACME,
     "attributes": [
@@ -192,6 +193,23 @@ def test_multi_valued_and_complex_date_times(scim: Scim, declared: None) -> None
     assert found(scim, 'acme:shifts[type eq "early" and start gt "2024-01-01T07:15:00Z"]') == [bob]
     by_end = scim.get("/Users", params={"sortBy": f"{ACME}:contract.ends"}).json()["Resources"]
     assert [r["id"] for r in by_end] == [ada, bob]
+
+
+def test_a_patch_value_filter_compares_date_times_as_instants(scim: Scim, declared: None) -> None:
+    """A PATCH path's value filter (evaluated on one resource) compares as a search filter does."""
+    ada = user(scim, "ada", shifts=[{"start": "2024-01-01T08:00:00+01:00", "type": "early"}])
+    path = f'{ACME}:shifts[start eq "2024-01-01T07:00:00.000Z"].type'
+    body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": path, "value": "late"}]}
+    response = scim.client.patch(
+        f"{scim.base}/Users/{ada}", json=body, headers=scim.headers({"Content-Type": "application/scim+json"})
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()[ACME]["shifts"] == [{"start": "2024-01-01T08:00:00+01:00", "type": "late"}]
+    bad = {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": f'{ACME}:shifts[start gt "noon"]'}]}
+    refused = scim.client.patch(
+        f"{scim.base}/Users/{ada}", json=bad, headers=scim.headers({"Content-Type": "application/scim+json"})
+    )
+    assert refused.status_code == 400, refused.text
 
 
 def test_a_declared_date_time_must_be_an_xsd_date_time_when_written(scim: Scim, declared: None) -> None:
