@@ -365,7 +365,8 @@ class _PatchRequest:
             result = PatchResult(current.attributes, MemberChanges(), [])  # it only changed the password
         else:
             result = _apply(self.rtype, current, self.body, self.strict)
-        parsed = parse_resource(self.rtype, result.document)  # the whole result must be a valid resource
+        # The whole result must be a valid resource, and keep the required values the resource had.
+        parsed = parse_resource(self.rtype, result.document, before=current.attributes)
         _check_size(self.rtype, parsed.document, self.max_bytes)
         return _Planned(current, result, parsed)
 
@@ -389,7 +390,9 @@ def _apply(rtype: ResourceType, current: StoredResource, body: Any, strict: bool
             strict_hint(
                 error,
                 lambda: parse_resource(
-                    rtype, apply_patch(rtype, document, body, strict=False, resource_id=current.id).document
+                    rtype,
+                    apply_patch(rtype, document, body, strict=False, resource_id=current.id).document,
+                    before=document,
                 ),
             )
         raise

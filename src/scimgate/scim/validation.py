@@ -48,7 +48,8 @@ class ParsedResource:
     """What was sent but not kept: unknown core or enterprise attributes (names only, for the provisioning log)."""
 
 
-def parse_resource(rtype: ResourceType, payload: Any) -> ParsedResource:
+def parse_resource(rtype: ResourceType, payload: Any, before: dict[str, Any] | None = None) -> ParsedResource:
+    """The resource a POST or PUT sent, or (``before``: the stored document it started from) a PATCH's result."""
     if not isinstance(payload, dict):
         raise InvalidSyntax(f"The request body must be a JSON object holding a {rtype.name} resource.")
     parsed = ParsedResource({}, None)
@@ -66,6 +67,7 @@ def parse_resource(rtype: ResourceType, payload: Any) -> ParsedResource:
     for key in [key for key, value in document.items() if key.lower().startswith("urn:") and value == {}]:
         del document[key]
     _check_required(rtype.schema, document)
+    _check_required_extensions(rtype, document, _listed(payload), before)
     extensions = sum(1 for key in document if key.lower().startswith("urn:"))
     if extensions > MAX_EXTENSIONS:
         raise InvalidValue(
@@ -379,6 +381,65 @@ def _check_required(schema: Schema, document: dict[str, Any]) -> None:
         value = document.get(attr.name)
         if attr.required and (value is None or (isinstance(value, str) and not value.strip())):
             raise InvalidValue(f"{attr.name} is required: send a non-empty {attr.name} for every {schema.name}.")
+
+
+def _listed(payload: dict[str, Any]) -> set[str]:
+    """The URNs the body's ``schemas`` names, lower-cased."""
+    schemas = next((value for key, value in payload.items() if key.lower() == "schemas"), None)
+    return {item.lower() for item in schemas if isinstance(item, str)} if isinstance(schemas, list) else set()
+
+
+def _check_required_extensions(
+    rtype: ResourceType, document: dict[str, Any], listed: set[str], before: dict[str, Any] | None
+) -> None:
+    """The ``required`` attributes of declared extensions (RFC 7643 §2.2, §3.3).
+
+    Declared extensions are advertised as optional (``/ResourceTypes``: ``"required": false``), so a resource may
+    lack one entirely; one that holds it, or lists its URN in ``schemas``, carries each of its required attributes
+    (and each required sub-attribute of a complex value it sends). A PATCH (``before`` given) is judged against
+    the resource it changes: it may not take away a required value the resource had, nor bring in the extension
+    without its required ones; a resource stored before ``required`` was declared, and lacking the value, can
+    still be patched otherwise (Entra's deactivation must never fail over it). readOnly attributes are the
+    server's to set, never asked of the IdP.
+    """
+    for extension in rtype.extensions:
+        held = document.get(extension.id)
+        earlier = _lookup_key(before, extension.id) if before is not None else None
+        if held is None and earlier is None and (before is not None or extension.id.lower() not in listed):
+            continue
+        missing = _missing_required(extension.attributes, held if isinstance(held, dict) else {})
+        if earlier is not None:
+            already = set(_missing_required(extension.attributes, earlier if isinstance(earlier, dict) else {}))
+            missing = [name for name in missing if name not in already]
+        if missing:
+            raise InvalidValue(
+                f"{extension.id}:{missing[0]} is required (declared in {extension.id}): send a value for it "
+                f"whenever the {rtype.name} carries that extension; a PATCH may not remove it."
+            )
+
+
+def _missing_required(attributes: Iterable[Attribute], values: dict[str, Any], prefix: str = "") -> list[str]:
+    """The required attributes without a value in ``values`` (names matched case-insensitively), as paths."""
+    missing = []
+    for attr in attributes:
+        if attr.mutability == "readOnly":
+            continue
+        value = _lookup_key(values, attr.name)
+        if value is None or value == [] or (isinstance(value, str) and not value.strip()):
+            if attr.required:
+                missing.append(prefix + attr.name)
+            continue
+        if attr.type == "complex":
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
+                    missing += _missing_required(attr.sub_attributes, item, f"{prefix}{attr.name}.")
+    return list(dict.fromkeys(missing))
+
+
+def _lookup_key(holder: Any, name: str) -> Any:
+    if not isinstance(holder, dict):
+        return None
+    return next((value for key, value in holder.items() if key.lower() == name.lower()), None)
 
 
 # Members one request may name (POST, PUT, or one PATCH operation): a whole group of 100,000, as Okta's group push
