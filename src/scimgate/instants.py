@@ -10,6 +10,9 @@ The accepted form is xsd:dateTime (XML Schema Part 2 §3.2.7, which RFC 7643 §2
 9999: ``YYYY-MM-DDThh:mm:ss``, an optional fraction of a second, and an optional zone, ``Z`` or ``±hh:mm`` up to
 14 hours. A value without a zone is read as UTC. Digits past the millisecond are ignored, because ``meta.created``
 and ``meta.lastModified`` are kept and compared at millisecond precision (issue 19): one rule for every dateTime.
+
+That is the form values are written in, and the one stored values are compared by. The value a filter compares
+with (``filter_instant``) may also take the other ISO 8601 forms filters have always taken, a date alone above all.
 """
 
 import re
@@ -50,6 +53,24 @@ def instant(value: object) -> datetime | None:
         return local - timedelta(minutes=offset)
     except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC time in datetime's range
         return None
+
+
+def filter_instant(value: object) -> datetime | None:
+    """The instant a filter compares a dateTime with: an xsd:dateTime, read as ``instant`` reads it, or any other
+    ISO 8601 form ``datetime.fromisoformat`` reads, as filters on ``meta.lastModified`` always took them (IdPs and
+    scripts send ``meta.lastModified gt "2024-01-01"``): a date alone is that day's midnight UTC, a time without
+    a zone is UTC, ``12:00`` is ``12:00:00``, a space may stand for ``T``, a zone may be ``±hhmm`` or ``±hh`` up to
+    24 hours. Truncated to the millisecond, like the values compared. None for anything else (``"soon"``, a year
+    alone, ``24:00``, lower-case ``t``/``z``) and for an instant outside years 1–9999 in UTC."""
+    found = instant(value)
+    if found is not None or not isinstance(value, str):
+        return found
+    try:
+        parsed = datetime.fromisoformat(value)
+        utc = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01 at +01:00 has no UTC time in range
+        return None
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 
 def sqlite_instant(value: object) -> str | None:

@@ -14,7 +14,8 @@ Semantics, the same on SQLite and PostgreSQL (and in the reference evaluator of 
 * strings compare by their comparison key (NFKC, case-folded) unless the attribute is ``caseExact``; ordering
   operators compare by Unicode code point; ``co``/``sw``/``ew`` treat ``%`` and ``_`` literally;
 * dateTimes compare as the UTC instants they name, at millisecond precision (``scimgate.instants``): the value
-  compared with must be an xsd:dateTime, and a stored value that names no instant compares as no value;
+  compared with must be an ISO 8601 date or dateTime (a date alone is its midnight UTC), and a stored value that
+  names no instant compares as no value;
 * ``pr`` is true for a non-empty string, any boolean or date, a non-empty complex value or a non-empty list.
 """
 
@@ -28,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from scimgate.instants import instant
+from scimgate.instants import filter_instant
 from scimgate.scim.errors import InvalidFilter, InvalidPath, Reason, ScimError, TooMany, excerpt
 from scimgate.scim.filter_targets import Constant, Elements, Field, Scalar, indexed_scalar, is_known, resolve
 from scimgate.scim.grammar import (
@@ -401,13 +402,14 @@ def _operand(target: Scalar, op: CompareOperator, value: Any, path: str) -> Any:
 
 
 def _datetime(value: str, path: str) -> datetime:
-    """The instant to compare with, by the rule every dateTime compares by (scimgate.instants: xsd:dateTime, no
-    zone is UTC, at millisecond precision, like the stored side)."""
-    found = instant(value)
+    """The instant to compare with (scimgate.instants.filter_instant: an xsd:dateTime or another ISO 8601 form, a
+    date alone being its midnight UTC, no zone being UTC, at millisecond precision like the stored side)."""
+    found = filter_instant(value)
     if found is None:
         raise InvalidFilter(
-            f'{path} must be compared with an xsd:dateTime such as "2026-01-31T12:00:00Z" or '
-            f'"2026-01-31T14:00:00.000+02:00", not {excerpt(value)}.'
+            f'{path} must be compared with a dateTime such as "2026-01-31T12:00:00Z" or '
+            f'"2026-01-31T14:00:00.000+02:00", or a date such as "2026-01-31" (its midnight UTC), not '
+            f"{excerpt(value)}."
         )
     return found
 

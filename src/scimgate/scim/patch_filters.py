@@ -7,7 +7,7 @@ comparison key unless the sub-attribute is caseExact, dateTimes by the instants 
 
 from typing import Any
 
-from scimgate.instants import instant
+from scimgate.instants import filter_instant, instant
 from scimgate.scim.errors import InvalidFilter, NoTarget, excerpt
 from scimgate.scim.grammar import (
     COMPARATORS,
@@ -64,11 +64,12 @@ def _compared(attr: Attribute, element: dict[str, Any], node: Comparison) -> boo
 
 def _date_times(value: Any, op: CompareOperator, operand: Any, name: str) -> bool:
     """As filters compare dateTimes: the instants named, at millisecond precision (scimgate.instants)."""
-    wanted = instant(operand) if op not in (CompareOperator.co, CompareOperator.sw, CompareOperator.ew) else None
+    asked = op not in (CompareOperator.co, CompareOperator.sw, CompareOperator.ew)
+    wanted = filter_instant(operand) if asked else None
     if wanted is None:
         raise InvalidFilter(
-            f"{excerpt(name)} is a dateTime: compare it using eq, ne, gt, ge, lt or le with an xsd:dateTime such as "
-            f'"2026-01-31T12:00:00Z", not {excerpt(operand)}.'
+            f"{excerpt(name)} is a dateTime: compare it using eq, ne, gt, ge, lt or le with a dateTime such as "
+            f'"2026-01-31T12:00:00Z" or a date such as "2026-01-31" (its midnight UTC), not {excerpt(operand)}.'
         )
     found = instant(value)
     return found is not None and COMPARATORS[op.value](found, wanted)
