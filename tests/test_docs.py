@@ -1,5 +1,7 @@
-"""The docs list every setting, with its flag and environment variable."""
+"""The docs list every setting, with its flag and environment variable, and cite only tests that exist."""
 
+import ast
+import re
 from pathlib import Path
 
 import click
@@ -10,6 +12,10 @@ from scimgate.cli import main
 from scimgate.config import Settings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+TESTS = Path(__file__).resolve().parent
+# A test cited in the docs: `scim/test_patch.test_name`, `test_auth.test_name` (a module named without its folder),
+# `test_isolation.*`, `tests/store/test_schema.py`, or a bare `test_name`.
+_CITED = re.compile(r"`((?:[a-z_]+/)*test_\w+(?:\.(?:py|\*|\w+))?)`")
 
 
 def test_every_setting_is_documented() -> None:
@@ -65,3 +71,34 @@ def test_every_event_type_is_documented_with_its_fields() -> None:
         assert row is not None, f"{event.name} is not in docs/events.md"
         for field in fields(event):
             assert f"`{field.name}`" in row.split("|")[2], f"{event.name}: {field.name} is not documented"
+
+
+def _test_names() -> dict[str, set[str]]:
+    """Each test module (path under tests/ without .py) with the names it defines."""
+    found: dict[str, set[str]] = {}
+    for path in TESTS.rglob("test_*.py"):
+        nodes = ast.walk(ast.parse(path.read_text()))
+        defined = {n.name for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+        found[path.relative_to(TESTS).with_suffix("").as_posix()] = defined
+    return found
+
+
+def test_every_test_the_docs_cite_exists() -> None:
+    """Each test named in docs/, README.md and CHANGELOG.md exists (docs/security.md's findings cite their tests,
+    and a renamed or removed test must not leave a claim pointing at nothing)."""
+    modules = _test_names()
+    every = set().union(*modules.values())
+    missing = []
+    for page in [*DOCS.glob("*.md"), DOCS.parent / "README.md", DOCS.parent / "CHANGELOG.md"]:
+        for cited in _CITED.findall(page.read_text()):
+            module, _, name = cited.removeprefix("tests/").partition(".")
+            candidates = [names for m, names in modules.items() if m == module or m.endswith("/" + module)]
+            if name in ("py", "*"):
+                exists = bool(candidates)
+            elif name:
+                exists = any(name in names for names in candidates)
+            else:
+                exists = bool(candidates) or module in every
+            if not exists:
+                missing.append(f"{page.name}: {cited}")
+    assert not missing, missing

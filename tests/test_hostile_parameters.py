@@ -2,14 +2,23 @@
 API, the admin pages, the event feed. A deterministic table rather than random draws, so that a run takes seconds and
 a failure names its input; the values are those that broke parsers and databases before: integers past 2^31 and
 2^63, negatives, floats, NaN, non-ASCII digits, NUL and line breaks (PostgreSQL refuses NUL), invalid UTF-8,
-overlong segments. A SCIM URL always answers with a SCIM error (RFC 7644 §3.12), never HTML or a stack trace."""
+overlong segments. A SCIM URL always answers with a SCIM error (RFC 7644 §3.12), never HTML or a stack trace.
 
+Issue 20 also asks for a fuzz test over paths and numeric parameters: the Hypothesis tests at the end draw path
+segments and paging numbers around the table's values (bounded draws, as tests/scim/test_fuzz.py), and check that
+the answer is a SCIM success or error, never a 5xx, and never another directory's data."""
+
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from tests.helpers.scim import ERROR, OPERATOR_KEY, Api, Scim, assert_scim_error
@@ -197,3 +206,156 @@ def test_admin_page_parameters_are_never_a_500(app_client: TestClient, scim: Sci
             f"/admin/webhooks/{segment}",
         ]
     _check(urls, lambda url: app_client.get(url, follow_redirects=False), _not_500)
+
+
+# Fuzzing (issue 20: "a fuzz test over paths and numeric parameters"). A few seconds a backend: bounded draws, no
+# deadline (the first request of a run pays for the app's warm-up), function-scoped fixtures shared by the examples.
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Stand-ins for the other directory's ids and name, replaced when the request is built (they exist only then).
+OTHER = ("{other_directory}", "{other_user}", "{other_group}")
+SECRET = "fabrikam-only"  # in the other directory's userName and group name: never in an answer to this directory
+
+
+def _encoded(text: str) -> str:
+    """A path segment or query value as a hostile client sends it: percent-encoded UTF-8, a lone surrogate as the
+    invalid UTF-8 it becomes, dots encoded so that the client does not resolve ``..`` before sending."""
+    return quote(text.encode("utf-8", "surrogatepass"), safe="").replace(".", "%2E")
+
+
+SEGMENT = st.one_of(
+    st.sampled_from(OTHER),
+    st.sampled_from([*SEGMENTS, "usr_", "grp_", "dir_", "Users", "me", "%2F", "%252F"]),
+    st.text(max_size=40).map(_encoded),
+    st.tuples(st.sampled_from([*OTHER, "usr_", "grp_", "dir_"]), st.text(max_size=6)).map(
+        lambda pair: pair[0] + _encoded(pair[1])
+    ),
+)
+NUMBER = st.one_of(
+    st.sampled_from(NUMBERS),
+    st.integers().map(str),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.floats().map(str),
+    st.text(alphabet="0123456789-+.eE_x ", max_size=12).map(_encoded),
+    st.text(max_size=8).map(_encoded),
+)
+SEARCH_NUMBER = st.one_of(
+    st.sampled_from(SEARCH_NUMBERS),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
+    st.none(),
+)
+
+
+@dataclass
+class Fabrikam:
+    """Another customer's directory, and what stands in for its ids in the drawn URLs."""
+
+    scim: Scim
+    ids: dict[str, str]
+
+    def fill(self, text: str) -> str:
+        for stand_in, value in self.ids.items():
+            text = text.replace(stand_in, value)
+        return text
+
+    def untouched(self) -> bool:
+        return all(
+            self.scim.get(path).status_code == 200
+            for path in (f"/Users/{self.ids[OTHER[1]]}", f"/Groups/{self.ids[OTHER[2]]}")
+        )
+
+
+@pytest.fixture
+def fabrikam(other_scim: Scim) -> Fabrikam:
+    """The other directory with a user and a group, whose names carry SECRET."""
+    user = other_scim.create_user(f"{SECRET}@fabrikam.example")
+    group = other_scim.create_group(f"{SECRET} group", members=[user["id"]])
+    return Fabrikam(other_scim, {OTHER[0]: other_scim.directory_id, OTHER[1]: user["id"], OTHER[2]: group["id"]})
+
+
+def _own_ids(scim: Scim) -> set[str]:
+    """This directory's user and group ids, after making one of each if it has none."""
+    if not scim.get("/Users?count=0").json()["totalResults"]:
+        scim.create_group("Contoso admins", members=[scim.create_user("own@contoso.example")["id"]])
+    return {r["id"] for kind in ("/Users", "/Groups") for r in scim.get(f"{kind}?count=1000").json()["Resources"]}
+
+
+def _assert_own_answer(response: Any, own_ids: set[str]) -> None:
+    """A SCIM success or a SCIM error (RFC 7644 §3.12), never a 5xx; a success lists only this directory's
+    resources, and no answer holds the other directory's data."""
+    assert response.status_code < 500, response.text[:300]
+    assert response.status_code == 204 or response.headers["content-type"] == "application/scim+json", response.text
+    assert SECRET not in response.text, response.text[:300]
+    if response.status_code == 204:
+        return
+    body = response.json()
+    if response.status_code >= 400:
+        assert body["schemas"] == [ERROR] and body["status"] == str(response.status_code), body
+        return
+    listed = body.get("Resources", [body]) if isinstance(body, dict) else []
+    found = {resource["id"] for resource in listed if isinstance(resource, dict) and "meta" in resource}
+    assert found <= own_ids, found - own_ids
+
+
+@FUZZ
+@given(
+    where=st.sampled_from(
+        [
+            "/scim/v2/{segment}",
+            "/scim/v2/{segment}/Users",
+            "{base}/{segment}",
+            "{base}/{segment}/{segment}",
+            "{base}/Users/{segment}",
+            "{base}/Groups/{segment}",
+            "{base}/Schemas/{segment}",
+            "{base}/ResourceTypes/{segment}",
+        ]
+    ),
+    segment=SEGMENT,
+    sent=st.tuples(st.sampled_from(["GET", "DELETE"]), st.sampled_from(["own", "other", "none", "wrong"])),
+)
+# The other directory's resources through this directory's URL and token, whatever the draws: the isolation cases.
+@example(where="{base}/Users/{segment}", segment=OTHER[1], sent=("GET", "own"))
+@example(where="{base}/Groups/{segment}", segment=OTHER[2], sent=("DELETE", "own"))
+@example(where="/scim/v2/{segment}/Users", segment=OTHER[0], sent=("GET", "own"))
+def test_fuzzed_path_segments_get_a_scim_answer_and_no_other_directorys_data(
+    scim: Scim, fabrikam: Fabrikam, where: str, segment: str, sent: tuple[str, str]
+) -> None:
+    """Drawn path segments (the table's, random text, the other directory's ids and id-like prefixes), sent with
+    this directory's token, the other's, a wrong one or none: a SCIM answer, never a 5xx, never the other
+    directory's data; a DELETE through this directory's URL deletes nothing of the other's."""
+    own = _own_ids(scim)
+    method, token = sent
+    headers = {
+        "own": scim.headers(),
+        "other": fabrikam.scim.headers(),
+        "none": {},
+        "wrong": {"Authorization": "Bearer scimgate_" + "x" * 43},
+    }[token]
+    url = fabrikam.fill(where.format(base=scim.base, segment=segment))
+    _assert_own_answer(scim.client.request(method, url, headers=headers), own)
+    assert fabrikam.untouched(), f"{method} {url} removed the other directory's user or group"
+
+
+@FUZZ
+@given(
+    endpoint=st.sampled_from(["/Users", "/Groups", ""]),
+    params=st.dictionaries(st.sampled_from(["startIndex", "count", "cursor"]), NUMBER, min_size=1, max_size=3),
+    search=st.dictionaries(st.sampled_from(["startIndex", "count", "cursor"]), SEARCH_NUMBER, max_size=3),
+)
+def test_fuzzed_paging_numbers_get_a_scim_answer_and_only_this_directorys_resources(
+    scim: Scim, fabrikam: Fabrikam, endpoint: str, params: dict[str, str], search: dict[str, Any]
+) -> None:
+    """startIndex, count and cursor drawn around the table's numbers, in the query of a list and in a SearchRequest
+    (of a type, or of the whole directory): a page or a SCIM error, never a 5xx, and every resource listed is this
+    directory's, however far the numbers reach."""
+    own = _own_ids(scim)
+    query = "&".join(f"{name}={value}" for name, value in params.items())
+    if endpoint:
+        _assert_own_answer(scim.get(f"{endpoint}?{query}"), own)
+    body = json.dumps({"schemas": [SEARCH_REQUEST], **search})
+    searched = scim.client.post(
+        f"{scim.base}{endpoint}/.search", content=body, headers=scim.headers({"Content-Type": "application/scim+json"})
+    )
+    _assert_own_answer(searched, own)

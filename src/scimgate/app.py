@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from scimgate import serving
 from scimgate.admin import admin_app
@@ -102,7 +102,9 @@ def create_app(settings: Settings, db: Database | None = None, resolver: Resolve
         routes=[
             Mount(
                 "/scim/v2/{directory_id}",
-                app=BearerAuth(ScimEndpoints(ops, settings).router(), database, token_cache, limits),
+                app=BearerAuth(
+                    ScimEndpoints(ops, settings).router(), database, token_cache, limits, settings.resolved_public_url()
+                ),
             ),
             Mount("/api/v1", app=management_api(settings, database, forget, limits, _unexpected_error, resolver)),
             # Every method reaches it, so that a GET gets an OAuth error, not a SCIM one.
@@ -112,8 +114,8 @@ def create_app(settings: Settings, db: Database | None = None, resolver: Resolve
             Mount(
                 "/setup", app=Printable(setup_app(database, settings.resolved_public_url(), limits, forget, resolver))
             ),
-            # "/admin" without its slash: a relative Location, so nothing of the request's Host goes into it.
-            Route("/admin", lambda _request: RedirectResponse("admin/", status_code=307)),
+            # "/admin" (the address README gives) is answered as "/admin/", not redirected (issue 19 item 4).
+            Route("/admin", AnsweredAs("/admin/"), methods=["GET", "HEAD"]),
             *health_routes(database, metrics, settings),
         ],
         exception_handlers={
@@ -139,10 +141,26 @@ def create_app(settings: Settings, db: Database | None = None, resolver: Resolve
         on_unexpected=unexpected,
     )
     app.state.database = database
+    app.state.public_url = settings.resolved_public_url()  # the 404s' expected URLs (_http_error)
     app.state.token_cache = token_cache
     app.state.request_log = log_writer
     app.state.limits = limits
     return app
+
+
+class AnsweredAs:
+    """A path answered exactly as another one of the same app: routed again with that path, query string kept.
+
+    "/admin" is the admin page's "/admin/": its pages link by absolute paths (``url_for``), so they resolve the same
+    from either. A redirect would do too, but its Location would come from the request (Starlette's slash redirect
+    takes the Host header) or be relative; issue 19 asks for paths to be answered or refused directly.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["router"]({**scope, "path": self.path, "raw_path": self.path.encode()}, receive, send)
 
 
 def app_from_environment() -> Starlette:
@@ -177,11 +195,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         # A path the /api/v1 mount does not match (Starlette's routes match no newline, %0A): still the management
         # API's, so its problem document, not a SCIM error.
         return problem(404, "not found", "No such endpoint of the management API; see /api/v1/docs.")
-    path = request.url.path
+    path, public_url = request.url.path, request.app.state.public_url
     if exc.status_code == 404 and path.startswith("/scim/v2/") and not path[len("/scim/v2/") :].startswith("dir_"):
-        return _answer(without_directory(path[len("/scim/v2/") :].split("/", 1)[0]))
+        return _answer(without_directory(path[len("/scim/v2/") :].split("/", 1)[0], public_url))
     if exc.status_code == 404:
-        return _answer(NotFound("No such endpoint. SCIM URLs look like {public_url}/scim/v2/{directory_id}/Users."))
+        return _answer(NotFound(f"No such endpoint. SCIM URLs look like {public_url}/scim/v2/dir_…/Users."))
     by_status = {408: RequestTimeout, 413: PayloadTooLarge}  # the gate's refusals met while reading a body
     if exc.status_code in by_status:
         return _answer(by_status[exc.status_code](str(exc.detail)))

@@ -34,5 +34,19 @@ def display_prefix(token: str) -> str:
     return token[: len(prefix) + 4]
 
 
+def is_id(given: str, kind: str) -> bool:
+    """Whether ``given`` has the form of an id of ``kind`` ("tok", "lnk"…: scimgate.ids), so an error may repeat it."""
+    return given.startswith(f"{kind}_") and len(given) <= 40
+
+
+def shown_id(given: str, kind: str) -> str:
+    """How an error names what a caller gave for an id of ``kind``: quoted when it has an id's form, else only its
+    kind's prefix and four characters. A secret pasted where its id goes (or arguments given in the wrong order) is a
+    common slip, and errors end up in a terminal's scrollback and in API clients' logs (issue 22)."""
+    if is_id(given, kind):
+        return repr(given)
+    return f"{display_prefix(given)}… (not an id, which looks like {kind}_…; not repeated here)"
+
+
 def hashes_match(stored_hash: str, presented_hash: str) -> bool:
     return hmac.compare_digest(stored_hash.encode(), presented_hash.encode())

@@ -2,10 +2,14 @@
 
 A real scimgate serves on loopback; the browser signs in, creates a directory and sees its token once, an IdP's
 request fails, the admin finds it in the log with its explanation, pages through a group's members, and reads a
-group's members, requests and events at phone and laptop width.
+group's members, requests and events at phone and laptop width. At both widths too: a token copied whole, a refused
+paste's entry, the banners and the requests they link to, a "Basic Users" group logged as sent, events naming the
+group and the changed fields, a failing webhook in red, and the API docs with no network beyond this server.
 Screenshots go to ``artifacts/screenshots`` (or ``$SCIMGATE_SCREENSHOTS``).
 """
 
+import re
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,14 +35,16 @@ def browser() -> Iterator[WebDriver]:
     yield from chromium()
 
 
-def sign_in(driver: WebDriver, server: ScimgateServer) -> None:
+def sign_in(driver: WebDriver, server: ScimgateServer, *, wrong_key_first: bool = False) -> None:
+    """A fresh session for each test; ``wrong_key_first``: a wrong key is refused first (one test is enough)."""
     driver.get(f"{server.url}/admin/login")
-    driver.delete_all_cookies()  # a fresh session for each test
+    driver.delete_all_cookies()
     driver.get(f"{server.url}/admin/")
     assert driver.current_url.endswith("/admin/login")
-    driver.find_element(By.ID, "key").send_keys("not the key")
-    click_through(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
-    assert "not the operator key" in driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    if wrong_key_first:
+        driver.find_element(By.ID, "key").send_keys("not the key")
+        click_through(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        assert "not the operator key" in driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
     driver.find_element(By.ID, "key").send_keys(server.operator_key)
     shot(driver, "01-sign-in")
     click_through(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
@@ -46,8 +52,9 @@ def sign_in(driver: WebDriver, server: ScimgateServer) -> None:
 
 
 def test_an_admin_sets_up_a_directory_and_solves_a_failure(browser: WebDriver, scimgate_server: ScimgateServer) -> None:
-    """Sign in, create a directory, see its token once, then find the IdP's failed request in the log."""
-    sign_in(browser, scimgate_server)
+    """Sign in (a wrong key first), create a directory, see its token once, then find the IdP's failed request in the
+    log."""
+    sign_in(browser, scimgate_server, wrong_key_first=True)
     browser.find_element(By.NAME, "name").send_keys("Browser Contoso")
     Select(browser.find_element(By.NAME, "idp")).select_by_value("entra")
     click_through(browser, browser.find_element(By.XPATH, "//button[text()='Create directory']"))
@@ -251,3 +258,178 @@ def test_an_admin_reads_a_groups_members_requests_and_events_at_phone_and_laptop
         assert browser.find_element(By.TAG_NAME, "h1").text == f"grace{width}@contoso.example"
         assert "to group Engineering" in browser.find_element(By.ID, "resource-events").text
         _fits(browser)
+
+
+def _within(element: WebElement, width: int) -> None:
+    """The element is shown, and its right edge is on a screen ``width`` px wide."""
+    box = element.rect
+    assert element.is_displayed() and box["x"] >= 0 and box["x"] + box["width"] <= width, (element.text, box)
+
+
+def _banners(driver: WebDriver, directory: str) -> dict[str, tuple[int, str]]:
+    """The page's banners about ``directory``: each one's kind, the count it states and where its link goes."""
+    found = {}
+    for banner in find_now(driver, "p.banner"):
+        if banner.find_element(By.TAG_NAME, "strong").text != directory:
+            continue
+        link = banner.find_element(By.CSS_SELECTOR, "a.banner-link")
+        counted = re.search(r": (\d+) request\(s\) in the last hour", banner.text)
+        assert counted is not None, banner.text
+        kind = "unknown" if "one no directory has" in banner.text else "issued"
+        found[kind] = (int(counted.group(1)), str(link.get_attribute("href")))
+    return found
+
+
+@pytest.mark.parametrize("width", [360, 1366])
+def test_an_admin_copies_a_token_and_trusts_the_log_and_its_banners_at_phone_and_laptop_width(
+    browser: WebDriver, scimgate_server: ScimgateServer, width: int
+) -> None:
+    """Issue 22, at 360 px and 1366 px: a new token's copy button copies it whole; an IdP holding a truncated copy
+    is refused, and its entry says why its body was not kept and shows the presented token's first characters; the
+    banners of the home and the directory page count the refusals of a token the directory issued apart from those
+    of a token no directory has, each with a link listing as many requests as it counts; a group named "Basic Users"
+    is logged as sent, not as "[redacted]"."""
+    with at_width(browser, width):
+        directory = scimgate_server.create_directory(f"Trusted log {width}")
+        other = scimgate_server.create_directory(f"Other {width}")
+        assert directory.post("/Groups", {"schemas": [GROUP], "displayName": "Basic Users"}).status_code == 201
+        sign_in(browser, scimgate_server)
+        browser.execute_cdp_cmd(
+            "Browser.grantPermissions",
+            {"origin": scimgate_server.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+        )
+        browser.get(f"{scimgate_server.url}/admin/directories/{directory.id}")
+        click_through(browser, browser.find_element(By.ID, "create-token"))
+        token = browser.find_element(By.CSS_SELECTOR, "#new-token code.token").text
+        copy = browser.find_element(By.CSS_SELECTOR, "#new-token button.copy")
+        _within(copy, width)
+        copy.click()
+        WebDriverWait(browser, 10).until(lambda _: copy.text == "Copied")
+        copied = browser.execute_async_script("navigator.clipboard.readText().then(arguments[0])")
+        assert token.startswith("scimgate_") and copied == token
+        _fits(browser)
+        shot(browser, f"10-token-copied-{width}px")
+
+        truncated = {"Authorization": f"Bearer {copied[:-2]}"}  # the paste missed its end
+        refused = [
+            httpx2.post(f"{directory.scim_url}/Users", json={"userName": "a@contoso.example"}, headers=truncated),
+            httpx2.get(f"{directory.scim_url}/Users", headers=truncated),
+            httpx2.get(f"{directory.scim_url}/Users", headers={"Authorization": f"Bearer {other.token}"}),
+        ]
+        assert [answer.status_code for answer in refused] == [401, 401, 401]
+        browser.get(f"{scimgate_server.url}/admin/log?directory={directory.id}&status=401")
+        rows = _wait_for_rows(browser, "#log tbody tr.failed", 3)
+        assert len(rows) == 3, [row.text for row in rows]
+        posted = next(row for row in rows if "POST /Users" in row.text)
+        click_through(browser, posted.find_element(By.TAG_NAME, "a"))
+        body = browser.find_element(By.ID, "request-body")
+        assert "not kept: the request carried no valid credential" in body.text and "(none)" not in body.text
+        held = browser.find_element(By.ID, "token").text
+        assert f"presented: {token[:13]}…" in held and token[:14] not in held, held
+        _fits(browser)
+        shot(browser, f"11-refused-token-{width}px")
+
+        for place, page in (("home", "/admin/"), ("directory", f"/admin/directories/{directory.id}")):
+            browser.get(scimgate_server.url + page)
+            banners = _banners(browser, f"Trusted log {width}")
+            assert {kind: count for kind, (count, _) in banners.items()} == {"issued": 1, "unknown": 2}, banners
+            for link in find_now(browser, "p.banner a.banner-link"):
+                _within(link, width)
+            _fits(browser)
+            shot(browser, f"12-banners-{place}-{width}px")
+            for count, href in banners.values():
+                browser.get(href)
+                assert len(find_now(browser, "#log tbody tr.failed")) == count, href
+
+        browser.get(f"{scimgate_server.url}/admin/log?directory={directory.id}")
+        browser.find_element(By.NAME, "q").send_keys("Basic Users")
+        click_through(browser, browser.find_element(By.CSS_SELECTOR, "#log-filters button"))
+        rows = _wait_for_rows(browser, "#log tbody tr:has(a)")
+        assert len(rows) == 1 and "POST /Groups" in rows[0].text and "Basic Users" in rows[0].text
+        click_through(browser, rows[0].find_element(By.TAG_NAME, "a"))
+        for shown in ("request-body", "response-body"):
+            text = browser.find_element(By.ID, shown).text
+            assert '"displayName": "Basic Users"' in text and "[redacted]" not in text, text
+        _fits(browser)
+        shot(browser, f"13-basic-users-as-sent-{width}px")
+
+
+@pytest.mark.parametrize("width", [360, 1366])
+def test_an_admin_reads_events_webhook_health_and_the_api_docs_at_phone_and_laptop_width(
+    browser: WebDriver, scimgate_server: ScimgateServer, width: int
+) -> None:
+    """Issue 22, at 360 px and 1366 px: the events page names the group of each membership event and the fields an
+    update changed, and an expanded event still fits the width; an endpoint that never delivered is a red "failing"
+    on the webhooks list, not a green "enabled"; /api/v1/docs renders Swagger UI with every https:// address
+    blocked, from files of this server alone."""
+    with at_width(browser, width), socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: every connection is refused
+        directory = scimgate_server.create_directory(f"Events {width}")
+        hook = f"http://127.0.0.1:{closed.getsockname()[1]}/never"
+        scimgate_server.add_webhook(hook, directory_id=directory.id)
+        ada, grace = (
+            directory.post("/Users", {"schemas": [USER], "userName": f"{who}{width}@contoso.example"}).json()
+            for who in ("ada", "grace")
+        )
+        team = directory.post(
+            "/Groups", {"schemas": [GROUP], "displayName": "Bearer Team", "members": [{"value": ada["id"]}]}
+        ).json()
+        directory.patch(f"/Groups/{team['id']}", [{"op": "add", "path": "members", "value": [{"value": grace["id"]}]}])
+        directory.patch(f"/Users/{ada['id']}", [{"op": "replace", "path": "displayName", "value": "Ada L."}])
+
+        sign_in(browser, scimgate_server)
+        browser.get(f"{scimgate_server.url}/admin/events?directory={directory.id}")
+        rows = _wait_for_rows(browser, "#events tbody tr", 7)  # user.updated, written last, is there
+        what = [
+            (row.find_element(By.TAG_NAME, "code").text, row.find_element(By.CSS_SELECTOR, "td.what").text)
+            for row in rows
+        ]
+        assert what == [
+            ("user.updated", "changed: displayName"),
+            ("group.user_added", "to group Bearer Team"),
+            ("group.user_added", "to group Bearer Team"),
+            ("group.created", ""),
+            ("user.created", ""),
+            ("user.created", ""),
+            ("directory.created", ""),
+        ], what
+        updated = rows[0]
+        updated.find_element(By.TAG_NAME, "summary").click()
+        expanded = updated.find_element(By.TAG_NAME, "pre")
+        assert expanded.is_displayed() and "displayName" in expanded.text
+        # Readable, not squeezed into a column a few letters wide: the JSON gets most of a phone's width.
+        assert expanded.size["width"] >= min(width, 1200) * 0.3, expanded.size
+        _fits(browser)
+        shot(browser, f"14-event-expanded-{width}px")
+
+        browser.get(f"{scimgate_server.url}/admin/webhooks")
+        for _ in range(80):
+            row = browser.find_element(By.XPATH, f"//table//tr[.//a[text()='{hook}']]")
+            if "failing" in row.text:
+                break
+            time.sleep(0.25)
+            browser.refresh()
+        else:
+            raise AssertionError(f"{hook} is not failing on the webhooks list")
+        status = row.find_element(By.CSS_SELECTOR, "td.health .status")
+        assert status.text == "failing" and "never a success" in row.text and "enabled" not in row.text, row.text
+        red, green, blue = map(int, re.findall(r"\d+", status.value_of_css_property("color"))[:3])
+        assert red > 2 * max(green, blue), status.value_of_css_property("color")
+        _within(status, width)
+        _fits(browser)
+        shot(browser, f"15-webhook-failing-{width}px")
+
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["https://*"]})  # no CDN
+    try:
+        with at_width(browser, width):
+            browser.get(f"{scimgate_server.url}/api/v1/docs")
+            title = browser.find_element(By.CSS_SELECTOR, ".swagger-ui .info .title")
+            paths = [path.text for path in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")]
+            assert title.is_displayed() and "/directories" in paths, paths
+            loaded = browser.execute_script("return performance.getEntriesByType('resource').map(r => r.name)")
+            assert loaded and all(url.startswith(scimgate_server.url + "/") for url in loaded), loaded
+            shot(browser, f"16-api-docs-offline-{width}px")
+    finally:
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        browser.execute_cdp_cmd("Network.disable", {})

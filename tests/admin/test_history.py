@@ -19,7 +19,7 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 def section(html: str, table_id: str) -> str:
-    found = re.search(rf'<table class="wrap" id="{table_id}">(.*?)</table>', html, re.S)
+    found = re.search(rf'<table class="[^"]*" id="{table_id}">(.*?)</table>', html, re.S)
     assert found is not None, table_id
     return found.group(1)
 

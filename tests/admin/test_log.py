@@ -92,3 +92,49 @@ def test_banners_count_what_their_links_list(app_client: TestClient, scim: Scim,
         for label, href in links.items():
             listed = entry_links(app_client.get(href.replace("&amp;", "&")).text)
             assert len(listed) == int(label.split()[0])
+
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def log_rows(html: str) -> list[str]:
+    """The log table's rows, as HTML."""
+    body = re.search(r'<table id="log"[^>]*>.*?<tbody>(.*?)</tbody>', html, re.S)
+    assert body is not None, html
+    return re.findall(r"<tr[^>]*>.*?</tr>", body.group(1), re.S)
+
+
+def test_rows_with_ignored_attributes_are_marked_and_explained(app_client: TestClient, scim: Scim) -> None:
+    """Issue 18: a request tolerant mode accepted without some of what the IdP sent (an unknown core attribute on a
+    POST, a typo in an enterprise PATCH path) is marked "ignored" on the log page with each name (escaped), the
+    "ignored" status lists exactly those rows, and the entry says what to check in the IdP's mapping."""
+    sign_in(app_client)
+    sent = scim.post("/Users", {"schemas": [USER], "userName": "tolerated@contoso.example", "favouriteColour": "teal"})
+    assert sent.status_code == 201
+    typo = {"op": "replace", "path": f"{ENTERPRISE}:departmentt", "value": "Sales"}
+    patched = scim.client.patch(
+        f"{scim.base}/Users/{sent.json()['id']}",
+        json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [typo]},
+        headers=scim.headers(),
+    )
+    assert patched.status_code == 200
+    scim.post("/Users", {"schemas": [USER], "userName": "marked@contoso.example", "<b>bold</b>": 1})
+    scim.create_user("clean@contoso.example")
+    flush(scim.client)
+    rows = log_rows(app_client.get("/admin/log", params={"directory": scim.directory_id}).text)
+    marked = [row for row in rows if 'class="ignored"' in row]
+    assert len(rows) == 4 and len(marked) == 3
+    assert not any("clean@contoso.example" in row for row in marked)
+    assert any('<strong class="ignored">ignored</strong>: favouriteColour</td>' in row for row in marked)
+    assert any(f'<strong class="ignored">ignored</strong>: {ENTERPRISE}:departmentt</td>' in row for row in marked)
+    assert any("ignored</strong>: &lt;b&gt;bold&lt;/b&gt;</td>" in row for row in marked)
+    assert "<b>bold</b>" not in app_client.get("/admin/log").text
+    only = app_client.get("/admin/log", params={"directory": scim.directory_id, "status": "ignored"}).text
+    assert len(entry_links(only)) == 3 and "clean@contoso.example" not in only
+    assert '<option value="ignored" selected>' in only
+    pages = [app_client.get(link).text for link in entry_links(only)]
+    entry = next(page for page in pages if "Accepted without: favouriteColour" in page)
+    assert 'id="ignored"' in entry and "Provisioning → Mappings" in entry
+    every = [app_client.get(link).text for link in entry_links(app_client.get("/admin/log").text)]
+    assert len(every) == 4
+    assert [page for page in every if 'id="ignored"' not in page] == [p for p in every if "clean@contoso" in p]

@@ -52,6 +52,22 @@ def test_nobody_signs_in_when_nothing_is_configured(database: Database) -> None:
         assert client.post("/admin/login", data={"key": ""}).status_code == 401
 
 
+def test_admin_without_its_slash_is_answered_as_the_home_page(app_client: TestClient, scim: Scim) -> None:
+    """/admin (the address README gives) is answered as /admin/ is, with no redirect built from the request (issue 19
+    item 4): signed out, the sign-in redirect to the configured path; signed in, the home page, whose links are all
+    absolute paths, so they lead to the same pages from /admin as from /admin/."""
+    signed_out = app_client.get("/admin", follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/admin/login"
+    sign_in(app_client)
+    page = app_client.get("/admin", follow_redirects=False)
+    assert page.status_code == 200 and scim.directory_id in page.text
+    links = re.findall(r'(?:href|src|action)="([^"]*)"', page.text)
+    assert links and all(link.startswith("/admin/") for link in links), links
+    assert links == re.findall(r'(?:href|src|action)="([^"]*)"', app_client.get("/admin/").text)
+    assert app_client.get(f"/admin/directories/{scim.directory_id}").status_code == 200
+    assert app_client.post("/admin", follow_redirects=False).status_code == 405
+
+
 def test_forms_need_the_sessions_csrf_token(app_client: TestClient) -> None:
     """A POST without the session's token (a forged cross-site form) is refused and changes nothing."""
     sign_in(app_client)

@@ -11,6 +11,7 @@ from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.store.database import Database
 from scimgate.store.tables import group_members, tokens, users
+from scimgate.tokens import display_prefix
 from tests.helpers.scim import BASE_URL, OPERATOR_KEY, Api, Scim
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -240,6 +241,31 @@ def test_oauth_clients_and_secret_rotation(api: Api) -> None:
     assert scim.get("/Users").status_code == 401  # the client's access tokens went with it
     assert exchange(rotated["client_secret"]).status_code == 401
     assert_problem(api.delete(f"{base}/{client_id}"), 404)
+
+
+def test_no_secret_given_where_an_id_goes_is_repeated(api: Api) -> None:
+    """A token, client secret or webhook signing secret where an id goes (the directory's, the token's, the client's,
+    the secret's, the webhook's): 404, and the problem shows the secret's kind and four characters, not the 48 it
+    used to."""
+    directory, scim = create(api)
+    base = f"/directories/{directory['id']}"
+    made = api.post(f"{base}/clients", {}).json()["secret"]
+    client_id, secret = made["client_id"], made["client_secret"]
+    signing = "whsec_MfKQ9r0LpWnaqQ3LzVx1dEBCeOMNIzs1dNkwzT2YxRI"
+    slips = [
+        (scim.token, api.get(f"/directories/{scim.token}/tokens")),
+        (scim.token, api.delete(f"{base}/tokens/{scim.token}")),
+        (scim.token, api.post(f"{base}/tokens/{scim.token}/rotate", {})),
+        (secret, api.post(f"{base}/clients/{secret}/secrets", {})),
+        (secret, api.delete(f"{base}/clients/{secret}")),
+        (secret, api.delete(f"{base}/clients/{client_id}/secrets/{secret}")),
+        (secret, api.delete(f"{base}/clients/{secret}/secrets/{secret}")),
+        (signing, api.delete(f"/webhooks/{signing}")),
+    ]
+    for given, answer in slips:
+        assert_problem(answer, 404)
+        shown = display_prefix(given)
+        assert shown + "…" in answer.text and given[: len(shown) + 1] not in answer.text, answer.text
 
 
 def test_users_are_readable_normalised_and_raw(api: Api) -> None:

@@ -3,6 +3,7 @@
 import pytest
 from starlette.testclient import TestClient
 
+from scimgate.tokens import display_prefix
 from tests.helpers.scim import BASE_URL, Api, Scim
 
 
@@ -39,3 +40,12 @@ def test_links_need_the_operator_key_and_a_bounded_lifetime(api: Api, scim: Scim
     assert scim.client.post("/api/v1" + path, json={}, headers=scim.headers()).status_code == 401
     assert api.post(path, {"expires_in_seconds": 31 * 86400}).status_code == 422
     assert api.post("/directories/dir_nothere/setup-links").status_code == 404
+
+
+def test_a_link_secret_given_for_its_id_is_not_repeated(api: Api, scim: Scim) -> None:
+    """Revoking with the URL's secret where the link's id goes: 404, and the problem shows its kind and four
+    characters, not the 48 it used to (a setup link's secret is 55)."""
+    secret = api.post(f"/directories/{scim.directory_id}/setup-links").json()["url"].rsplit("/", 1)[1]
+    answer = api.delete(f"/directories/{scim.directory_id}/setup-links/{secret}")
+    assert answer.status_code == 404
+    assert display_prefix(secret) + "…" in answer.text and secret[: len(display_prefix(secret)) + 1] not in answer.text

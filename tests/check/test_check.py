@@ -241,6 +241,62 @@ def test_okta_profile_catches_a_server_refusing_the_rename_with_id(database: Dat
     assert "400" in found.problem and "stops pushing" in found.consequence and "own id" in found.fix
 
 
+def test_okta_profile_syncs_a_password_by_a_no_path_patch(database: Database, target: tuple[str, str]) -> None:
+    """Okta's OIN integrations PATCH to sync a password; the profile sends it as a no-path replace, and scimgate
+    passes it (the password not returned, the profile unchanged)."""
+    report = check_against(database, target, "okta")
+    step = next(o for o in report.outcomes if o.name.startswith("OIN: password sync"))
+    assert step.passed, step.as_dict()
+    sent = [e.request for e in step.exchanges if e.method == "PATCH"]
+    assert [op.keys() for op in sent[0]["Operations"]] == [{"op", "value"}]
+    assert list(sent[0]["Operations"][0]["value"]) == ["password"]
+
+
+def _password_needs_a_path(scope: Scope, body: Any) -> Any:
+    for op in body.get("Operations", []) if isinstance(body, dict) else []:
+        if isinstance(op.get("value"), dict) and "password" in op["value"]:
+            op["value"] = op["value"]["password"]  # a server that takes no-path values for a bare password: refused
+    return body
+
+
+def test_okta_profile_catches_a_refused_password_sync(database: Database, target: tuple[str, str]) -> None:
+    found = failure(check_against(database, target, "okta", request=_password_needs_a_path), "OIN: password sync")
+    assert "400" in found.problem and "password sync fails" in found.consequence
+    assert '{"password": "…"}' in found.fix
+
+
+def _errors_as(status: int, body: Any) -> Rewrite:
+    """A response rewrite: every ``status`` answer gets ``body`` instead of its SCIM Error."""
+
+    def rewrite(scope: Scope, answer: Any) -> Any:
+        return (status, body) if answer[0] == status else answer
+
+    return rewrite
+
+
+ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+@pytest.mark.parametrize(
+    ("code", "body", "step", "says"),
+    [
+        (409, {"error": "User already exists"}, "Create", ("stop the provisioning job", '"scimType": "uniqueness"')),
+        (409, {"schemas": [ERROR_URN], "status": 409, "detail": "Taken."}, "Create", ("§3.12", '"status": "409"')),
+        (404, "Not Found", "Lookups", ("OIN tests", '"status": "404"')),
+        (404, {"schemas": [ERROR_URN], "status": 404, "detail": "Gone."}, "Lookups", ("§3.12", "status a string")),
+    ],
+)
+def test_okta_profile_checks_error_bodies(
+    database: Database, target: tuple[str, str], code: int, body: Any, step: str, says: tuple[str, str]
+) -> None:
+    """Okta's 409 and 404 must be SCIM Error documents (RFC 7644 §3.12: the Error URN, status as a string, and
+    scimType uniqueness for the 409), not a status with any body. ``says``: in the consequence, in the fix. A body
+    that is no Error document at all gets Okta's reaction; a numeric status (as in Okta's own samples) the RFC's."""
+    found = failure(check_against(database, target, "okta", response=_errors_as(code, body)), step)
+    assert f"answered {code} without a SCIM Error body" in found.problem
+    assert says[0] in found.consequence and says[1] in found.fix and "SCIM Error document" in found.fix
+
+
 def _without_bulk(scope: Scope, answer: Any) -> Any:
     status, body = answer
     if scope["path"].endswith("/ServiceProviderConfig"):
@@ -301,6 +357,34 @@ def test_a_url_without_the_directory_id_is_explained(database: Database, target:
     base = target[0].rsplit("/", 1)[0]  # …/scim/v2, the directory id left out
     report = check_against(database, (base, target[1]), "okta")
     assert "lacks the directory id" in (report.outcomes[0].fix or "")
+
+
+def _every_answer(code: int) -> Rewrite:
+    """A response rewrite: every SCIM answer becomes a ``code`` SCIM Error."""
+
+    def rewrite(scope: Scope, answer: Any) -> Any:
+        return error(code, "Refused.")
+
+    return rewrite
+
+
+@pytest.mark.usefixtures("unpaced")
+@pytest.mark.parametrize(
+    ("code", "says", "not_said"),
+    [
+        (403, "token is wrong or revoked, or belongs to another directory", "Content-Type"),
+        (415, "Accept Content-Type application/scim+json and application/json", "token"),
+    ],
+)
+def test_a_403_or_415_is_explained_by_its_cause(
+    database: Database, target: tuple[str, str], code: int, says: str, not_said: str
+) -> None:
+    """Fix text by cause: a 403 is a credential problem (like a 401), a 415 a content-type problem, whatever the
+    step was checking; neither is a filter hint or a compliance issue."""
+    first = check_against(database, target, "entra", response=_every_answer(code)).outcomes[0]
+    assert not first.passed and f"answered {code}" in (first.problem or "")
+    assert says in (first.fix or "") and not_said not in (first.fix or "")
+    assert "empty ListResponse" not in (first.fix or "") and "compliance" not in (first.consequence or "").lower()
 
 
 def refuse(status: int, scim_type: str, method: str, filtered: bool = False) -> Rewrite:

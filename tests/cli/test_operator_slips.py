@@ -1,5 +1,6 @@
-"""The common slips of an operator at the terminal: a short key, the token pasted where its id goes, a --limit."""
+"""The common slips of an operator at the terminal: a short key, a secret pasted where its id goes, a --limit."""
 
+import json
 import os
 
 import pytest
@@ -7,6 +8,7 @@ from click.testing import CliRunner, Result
 
 from scimgate.cli import main
 from scimgate.store.database import Database
+from scimgate.tokens import display_prefix
 from tests.helpers.scim import Scim
 
 
@@ -40,6 +42,26 @@ def test_token_rotate_with_the_token_itself_does_not_echo_it(database: Database,
         assert scim.token[:13] + "…" in result.output and f"scimgate token list {scim.directory_id}" in result.output
     unknown = scimgate(database, "token", "rotate", scim.directory_id, "tok_nothere")
     assert unknown.exit_code == 3 and "has no token 'tok_nothere'" in unknown.output
+
+
+def test_no_secret_pasted_where_an_id_goes_is_echoed(database: Database, scim: Scim) -> None:
+    """A setup link's secret, a client secret, a webhook signing secret where its id goes, or the token given for the
+    directory (arguments swapped): exit 3, and the error shows the secret's kind and four characters, no more."""
+    link_url = json.loads(scimgate(database, "directory", "link", scim.directory_id, "--json").output)["url"]
+    link_secret = link_url.rsplit("/", 1)[1]
+    made = json.loads(scimgate(database, "client", "create", scim.directory_id, "--json").output)
+    signing_secret = "whsec_" + "MfKQ9r0LpWnaqQ3LzVx1dEBCeOMNIzs1dNkwzT2YxRI"
+    slips = [
+        (link_secret, ("directory", "unlink", scim.directory_id, link_secret)),
+        (made["client_secret"], ("client", "rotate-secret", scim.directory_id, made["client_secret"])),
+        (signing_secret, ("webhook", "disable", signing_secret)),
+        (scim.token, ("token", "list", scim.token)),
+    ]
+    for secret, args in slips:
+        result = scimgate(database, *args)
+        shown = display_prefix(secret)
+        assert result.exit_code == 3, result.output
+        assert shown + "…" in result.output and secret[: len(shown) + 1] not in result.output, result.output
 
 
 def test_events_tail_limit_limits(database: Database, scim: Scim) -> None:

@@ -6,6 +6,7 @@ This replaces the smoke test that installed the checkout itself (tests/test_inst
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -98,7 +99,8 @@ def test_first_start_prints_the_token_and_keeps_data_private(built: Built, tmp_p
 def test_the_systemd_unit_command_serves_and_drains_on_sigterm(built: Built, tmp_path: Path) -> None:
     """The unit's ExecStart with its Environment= (paths moved into a temporary directory): /readyz is ready, the
     first token is in the file, not the output; a SCIM request works; the admin page shows the version with its
-    stylesheet; the image's HEALTHCHECK command passes; SIGTERM stops it cleanly within TimeoutStopSec."""
+    stylesheet; /api/v1/docs and every Swagger UI file it loads are served from the installed packages (offline);
+    the image's HEALTHCHECK command passes; SIGTERM stops it cleanly within TimeoutStopSec."""
     unit = (DEPLOY / "systemd" / "scimgate.service").read_text().splitlines()
     environment = dict(line.split("=", 1)[1].split("=", 1) for line in unit if line.startswith("Environment="))
     state = tmp_path / "var-lib-scimgate"
@@ -121,6 +123,12 @@ def test_the_systemd_unit_command_serves_and_drains_on_sigterm(built: Built, tmp
         page = httpx2.get(f"{base}/admin/login")
         assert page.status_code == 200 and f"scimgate {__version__}" in page.text
         assert httpx2.get(f"{base}/admin/static/admin.css").status_code == 200
+        docs = httpx2.get(f"{base}/api/v1/docs")
+        assets = re.findall(r'(?:src|href)="(/api/v1/docs-static/[^"]+)"', docs.text)
+        assert docs.status_code == 200 and "/api/v1/docs-static/swagger-ui-bundle.js" in assets, docs.text
+        for asset in assets:  # from the installed fastapi-offline, not a CDN
+            served = httpx2.get(f"{base}{asset}")
+            assert served.status_code == 200 and served.content, asset
         check = healthcheck_command()
         python = str(built.venv / "bin" / "python")
         assert subprocess.run([python, *check[1:]], env={"SCIMGATE_PORT": str(port)}, timeout=10).returncode == 0

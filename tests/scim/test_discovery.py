@@ -5,6 +5,7 @@ from typing import Any
 from scimgate.scim.resource_types import USERS
 from scimgate.scim.schema import walk
 from scimgate.scim.validation import parse_resource
+from scimgate.version import __version__
 from tests.helpers.scim import BASE_URL, Scim
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -22,6 +23,16 @@ def test_service_provider_config_states_what_is_supported(scim: Scim) -> None:
     assert spc["filter"] == {"supported": True, "maxResults": 1000}
     assert spc["authenticationSchemes"][0]["type"] == "oauthbearertoken"
     assert spc["meta"]["location"] == f"{BASE_URL}{scim.base}/ServiceProviderConfig"
+
+
+def test_service_provider_config_links_this_versions_documentation(scim: Scim) -> None:
+    """documentationUri (RFC 7643 §5) is an absolute URL under the public URL, served by this server without a key,
+    and what it documents is this version (scimgate/version.py, the one place the version is written)."""
+    uri = scim.get("/ServiceProviderConfig").json()["documentationUri"]
+    assert uri == f"{BASE_URL}/api/v1/docs"
+    page = scim.client.get(uri[len(BASE_URL) :])
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert scim.client.get("/api/v1/openapi.json").json()["info"]["version"] == __version__
 
 
 def test_resource_types_list_users_and_groups(scim: Scim) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from scimgate.store.database import Database
 from scimgate.store.tables import request_log
-from tests.helpers.scim import PATCH_OP, Scim, assert_scim_error, flush
+from tests.helpers.scim import BASE_URL, PATCH_OP, Scim, assert_scim_error, flush
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -100,12 +100,15 @@ def test_strict_mode_refuses_unquoted_values_with_the_hint(scim: Scim, database:
 
 
 def test_a_tenant_url_without_the_directory_id_is_a_404_naming_the_form(scim: Scim, database: Database) -> None:
-    """…/scim/v2/Users: no redirect, a SCIM 404 whose detail shows the expected URL, logged as wrong_url and not
-    under a directory called "Users"."""
-    for path in ("/scim/v2/Users", "/scim/v2/Users/", "/scim/v2/Groups?filter=x"):
-        response = scim.client.get(path, headers=scim.headers(), follow_redirects=False)
+    """…/scim/v2/Users: no redirect, a SCIM 404 whose detail shows the expected URL under the configured public URL
+    (whatever Host the request named), logged as wrong_url and not under a directory called "Users"."""
+    for path in ("/scim/v2/Users", "/scim/v2/Users/", "/scim/v2/Users/usr_1", "/scim/v2/Groups?filter=x"):
+        headers = {**scim.headers(), "Host": "elsewhere.example.com"}
+        response = scim.client.get(path, headers=headers, follow_redirects=False)
         assert_scim_error(response, 404)
-        assert "/scim/v2/dir_" in response.json()["detail"]
+        assert f"looks like {BASE_URL}/scim/v2/dir_…;" in response.json()["detail"], response.json()["detail"]
+    elsewhere = scim.client.get("/nothing/here", headers={"Host": "elsewhere.example.com"})
+    assert f"SCIM URLs look like {BASE_URL}/scim/v2/dir_…/Users." in assert_scim_error(elsewhere, 404)["detail"]
     flush(scim.client)
     with database.read() as conn:
         rows = conn.execute(sa.select(request_log.c.directory_id, request_log.c.reason)).all()

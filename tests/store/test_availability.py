@@ -292,3 +292,16 @@ def test_a_read_only_postgresql_is_503_and_not_ready(pg_database: Database) -> N
                 conn.exec_driver_sql(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
             pg_database.engine.dispose()
         assert scim.post("/Users", {"userName": "after@example.com"}).status_code == 201
+
+
+def test_a_connection_given_back_after_dispose_is_closed(pg_database: Database) -> None:
+    """A request still running when its Database is disposed (a scan abandoned at its deadline, a shutdown) gives
+    its connection back afterwards: it is closed then, not parked in the discarded pool until the garbage collector
+    finds it open (psycopg's "deleted while still open" warning, and a server backend held until then)."""
+    db = Database(pg_database.url.render_as_string(hide_password=False))
+    conn = db.engine.connect()
+    conn.exec_driver_sql("SELECT 1")
+    raw = conn.connection.dbapi_connection
+    db.dispose()
+    conn.close()
+    assert raw is not None and raw.closed

@@ -13,6 +13,7 @@ from scimgate.directories.resolver import DnsResolver, Resolver
 from scimgate.directories.service import Directory, get_directory
 from scimgate.events.egress import PUBLIC_ONLY, EgressPolicy
 from scimgate.store.database import Database
+from scimgate.tokens import shown_id
 
 T = TypeVar("T")
 
@@ -99,7 +100,7 @@ def next_after(ids: list[str], limit: int) -> str | None:
 def existing_directory(conn: Connection, directory_id: str) -> Directory:
     directory = get_directory(conn, directory_id)
     if directory is None:
-        raise ApiError(404, "no such directory", f"There is no directory {directory_id[:48]!r}.")
+        raise ApiError(404, "no such directory", f"There is no directory {shown_id(directory_id, 'dir')}.")
     return directory
 
 

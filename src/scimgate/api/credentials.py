@@ -30,6 +30,7 @@ from scimgate.directories.oauth import (
     revoke_secret,
     rotate_secret,
 )
+from scimgate.tokens import shown_id
 
 router = APIRouter(prefix="/directories/{directory_id}", tags=["credentials"])
 DEFAULT_OVERLAP = 24 * 3600
@@ -106,7 +107,7 @@ def revoke(directory_id: str, token_id: str, ctx: Ctx) -> TokenOut:
 
 
 def _no_token(token_id: str) -> ApiError:
-    return ApiError(404, "no such token", f"This directory has no token {token_id[:48]!r}.")
+    return ApiError(404, "no such token", f"This directory has no token {shown_id(token_id, 'tok')}.")
 
 
 class SecretOut(FromStore):
@@ -196,7 +197,11 @@ def revoke_client_secret(directory_id: str, client_id: str, secret_id: str, ctx:
     with ctx.db.write() as conn:
         existing_directory(conn, directory_id)
         if not revoke_secret(conn, directory_id, client_id, secret_id):
-            raise ApiError(404, "no such secret", f"Client {client_id[:48]!r} has no secret {secret_id[:48]!r}.")
+            raise ApiError(
+                404,
+                "no such secret",
+                f"Client {shown_id(client_id, 'cli')} has no secret {shown_id(secret_id, 'sec')}.",
+            )
         client = get_client(conn, directory_id, client_id)
     ctx.forget_cached()
     assert client is not None
@@ -215,4 +220,4 @@ def delete(directory_id: str, client_id: str, ctx: Ctx) -> Response:
 
 
 def _no_client(client_id: str) -> ApiError:
-    return ApiError(404, "no such client", f"This directory has no OAuth client {client_id[:48]!r}.")
+    return ApiError(404, "no such client", f"This directory has no OAuth client {shown_id(client_id, 'cli')}.")

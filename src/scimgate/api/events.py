@@ -17,6 +17,7 @@ from scimgate.events import feed, roles, webhooks
 from scimgate.events.egress import UrlRefused
 from scimgate.events.types import TYPE_NAMES
 from scimgate.scim.changes import remap
+from scimgate.tokens import shown_id
 
 router = APIRouter(tags=["events and webhooks"])
 MAX_WAIT = 30
@@ -123,7 +124,7 @@ def _existing(ctx: Ctx, endpoint_id: str) -> webhooks.Endpoint:
     with ctx.db.read() as conn:
         found = webhooks.get_endpoint(conn, endpoint_id)
     if found is None:
-        raise ApiError(404, "no such webhook endpoint", f"There is no webhook endpoint {endpoint_id[:48]!r}.")
+        raise ApiError(404, "no such webhook endpoint", f"There is no webhook endpoint {shown_id(endpoint_id, 'whe')}.")
     return found
 
 

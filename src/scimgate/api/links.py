@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from scimgate.api.common import ApiError, Ctx, FromStore, existing_directory, now
 from scimgate.directories.links import DEFAULT_LIFETIME, MAX_LIFETIME, LinkInfo, create_link, list_links, revoke_link
+from scimgate.tokens import shown_id
 
 router = APIRouter(prefix="/directories/{directory_id}/setup-links", tags=["setup links"])
 
@@ -66,5 +67,5 @@ def revoke(directory_id: str, link_id: str, ctx: Ctx) -> LinkOut:
         existing_directory(conn, directory_id)
         info = revoke_link(conn, directory_id, link_id)
     if info is None:
-        raise ApiError(404, "no such setup link", f"This directory has no setup link {link_id[:48]!r}.")
+        raise ApiError(404, "no such setup link", f"This directory has no setup link {shown_id(link_id, 'lnk')}.")
     return link_out(info)

@@ -3,7 +3,7 @@
 from typing import Any
 
 from scimgate.check.causes import refused_form
-from scimgate.check.runner import LIST, SCIM_JSON, Exchange, Failed
+from scimgate.check.runner import ERROR, LIST, SCIM_JSON, Exchange, Failed
 
 ESCROW = (
     "Entra logs the operation as failed and retries it on later cycles (6 h, 12 h, 24 h…); when more than 40 % of "
@@ -88,6 +88,46 @@ def scim_json(exchange: Exchange) -> None:
         "Microsoft's SCIM guidance and gallery validation require application/scim+json responses; Okta's OIN "
         "tests check it too.",
         "Send Content-Type: application/scim+json on every SCIM response, errors included.",
+        exchange=exchange,
+    )
+
+
+RFC_ERROR = (
+    "Clients that follow RFC 7644 §3.12 read status as a string and tell a conflict from other failures by scimType; "
+    "Okta's own reference samples send a number and no scimType, so Okta may accept this, but its OIN review and "
+    "other IdPs hold the server to the RFC."
+)
+
+
+def scim_error(
+    exchange: Exchange, code: int, scim_type: str | None = None, detail: bool = False, consequence: str = ESCROW
+) -> None:
+    """A ``code`` answer whose body is a SCIM Error document (RFC 7644 §3.12): the Error URN in ``schemas``, the
+    HTTP status repeated as a string in ``status``, ``scimType`` when given (409: ``uniqueness``, §3.3) and, when
+    ``detail``, a detail text. IdPs read the body, not only the status: Okta stops a job on a 409 only with an
+    Error body, and its OIN tests check the 401's and the 404's. A body that is no Error document at all gets the
+    step's consequence; one that is, but says its status as a number or lacks the scimType, gets RFC_ERROR."""
+    status(exchange, code, consequence=consequence)
+    scim_json(exchange)
+    body = exchange.body if isinstance(exchange.body, dict) else {}
+    schemas = body.get("schemas")
+    missing = [] if isinstance(schemas, list) and ERROR in schemas else [f"schemas does not list {ERROR}"]
+    if detail and not (isinstance(body.get("detail"), str) and body["detail"]):
+        missing.append("it has no detail")
+    unlike_rfc = []
+    if body.get("status") != str(code):
+        unlike_rfc.append(f'status is {body.get("status")!r}, not "{code}" (a string)')
+    if scim_type is not None and body.get("scimType") != scim_type:
+        unlike_rfc.append(f'scimType is {body.get("scimType")!r}, not "{scim_type}"')
+    if not missing and not unlike_rfc:
+        return
+    wanted = f'"status": "{code}", ' + (f'"scimType": "{scim_type}", ' if scim_type else "")
+    raise Failed(
+        f"{exchange.method} {exchange.path} answered {code} without a SCIM Error body: "
+        f"{'; '.join(missing + unlike_rfc)}.",
+        consequence if missing else RFC_ERROR,
+        f'Answer {code} with a SCIM Error document (RFC 7644 §3.12): {{"schemas": ["{ERROR}"], {wanted}'
+        '"detail": "what was wrong"}, the status a string, as application/scim+json.',
         exchange=exchange,
     )
 

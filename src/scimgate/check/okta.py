@@ -1,6 +1,6 @@
 """Okta's provisioning, in its order, for both kinds of integration (../shared/docs/okta-provisioning.md):
 
-* OIN templates PATCH for activation, password and group push: ``{"op":"replace","value":{"active":false}}``, the
+* OIN templates PATCH for activation, password sync and group push: ``{"op":"replace","value":{"active":false}}``, the
   group rename ``{"op":"replace","value":{"id":"<the group's id>","displayName":…}}`` sent with every membership
   update, ``remove members[value eq "…"]`` and ``add members`` in one request, ``replace members`` (``[]`` empties
   a group), members in a no-path replace. Source: Okta's SCIM 2.0 reference
@@ -19,10 +19,22 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from scimgate.check.expect import COMPLIANCE, equal, list_response, resource, status
+from scimgate.check.expect import COMPLIANCE, equal, list_response, resource, scim_error, status
 from scimgate.check.runner import ENTERPRISE, GROUP, PATCH_OP, USER, Failed, Session, Step
 
 OKTA = "Okta's job fails the operation and shows it in the app's provisioning errors; it does not retry on its own."
+CONFLICT = (
+    "Okta reads the 409's Error body to stop the provisioning job for this user (Okta's SCIM 2.0 reference); without "
+    "one it shows an unreadable error and the OIN test of the duplicate create (SPEC) fails."
+)
+NOT_FOUND = (
+    "Okta's OIN tests (SPEC: unknown id → 404 with an Error body and a detail) fail the submission, and Okta's "
+    "provisioning errors show nothing an admin can act on."
+)
+PASSWORD = (
+    "Okta's password sync fails for this user (OIN test plan C9301/C9302): the task shows in the app's provisioning "
+    "errors and the application keeps the old password."
+)
 PUSH = (
     "Okta marks the whole group push as failed and stops pushing this group's memberships (reported by other "
     "servers' users: Metatavu/keycloak-scim-server#113)."
@@ -39,14 +51,13 @@ def credentials(session: Session) -> None:
     list_response(session.send("GET", "/Users?startIndex=1&count=2", headers=AGENT), consequence=OKTA)
     list_response(session.send("GET", "/Groups?startIndex=1&count=100", headers=AGENT), consequence=OKTA)
     refused = session.send("GET", "/Users?startIndex=1&count=1", headers={"Authorization": "non-token"})
-    status(refused, 401, consequence="Okta's OIN tests (SPEC) expect a 401 with an Error body for a bad credential.")
-    if not isinstance(refused.body, dict) or "detail" not in refused.body:
-        raise Failed(
-            "a 401 without a SCIM Error body.",
-            "Okta's OIN tests fail the submission; Okta's error view shows nothing useful.",
-            "Answer 401 with {schemas: [Error URN], status, detail}.",
-            exchange=refused,
-        )
+    scim_error(
+        refused,
+        401,
+        detail=True,
+        consequence="Okta's OIN tests (SPEC) fail the submission: they expect a 401 with an Error body for a bad "
+        "credential, and Okta's error view shows nothing useful without one.",
+    )
 
 
 def precheck(session: Session) -> None:
@@ -89,7 +100,9 @@ def create(session: Session) -> None:
     equal(created.get(ENTERPRISE, {}).get("department"), "Provisioning", "the enterprise department", OKTA)
     equal(created.get(CUSTOM), body[CUSTOM], f"the custom namespace {CUSTOM}", OKTA)
     duplicate = session.send("POST", "/Users", body, headers=AGENT)
-    status(duplicate, 409, consequence="Okta stops the provisioning job only on a 409 with an Error body (REF20).")
+    # Okta's SCIM 2.0 reference: the server "needs to respond with an error schema to stop the provisioning job"
+    # (409 with the Error URN); RFC 7644 §3.12 makes its status a string and §3.3 names its scimType, uniqueness.
+    scim_error(duplicate, 409, scim_type="uniqueness", consequence=CONFLICT)
 
 
 def lookups(session: Session) -> None:
@@ -100,7 +113,7 @@ def lookups(session: Session) -> None:
         found = list_response(session.send("GET", path + "&startIndex=1&count=100", headers=AGENT), total=1)
         equal(found[0].get("id"), user_id, "the user found by userName", OKTA)
     unknown = session.send("GET", f"/Users/{uuid.uuid4()}", headers=AGENT)
-    status(unknown, 404, consequence=OKTA)
+    scim_error(unknown, 404, detail=True, consequence=NOT_FOUND)
 
 
 def put_update(session: Session) -> None:
@@ -133,6 +146,44 @@ def deactivate_patch(session: Session) -> None:
         True,
         "active after reactivation",
         OKTA,
+    )
+
+
+def password_sync(session: Session) -> None:
+    """OIN password sync. Okta's SCIM 2.0 reference ("Update a specific User (PATCH)"): "For new OIN app
+    integrations, the following operations update a User object through a PATCH method request: … Syncing the user
+    password" (the OIN Wizard's "Change password" operation; test plan C9301/C9302 run it). Okta publishes no body
+    for it (okta-provisioning.md, behaviour 16): this is the no-path replace form of its documented deactivation
+    PATCH, ``{"op":"replace","value":{"password":"…"}}``. The password is never read back, and nothing else of the
+    user changes."""
+    path = f"/Users/{session.saved['user']}"
+    before = resource(session.send("GET", path, headers=AGENT), 200, consequence=OKTA)
+    sync = ops({"op": "replace", "value": {"password": f"Pw-{uuid.uuid4()}"}})
+    answer = session.send("PATCH", path, sync, headers=AGENT)
+    status(
+        answer,
+        200,
+        204,
+        consequence=PASSWORD,
+        fix='Accept a PATCH whose only operation is a no-path replace with {"password": "…"} as its value (RFC 7644 '
+        "§3.5.2.3: a no-path value names the attributes to replace); store or discard the password, never return "
+        "it.",
+    )
+    after = resource(session.send("GET", path, headers=AGENT), 200, consequence=OKTA)
+    if "password" in after or (isinstance(answer.body, dict) and "password" in answer.body):
+        raise Failed(
+            "the password came back after a password sync.",
+            "Okta's OIN review fails the integration.",
+            "Never return passwords (RFC 7643 §4.1.1: returned never).",
+        )
+    kept = ("userName", "name", "emails", "active", "externalId", ENTERPRISE, CUSTOM)
+    equal(
+        {key: after.get(key) for key in kept},
+        {key: before.get(key) for key in kept},
+        "the user after a password sync",
+        PASSWORD,
+        fix="A no-path replace changes only the attributes its value names (RFC 7644 §3.5.2.3): a password sync "
+        "leaves the profile as it was.",
     )
 
 
@@ -237,6 +288,7 @@ STEPS: list[tuple[str, Step]] = [
     ("Lookups: %2B in the userName, by id, an unknown id", lookups),
     ("AIW: PUT update echoing what was read", put_update),
     ("OIN: deactivate and reactivate by PATCH", deactivate_patch),
+    ("OIN: password sync by PATCH (no path)", password_sync),
     ("AIW: deactivate and reactivate by PUT", deactivate_put),
     ("OIN group push: rename with id, add, remove+add, replace, []", group_push),
     ("AIW group PUT with members", group_put),

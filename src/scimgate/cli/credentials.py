@@ -29,7 +29,7 @@ from scimgate.directories.credentials import (
 )
 from scimgate.directories.oauth import MAX_LIFETIME, MIN_LIFETIME, Client, create_client, list_clients, rotate_secret
 from scimgate.store.database import utc
-from scimgate.tokens import display_prefix
+from scimgate.tokens import display_prefix, is_id, shown_id
 
 database_options = settings_options(DATABASE_SETTINGS)
 overlap_option = click.option(
@@ -151,7 +151,7 @@ def token_rotate(directory_id: str, token_id: str, overlap: int, as_json: bool, 
 def no_such_token(directory_id: str, given: str) -> str:
     """The error for an unknown token id, which never repeats a secret: pasting the token itself where its id goes
     is a common slip, and the error lands in the terminal's scrollback and shell logs."""
-    if given.startswith("tok_") and len(given) <= 40:
+    if is_id(given, "tok"):
         return f"Directory {directory_id} has no token {given!r}."
     return (
         f"{display_prefix(given)}… is not a token id: that looks like the token itself (not repeated here). Pass "
@@ -246,7 +246,7 @@ def client_rotate_secret(directory_id: str, client_id: str, overlap: int, as_jso
         with db.write() as conn:
             issued = rotate_secret(conn, directory_id, client_id, timedelta(seconds=overlap))
     if issued is None:
-        raise NotFound(f"Directory {directory_id} has no OAuth client {client_id!r}.")
+        raise NotFound(f"Directory {directory_id} has no OAuth client {shown_id(client_id, 'cli')}.")
     data = {"client_id": client_id, "secret_id": issued.id, "client_secret": issued.secret}
     emit(
         as_json,

@@ -29,6 +29,7 @@ from scimgate.directories.service import (
 )
 from scimgate.directories.setup import Setup, setup_for
 from scimgate.store.database import Database
+from scimgate.tokens import shown_id
 
 database_options = settings_options(DATABASE_SETTINGS)
 
@@ -58,7 +59,7 @@ def existing(db: Database, directory_id: str) -> Directory:
     with db.read() as conn:
         found = get_directory(conn, directory_id)
     if found is None:
-        raise NotFound(f"There is no directory {directory_id!r}. `scimgate directory list` shows them.")
+        raise NotFound(f"There is no directory {shown_id(directory_id, 'dir')}. `scimgate directory list` shows them.")
     return found
 
 

@@ -29,6 +29,7 @@ from scimgate.events.types import TYPE_NAMES
 from scimgate.scim.changes import remap
 from scimgate.store.tables import groups
 from scimgate.text import comparison_key
+from scimgate.tokens import shown_id
 
 database_options = settings_options(DATABASE_SETTINGS)
 
@@ -147,7 +148,9 @@ def _endpoint(db: Any, endpoint_id: str) -> webhooks.Endpoint:
     with db.read() as conn:
         found = webhooks.get_endpoint(conn, endpoint_id)
     if found is None:
-        raise NotFound(f"There is no webhook endpoint {endpoint_id!r}. `scimgate webhook list` shows them.")
+        raise NotFound(
+            f"There is no webhook endpoint {shown_id(endpoint_id, 'whe')}. `scimgate webhook list` shows them."
+        )
     return found
 
 

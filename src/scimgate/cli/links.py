@@ -18,6 +18,7 @@ from scimgate.cli.common import (
 )
 from scimgate.cli.directories import existing
 from scimgate.directories.links import MAX_LIFETIME, create_link, list_links, revoke_link
+from scimgate.tokens import shown_id
 
 database_options = settings_options(DATABASE_SETTINGS)
 
@@ -95,6 +96,7 @@ def unlink(directory_id: str, link_id: str, as_json: bool, **flags: Any) -> None
             info = revoke_link(conn, directory_id, link_id)
     if info is None:
         raise NotFound(
-            f"Directory {directory_id} has no setup link {link_id!r}: `scimgate directory links` lists them."
+            f"Directory {directory_id} has no setup link {shown_id(link_id, 'lnk')}: `scimgate directory links` "
+            "lists them."
         )
     emit(as_json, link_out(info).model_dump(mode="json"), lambda: [f"Setup link {link_id} revoked."])

@@ -44,11 +44,12 @@ _REFUSED = (
 )
 
 
-def without_directory(named: str) -> NotFound:
-    """The 404 of "…/scim/v2/Users": a Tenant URL pasted without its directory id (nothing to authenticate)."""
+def without_directory(named: str, public_url: str) -> NotFound:
+    """The 404 of "…/scim/v2/Users": a Tenant URL pasted without its directory id (nothing to authenticate). The
+    expected form is shown under the configured public URL, never the request's Host."""
     return NotFound(
         f"This SCIM URL lacks the directory id: {excerpt(named, 40)} is where it goes. The Tenant URL looks like "
-        "{public_url}/scim/v2/dir_…; copy it from `scimgate directory list` or the admin page.",
+        f"{public_url}/scim/v2/dir_…; copy it from `scimgate directory list` or the admin page.",
         reason=Reason.WRONG_URL,
     )
 
@@ -63,10 +64,10 @@ def not_a_directory_id(named: str) -> NotFound:
     )
 
 
-def check_directory_id(named: str) -> None:
+def check_directory_id(named: str, public_url: str) -> None:
     """Refuse (404) a URL segment that cannot be a directory id, before any credential or database is looked at."""
     if not named.startswith("dir_"):
-        raise without_directory(named)
+        raise without_directory(named, public_url)
     if not _DIRECTORY_ID.fullmatch(named):
         raise not_a_directory_id(named)
 
@@ -139,8 +140,9 @@ class TokenCache:
 
 
 class BearerAuth:
-    def __init__(self, app: ASGIApp, db: Database, cache: TokenCache, limits: RateLimits) -> None:
+    def __init__(self, app: ASGIApp, db: Database, cache: TokenCache, limits: RateLimits, public_url: str) -> None:
         self.app = app
+        self.public_url = public_url
         self.db = db
         self.cache = cache
         self.limits = limits
@@ -150,7 +152,7 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         directory_id = scope["path_params"]["directory_id"]
-        check_directory_id(directory_id)
+        check_directory_id(directory_id, self.public_url)
         opened = await self._authenticate(scope, directory_id)
         context = current_request.get()
         if context is not None:

@@ -12,6 +12,7 @@ from scimgate.scim.errors import NotFound, excerpt
 from scimgate.scim.extensions import PLAIN, Catalog
 from scimgate.scim.resource_types import RESOURCE_TYPES
 from scimgate.scim.schema import ALL_SCHEMAS, Schema
+from scimgate.version import DOCUMENTATION_PATH
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 
@@ -19,6 +20,7 @@ SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 def service_provider_config(base_url: str, settings: Settings) -> dict[str, Any]:
     return {
         "schemas": [SPC_SCHEMA],
+        "documentationUri": settings.resolved_public_url() + DOCUMENTATION_PATH,
         "patch": {"supported": True},
         "bulk": {
             "supported": True,

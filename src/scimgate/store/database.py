@@ -72,6 +72,8 @@ class Database:
         if path is not None:
             private_file(path)  # 0600, not SQLite's 0644: it holds keys, secrets and personal data (finding 7)
         self.engine = _create_engine(self.url, self.limits)
+        self._disposed = False
+        sa.event.listen(self.engine, "checkin", self._close_if_disposed)
         self._writer = threading.Lock() if self.is_sqlite else None
         # SQLite: the SCIM writes of this process share transactions and fsyncs (store/group_commit.py).
         self._group = GroupCommit(self, self.limits.statement_timeout) if self.is_sqlite else None
@@ -158,9 +160,17 @@ class Database:
             conn.exec_driver_sql("ANALYZE")
 
     def dispose(self) -> None:
+        self._disposed = True
         if self._group is not None:
             self._group.stop()
         self.engine.dispose()
+
+    def _close_if_disposed(self, dbapi_conn: Any, record: Any) -> None:
+        # engine.dispose() closes the pooled connections only: one still checked out (a scan abandoned at its
+        # deadline, a request running at shutdown) would come back to the discarded pool and stay open until
+        # the garbage collector found it, holding a server backend meanwhile. Closed as it comes back instead.
+        if self._disposed and dbapi_conn is not None:
+            record.invalidate()
 
 
 def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
