@@ -302,3 +302,202 @@ def test_a_group_extension_is_declared_and_filtered(scim: Scim, api: Api) -> Non
     assert response.status_code == 201 and group[TEAM] == {"costCentre": "CC-1"}
     found = scim.get("/Groups", params={"filter": f'{TEAM}:costCentre eq "cc-1"'}).json()
     assert [g["id"] for g in found["Resources"]] == [group["id"]]
+
+
+HR = "urn:ietf:params:scim:schemas:extension:hr:2.0:User"
+HR_SCHEMA: dict[str, Any] = {
+    "id": HR,
+    "attributes": [
+        {"name": "employeeNumber", "type": "string", "required": True},
+        {"name": "grade", "type": "string", "canonicalValues": ["A", "B"]},
+        {"name": "badgeSerial", "type": "string", "required": True, "mutability": "readOnly"},
+        {
+            "name": "contract",
+            "type": "complex",
+            "subAttributes": [{"name": "ends", "type": "dateTime", "required": True}, {"name": "kind"}],
+        },
+    ],
+}
+
+
+def count_users(scim: Scim) -> int:
+    total: int = scim.get("/Users").json()["totalResults"]
+    return total
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"schemas": [USER, HR], HR: {"grade": "A"}}, "employeeNumber"),
+        ({"schemas": [USER], HR: {"grade": "A"}}, "employeeNumber"),  # Entra does not list the URN
+        ({"schemas": [USER, HR]}, "employeeNumber"),
+        ({"schemas": [USER, HR.upper()]}, "employeeNumber"),
+        ({"schemas": [USER], f"{HR}:grade": "A"}, "employeeNumber"),
+        ({"schemas": [USER], HR: {"employeeNumber": "  "}}, "employeeNumber"),
+        ({"schemas": [USER], HR: {"employeeNumber": "E1", "contract": {"kind": "fixed"}}}, "contract.ends"),
+    ],
+    ids=["listed-and-sent", "sent", "listed-only", "listed-other-case", "urn-key", "blank", "required-sub"],
+)
+def test_a_required_declared_attribute_missing_from_a_create_is_refused(
+    scim: Scim, api: Api, body: dict[str, Any], named: str
+) -> None:
+    """A user that carries a declared extension (or lists it in schemas) carries its required attributes: 400
+    invalidValue naming the attribute, nothing stored."""
+    assert declare(api, HR_SCHEMA).status_code == 201
+    response = scim.post("/Users", {**body, "userName": "req@example.com"})
+    assert_scim_error(response, 400, "invalidValue")
+    assert f"{HR}:{named}" in response.json()["detail"]
+    assert count_users(scim) == 0
+
+
+def test_a_user_without_the_extension_needs_none_of_its_attributes(scim: Scim, api: Api) -> None:
+    """Declared extensions are optional for the resource type (/ResourceTypes says required: false); readOnly
+    attributes are never asked of the IdP; canonicalValues are advisory (a value outside them is kept)."""
+    assert declare(api, HR_SCHEMA).status_code == 201
+    assert {"schema": HR, "required": False} in scim.get("/ResourceTypes/User").json()["schemaExtensions"]
+    scim.create_user("plain@example.com")
+    kept = scim.create_user("kept@example.com", **{HR: {"employeeNumber": "E1", "grade": "Z"}})
+    assert kept[HR] == {"employeeNumber": "E1", "grade": "Z"}
+
+
+def test_a_put_without_a_required_declared_attribute_is_refused_and_changes_nothing(
+    scim: Scim, api: Api, database: Database
+) -> None:
+    declare(api, HR_SCHEMA)
+    user = scim.create_user("put@example.com", **{HR: {"employeeNumber": "E1", "grade": "A"}})
+    before = stored(database, user["id"])
+    response = scim.put(f"/Users/{user['id']}", {"schemas": [USER, HR], "userName": "put@example.com", HR: {}})
+    assert_scim_error(response, 400, "invalidValue")
+    assert f"{HR}:employeeNumber" in response.json()["detail"]
+    assert stored(database, user["id"]) == before
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "remove", "path": f"{HR}:employeeNumber"},
+        {"op": "Remove", "path": f"{HR}:EMPLOYEENUMBER"},
+        {"op": "replace", "path": f"{HR}:employeeNumber", "value": ""},
+        {"op": "replace", "value": {f"{HR}:employeeNumber": None}},
+        {"op": "remove", "path": HR},
+        {"op": "add", "path": f"{HR}:contract", "value": {"kind": "fixed"}},
+    ],
+    ids=["remove", "remove-other-case", "replace-empty", "no-path-null", "remove-extension", "required-sub"],
+)
+def test_a_patch_cannot_remove_a_required_declared_attribute(
+    scim: Scim, api: Api, database: Database, operation: dict[str, Any]
+) -> None:
+    """Whatever the form, even when it was the extension's only value: 400 invalidValue, nothing changed."""
+    declare(api, HR_SCHEMA)
+    user = scim.create_user("patch@example.com", **{HR: {"employeeNumber": "E1"}})
+    before = stored(database, user["id"])
+    response = patch(scim, user["id"], operation)
+    assert_scim_error(response, 400, "invalidValue")
+    assert HR in response.json()["detail"]
+    assert stored(database, user["id"]) == before
+    assert patch(scim, user["id"], {"op": "replace", "path": f"{HR}:grade", "value": "B"}).status_code == 200
+
+
+def test_a_user_stored_before_required_was_declared_can_still_be_patched(scim: Scim, api: Api) -> None:
+    """Declaring re-reads nothing: a user kept without the value can still be deactivated and updated, and a PATCH
+    that brings the extension to a user without it must bring its required attributes."""
+    legacy = scim.create_user("legacy@example.com", **{HR: {"grade": "A"}})
+    plain = scim.create_user("plain@example.com")
+    declare(api, HR_SCHEMA)
+    assert patch(scim, legacy["id"], {"op": "replace", "path": "active", "value": False}).status_code == 200
+    assert patch(scim, legacy["id"], {"op": "replace", "path": f"{HR}:grade", "value": "B"}).status_code == 200
+    refused = patch(scim, plain["id"], {"op": "add", "path": f"{HR}:grade", "value": "A"})
+    assert_scim_error(refused, 400, "invalidValue")
+    added = patch(scim, plain["id"], {"op": "add", "path": HR, "value": {"grade": "A", "employeeNumber": "E2"}})
+    assert added.status_code == 200, added.text
+
+
+# Values kept while ACME was undeclared that its declaration does not accept: a date alone and a phrase for a
+# dateTime, a word for an integer, a number among strings, a word for an integer sub-attribute.
+MISFITS: dict[str, Any] = {
+    "started": "next monday",
+    "level": "three",
+    "tags": ["red", 5],
+    "desk": {"building": "B", "floor": "2nd"},
+}
+
+
+def misfit_user(scim: Scim, api: Api, name: str, **acme: Any) -> dict[str, Any]:
+    """A user stored with MISFITS before ACME was declared."""
+    user = scim.create_user(f"{name}@example.com", **{ACME: {**MISFITS, **acme}})
+    assert declare(api, ACME_SCHEMA).status_code == 201
+    return user
+
+
+@pytest.mark.parametrize("started", ["next monday", "2024-01-01"])
+def test_a_user_with_old_misfit_values_is_deactivated_and_keeps_them(
+    scim: Scim, api: Api, database: Database, started: str
+) -> None:
+    """Entra's deactivation (and any PATCH of other values) succeeds; values the PATCH did not touch stay exactly
+    as stored, even those that no longer fit the declaration: a PATCH is type-checked on what it changes."""
+    user = misfit_user(scim, api, "leaver", region="EMEA", started=started)
+    user_id = user["id"]
+    deactivated = patch(scim, user_id, {"op": "Replace", "path": "active", "value": "False"})
+    assert deactivated.status_code == 200, deactivated.text
+    assert deactivated.json()["active"] is False
+    assert deactivated.json()[ACME] == {**MISFITS, "region": "EMEA", "started": started}
+    assert stored(database, user_id)[ACME] == {**MISFITS, "region": "EMEA", "started": started}
+    # Other attributes of the same extension, a sub-attribute next to a misfit one, a value added beside one.
+    assert patch(scim, user_id, {"op": "replace", "path": f"{ACME}:region", "value": "APAC"}).status_code == 200
+    assert patch(scim, user_id, {"op": "replace", "path": f"{ACME}:desk.building", "value": "C"}).status_code == 200
+    assert patch(scim, user_id, {"op": "add", "path": f"{ACME}:tags", "value": ["blue"]}).status_code == 200
+    after = stored(database, user_id)
+    assert after[ACME] == {
+        **MISFITS,
+        "started": started,
+        "region": "APAC",
+        "tags": ["red", 5, "blue"],
+        "desk": {"building": "C", "floor": "2nd"},
+    }
+    assert after["active"] is False
+
+
+@pytest.mark.parametrize(
+    ("operation", "named"),
+    [
+        ({"op": "replace", "path": f"{ACME}:started", "value": "next tuesday"}, "started"),
+        ({"op": "replace", "path": f"{ACME}:started", "value": "2024-01-01"}, "started"),
+        ({"op": "replace", "value": {"active": False, f"{ACME}:level": "four"}}, "level"),
+        ({"op": "add", "path": f"{ACME}:tags", "value": [6]}, "tags"),
+        ({"op": "replace", "path": f"{ACME}:desk.floor", "value": "3rd"}, "desk.floor"),
+    ],
+    ids=["phrase", "date-only", "no-path", "multi-valued", "sub-attribute"],
+)
+def test_a_patch_writing_a_misfit_value_is_refused_and_changes_nothing(
+    scim: Scim, api: Api, database: Database, operation: dict[str, Any], named: str
+) -> None:
+    """New or changed values must fit the declaration, beside old ones that do not: 400 invalidValue naming the
+    attribute, nothing changed (not even active, sent in the same PATCH)."""
+    user = misfit_user(scim, api, "writer")
+    before = stored(database, user["id"])
+    response = patch(scim, user["id"], operation)
+    assert_scim_error(response, 400, "invalidValue")
+    assert named in response.json()["detail"]
+    assert stored(database, user["id"]) == before
+
+
+def test_a_put_sending_back_old_misfit_values_is_accepted(scim: Scim, api: Api, database: Database) -> None:
+    """A PUT is judged on what it changes too: sending back what was read (Okta's AIW) with active false keeps the
+    old values as they are; changing one of them to another misfit is 400 and changes nothing."""
+    user = misfit_user(scim, api, "putter")
+    read = scim.get(f"/Users/{user['id']}").json()
+    deactivated = scim.put(f"/Users/{user['id']}", {**read, "active": False})
+    assert deactivated.status_code == 200, deactivated.text
+    assert deactivated.json()["active"] is False and deactivated.json()[ACME] == MISFITS
+    before = stored(database, user["id"])
+    assert before[ACME] == MISFITS
+    changed = {**read, ACME: {**MISFITS, "started": "next tuesday"}}
+    assert_scim_error(scim.put(f"/Users/{user['id']}", changed), 400, "invalidValue")
+    assert stored(database, user["id"]) == before
+    anywhere = {key: value for key, value in changed.items() if key not in ("id", "meta")}
+    assert_scim_error(scim.put("/Users/no-such-user", anywhere), 400, "invalidValue")  # not a 404: refused as sent
+    # A number where a string was stored is another value, not the same one sent back.
+    assert_scim_error(
+        scim.put(f"/Users/{user['id']}", {**read, ACME: {**MISFITS, "tags": ["red", 5.0]}}), 400, "invalidValue"
+    )
+    assert stored(database, user["id"]) == before

@@ -93,6 +93,34 @@ def test_meta_last_modified_compares_as_a_date_time(scim: Scim) -> None:
     assert _ids(scim, "/Users", 'meta.lastModified lt "2000-01-01T00:00:00Z"') == set()
 
 
+@pytest.mark.parametrize(
+    "value", ["2024-01-01", "20240101", "2024-01-01T00:00", "2024-01-01 00:00:00", "2024-01-01T01:00:00+0100"]
+)
+def test_meta_times_take_a_date_alone_and_the_iso_forms_they_always_took(scim: Scim, value: str) -> None:
+    """IdPs and scripts send meta.lastModified gt "2024-01-01": a date alone is that day's midnight UTC; the other
+    ISO 8601 forms filters took before dateTimes were compared as instants are still taken."""
+    created = scim.create_user("since@example.com")["id"]
+
+    def found(filter_: str) -> set[str]:  # sent as a parameter, encoded: the "+" of "+0100" is no space
+        response = scim.get("/Users", params={"filter": filter_})
+        assert response.status_code == 200, response.text
+        return {r["id"] for r in response.json()["Resources"]}
+
+    for attribute in ("meta.lastModified", "meta.created"):
+        assert found(f'{attribute} gt "{value}"') == {created}
+        assert found(f'{attribute} le "{value}"') == set()
+    today = scim.get(f"/Users/{created}").json()["meta"]["created"][:10]
+    assert found(f'meta.created ge "{today}"') == {created}
+    assert found(f'meta.created lt "{today}"') == set()
+
+
+@pytest.mark.parametrize(
+    "value", ["yesterday", "2024", "2024-13-01", "2024-02-30", "2024-01-01t00:00:00z", "2024-01-01T24:00:00Z", ""]
+)
+def test_a_meta_time_compared_with_no_date_is_400(scim: Scim, value: str) -> None:
+    assert_scim_error(scim.get("/Users", params={"filter": f'meta.lastModified gt "{value}"'}), 400, "invalidFilter")
+
+
 def test_a_filter_matching_nothing_is_200_and_empty(scim: Scim) -> None:
     """Entra's Test Connection: a random userName gives 200 with an empty ListResponse, never 404."""
     response = scim.get('/Users?filter=userName eq "e2b5e2a1-4f4b-4b8e-9d8e-0c2d2e0f3a11"')

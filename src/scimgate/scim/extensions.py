@@ -32,7 +32,7 @@ from scimgate.ids import new_id
 from scimgate.scim.resource_types import GROUPS, USERS, ResourceType
 from scimgate.scim.schema import ALL_SCHEMAS, Attribute, Schema
 from scimgate.store.database import Database
-from scimgate.store.sql import fold, json_text
+from scimgate.store.sql import fold, instant, json_text
 from scimgate.store.tables import schema_extensions
 
 MAX_EXTENSIONS = 20
@@ -179,9 +179,10 @@ def _indexed(schema: Schema, options: dict[str, Any]) -> tuple[str, ...]:
     indexed = []
     for name in names:
         attr = schema.attribute(name)
-        if attr is None or attr.multi_valued or attr.type not in ("string", "reference", "binary"):
+        if attr is None or attr.multi_valued or attr.type not in ("string", "reference", "binary", "dateTime"):
             raise DeclarationError(
-                f"scimgate.indexed: {name!r} is not a singular string attribute of this schema (what an index serves)."
+                f"scimgate.indexed: {name!r} is not a singular string or dateTime attribute of this schema (what an "
+                "index serves)."
             )
         indexed.append(attr.name)
     return tuple(indexed)
@@ -266,11 +267,18 @@ def _declared(row: Mapping[str, Any]) -> Declared:
 
 
 def _create_index(conn: Connection, rtype: ResourceType, schema: Schema, attr: Attribute) -> None:
-    """An index on (directory_id, the attribute's value as filters compare it), so an ``eq`` lookup is a seek."""
+    """An index on (directory_id, the attribute's value as filters compare it), so an ``eq`` lookup is a seek (and,
+    for a dateTime, a range ``gt``/``lt`` too): the folded or exact text, or a dateTime's instant."""
     table = rtype.table
     value = json_text(table.c.attributes, (schema.id, attr.name))
-    expression = value if attr.case_exact else fold(value)
-    digest = hashlib.sha256(f"{schema.id}\n{attr.name}\n{attr.case_exact}".encode()).hexdigest()[:16]
+    expression: sa.ColumnElement[Any]
+    named = f"{schema.id}\n{attr.name}\n{attr.case_exact}"
+    if attr.type == "dateTime":
+        expression = instant(value)
+        named += "\ndateTime"  # not the name of the text index an earlier declaration as a string made
+    else:
+        expression = value if attr.case_exact else fold(value)
+    digest = hashlib.sha256(named.encode()).hexdigest()[:16]
     index = sa.Index(f"ix_{table.name}_ext_{digest}", table.c.directory_id, expression)
     # An index built from the table's columns joins the table's metadata; it is created here, at run time, not
     # by the migrations, so it must not stay there (the migrations are checked against that metadata).

@@ -21,7 +21,7 @@ from scimgate.scim.errors import InvalidFilter, excerpt
 from scimgate.scim.grammar import AttrPath
 from scimgate.scim.resource_types import Column, ResourceType
 from scimgate.scim.schema import Attribute, Schema
-from scimgate.store.sql import Clause, json_text
+from scimgate.store.sql import Clause, instant, json_text
 from scimgate.store.tables import group_members, groups, users
 
 
@@ -31,6 +31,9 @@ class Scalar:
     kind: str  # string, boolean, dateTime, binary, integer, decimal
     folded: bool  # compare through comparison_key (caseExact false)
     keyed: bool = False  # the column already holds comparison keys
+    stored: sa.ColumnElement[Any] | None = None
+    """The value as stored, when ``expression`` is computed from it (a dateTime's instant): what ``pr`` tests, since
+    a value that names no instant (kept while the extension was undeclared) is still a value."""
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,16 @@ def _schema(rtype: ResourceType, path: AttrPath) -> Schema:
 
 
 def _json_scalar(document: sa.ColumnElement[Any], json_path: tuple[str, ...], attr: Attribute) -> Scalar:
+    if attr.type == "dateTime":
+        # Compared as the instant it names (scimgate.instants), the path written into the SQL so that an index on
+        # an indexed dateTime (scimgate.scim.extensions) is the same expression.
+        return _date_time(json_text(document, json_path))
     value = document[json_path]
     if attr.type == "boolean":
         return Scalar(value.as_boolean(), "boolean", folded=False)
     if attr.type in ("integer", "decimal"):
         return Scalar(value.as_float(), attr.type, folded=False)
-    if len(json_path) == 2 and json_path[0].startswith("urn:") and attr.type not in ("complex", "dateTime"):
+    if len(json_path) == 2 and json_path[0].startswith("urn:") and attr.type != "complex":
         # An extension's attribute: the path written into the SQL, so that an index declared on it
         # (scimgate.scim.extensions) is the same expression and the planner uses it.
         text = json_text(document, json_path)
@@ -171,6 +178,8 @@ class _JsonArray(Elements):
         value = self.rows.c.value[sub.name]
         if sub.type == "boolean":
             return Scalar(value.as_boolean(), "boolean", folded=False)
+        if sub.type == "dateTime":
+            return _date_time(value.as_string())
         return Scalar(value.as_string(), sub.type, folded=not sub.case_exact)
 
     def exists(self, condition: Clause | None) -> Clause:
@@ -191,7 +200,14 @@ def _element_scalar(element: sa.ColumnElement[Any], attr: Attribute, dialect: st
         return Scalar(boolean, "boolean", folded=False)
     if attr.type in ("integer", "decimal"):
         return Scalar(sa.cast(text, sa.Float), attr.type, folded=False)
+    if attr.type == "dateTime":
+        return _date_time(text)
     return Scalar(sa.type_coerce(text, sa.Text), attr.type, folded=not attr.case_exact)
+
+
+def _date_time(text: sa.ColumnElement[Any]) -> Scalar:
+    """A dateTime held as the IdP sent it: compared as the UTC instant it names, at millisecond precision."""
+    return Scalar(instant(text), "dateTime", folded=False, stored=text)
 
 
 class _Members(Elements):

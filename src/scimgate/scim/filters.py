@@ -13,6 +13,9 @@ Semantics, the same on SQLite and PostgreSQL (and in the reference evaluator of 
 * on a multi-valued attribute a comparison is true when any value matches; ``emails eq "x"`` compares ``value``;
 * strings compare by their comparison key (NFKC, case-folded) unless the attribute is ``caseExact``; ordering
   operators compare by Unicode code point; ``co``/``sw``/``ew`` treat ``%`` and ``_`` literally;
+* dateTimes compare as the UTC instants they name, at millisecond precision (``scimgate.instants``): the value
+  compared with must be an ISO 8601 date or dateTime (a date alone is its midnight UTC), and a stored value that
+  names no instant compares as no value;
 * ``pr`` is true for a non-empty string, any boolean or date, a non-empty complex value or a non-empty list.
 """
 
@@ -21,11 +24,12 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from scimgate.instants import filter_instant
 from scimgate.scim.errors import InvalidFilter, InvalidPath, Reason, ScimError, TooMany, excerpt
 from scimgate.scim.filter_targets import Constant, Elements, Field, Scalar, indexed_scalar, is_known, resolve
 from scimgate.scim.grammar import (
@@ -343,8 +347,9 @@ class _ElementCompiler(_Logic):
 
 
 def _present(target: Scalar) -> Clause:
-    present = target.expression.is_not(None)
-    return sa.and_(present, target.expression != "") if target.kind in ("string", "reference") else present
+    value = target.expression if target.stored is None else target.stored
+    present = value.is_not(None)
+    return sa.and_(present, value != "") if target.kind in ("string", "reference") else present
 
 
 def _compare(target: Scalar, op: CompareOperator, value: Any, path: str) -> Clause:
@@ -397,12 +402,16 @@ def _operand(target: Scalar, op: CompareOperator, value: Any, path: str) -> Any:
 
 
 def _datetime(value: str, path: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-        # Timestamps are stored in UTC; a time without an offset is read as UTC.
-        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):  # OverflowError: "0001-01-01T00:00:00+01:00" has no UTC time
-        raise InvalidFilter(f'{path} must be compared with a dateTime such as "2026-01-31T12:00:00Z".') from None
+    """The instant to compare with (scimgate.instants.filter_instant: an xsd:dateTime or another ISO 8601 form, a
+    date alone being its midnight UTC, no zone being UTC, at millisecond precision like the stored side)."""
+    found = filter_instant(value)
+    if found is None:
+        raise InvalidFilter(
+            f'{path} must be compared with a dateTime such as "2026-01-31T12:00:00Z" or '
+            f'"2026-01-31T14:00:00.000+02:00", or a date such as "2026-01-31" (its midnight UTC), not '
+            f"{excerpt(value)}."
+        )
+    return found
 
 
 def _constant_matches(constant: str, op: CompareOperator, value: str) -> bool:

@@ -134,11 +134,16 @@ class Operations:
         _same_id(target, payload)
         # A PUT without a password keeps the stored one: the IdP cannot read it back to resend.
         payload, password = self._without_password(rtype, payload)
-        parsed = parse_resource(rtype, payload)
+        parsed, compared = self._parse_replacement(target, payload)
 
         def write(conn: Connection) -> tuple[StoredResource, Related | dict[str, Any]]:
+            nonlocal parsed
             change = self._change(conn, directory_id)
             current = _locked(conn, target)
+            if compared is not None and compared != current.version:
+                # The values kept as stored were compared with a version another write has since replaced
+                # (rare: a PUT sending back a value that no longer fits, racing another write): compared again.
+                parsed = parse_resource(rtype, payload, stored=current.attributes)
             if rtype.name == USERS.name and "active" not in parsed.document and "active" in current.attributes:
                 # Okta and hand-written clients PUT users without `active`; that must not flip a disabled user on
                 # (or an active one off). Omitted means unchanged.
@@ -155,6 +160,25 @@ class Operations:
         stored, found = self.db.run_write(write)
         # Rendered after the commit: on SQLite the next writer can start meanwhile.
         return self._single(rtype, directory_id, stored, projection, found, parsed.ignored)
+
+    def _parse_replacement(self, target: Target, payload: Any) -> tuple[ParsedResource, int | None]:
+        """A PUT's resource, and the version of the stored one it was compared with, if it was.
+
+        A PUT is judged on what it changes, as a PATCH is: a value it sends back exactly as the resource holds it
+        is kept even when it no longer fits the attribute's declaration (validation.check_value). Okta's AIW
+        PUTs what it read with the change, authentik and OneLogin deactivate by PUT: none must fail over a value
+        stored while an extension was undeclared. Only a body refused as it stands is compared with the stored
+        resource, read outside the write lock as a PATCH is computed.
+        """
+        rtype = target.rtype
+        try:
+            return parse_resource(rtype, payload), None
+        except InvalidValue:
+            with self.db.read(snapshot=False) as conn:
+                seen = store.get(conn, rtype.table, target.directory_id, target.resource_id)
+            if seen is None:
+                raise
+        return parse_resource(rtype, payload, stored=seen.attributes), seen.version
 
     def patch(self, target: Target, body: Any, projection: Projection, *, strict: bool = False) -> Single:
         """PATCH (RFC 7644 §3.5.2): every operation applies, or none does.
@@ -365,7 +389,9 @@ class _PatchRequest:
             result = PatchResult(current.attributes, MemberChanges(), [])  # it only changed the password
         else:
             result = _apply(self.rtype, current, self.body, self.strict)
-        parsed = parse_resource(self.rtype, result.document)  # the whole result must be a valid resource
+        # The whole result must be a valid resource, and keep the required values the resource had; values it
+        # did not touch are kept as they are (a PATCH is judged on what it changes).
+        parsed = parse_resource(self.rtype, result.document, before=current.attributes, stored=current.attributes)
         _check_size(self.rtype, parsed.document, self.max_bytes)
         return _Planned(current, result, parsed)
 
@@ -389,7 +415,10 @@ def _apply(rtype: ResourceType, current: StoredResource, body: Any, strict: bool
             strict_hint(
                 error,
                 lambda: parse_resource(
-                    rtype, apply_patch(rtype, document, body, strict=False, resource_id=current.id).document
+                    rtype,
+                    apply_patch(rtype, document, body, strict=False, resource_id=current.id).document,
+                    before=document,
+                    stored=document,
                 ),
             )
         raise

@@ -2,11 +2,12 @@
 
 This runs in memory on a single resource's multi-valued attribute, which the PATCH already holds; queries over
 many resources are compiled to SQL instead (``filters.py``). Semantics match the SQL ones: strings compare by
-comparison key unless the sub-attribute is caseExact.
+comparison key unless the sub-attribute is caseExact, dateTimes by the instants they name.
 """
 
 from typing import Any
 
+from scimgate.instants import filter_instant, instant
 from scimgate.scim.errors import InvalidFilter, NoTarget, excerpt
 from scimgate.scim.grammar import (
     COMPARATORS,
@@ -32,27 +33,46 @@ def element_matches(attr: Attribute, element: dict[str, Any], node: FilterNode) 
         value = _field(attr, element, node.attr_path.attr)[0]
         return value not in (None, "", [], {})
     if isinstance(node, Comparison):
-        value, sub = _field(attr, element, node.attr_path.attr)
-        operand = node.value
-        if operand is None:
-            present = value not in (None, "")
-            return not present if node.op == CompareOperator.eq else present
-        if value is None:
-            return False
-        if isinstance(value, str) and isinstance(operand, str):
-            if not sub.case_exact:
-                value, operand = comparison_key(value), comparison_key(operand)
-        elif isinstance(value, bool) != isinstance(operand, bool) or isinstance(value, str) != isinstance(operand, str):
-            # "primary eq \"True\"": Entra's string booleans, compared as booleans.
-            if isinstance(value, bool) and isinstance(operand, str) and operand.lower() in ("true", "false"):
-                operand = operand.lower() == "true"
-            else:
-                return False
-        try:
-            return COMPARATORS[node.op.value](value, operand)
-        except TypeError:
-            return False
+        return _compared(attr, element, node)
     raise InvalidFilter("A value path cannot be nested inside another value path.")
+
+
+def _compared(attr: Attribute, element: dict[str, Any], node: Comparison) -> bool:
+    value, sub = _field(attr, element, node.attr_path.attr)
+    operand = node.value
+    if operand is None:
+        present = value not in (None, "")
+        return not present if node.op == CompareOperator.eq else present
+    if sub.type == "dateTime":
+        return _date_times(value, node.op, operand, node.attr_path.attr)
+    if value is None:
+        return False
+    if isinstance(value, str) and isinstance(operand, str):
+        if not sub.case_exact:
+            value, operand = comparison_key(value), comparison_key(operand)
+    elif isinstance(value, bool) != isinstance(operand, bool) or isinstance(value, str) != isinstance(operand, str):
+        # "primary eq \"True\"": Entra's string booleans, compared as booleans.
+        if isinstance(value, bool) and isinstance(operand, str) and operand.lower() in ("true", "false"):
+            operand = operand.lower() == "true"
+        else:
+            return False
+    try:
+        return COMPARATORS[node.op.value](value, operand)
+    except TypeError:
+        return False
+
+
+def _date_times(value: Any, op: CompareOperator, operand: Any, name: str) -> bool:
+    """As filters compare dateTimes: the instants named, at millisecond precision (scimgate.instants)."""
+    asked = op not in (CompareOperator.co, CompareOperator.sw, CompareOperator.ew)
+    wanted = filter_instant(operand) if asked else None
+    if wanted is None:
+        raise InvalidFilter(
+            f"{excerpt(name)} is a dateTime: compare it using eq, ne, gt, ge, lt or le with a dateTime such as "
+            f'"2026-01-31T12:00:00Z" or a date such as "2026-01-31" (its midnight UTC), not {excerpt(operand)}.'
+        )
+    found = instant(value)
+    return found is not None and COMPARATORS[op.value](found, wanted)
 
 
 def template_from(node: FilterNode, attr: Attribute) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 Any singular attribute can be sorted on: core, sub-attribute (``name.familyName``) or extension
 (``urn:…:enterprise:2.0:User:department``). Case-insensitive strings sort by their comparison key, case-exact ones by
-code point; resources without a value come last in ascending order and first in descending order. Ties are broken by
-``id``, so pages of a sorted list are stable.
+code point; dateTimes by the instant they name, whatever their offset; resources without a value come last in
+ascending order and first in descending order. Ties are broken by ``id``, so pages of a sorted list are stable.
 """
 
 from dataclasses import dataclass
@@ -15,7 +15,7 @@ from scimgate.scim.errors import InvalidValue, excerpt
 from scimgate.scim.filter_targets import COMPUTED
 from scimgate.scim.resource_types import ResourceType
 from scimgate.scim.schema import Attribute
-from scimgate.store.sql import codepoint_order, fold
+from scimgate.store.sql import codepoint_order, fold, instant, json_text
 
 _ORDERS = {"ascending": True, "descending": False}
 
@@ -61,6 +61,9 @@ def _expression(rtype: ResourceType, sort_by: str) -> tuple[sa.ColumnElement[Any
             return codepoint_order(indexed.column), "string"
         return indexed.column, indexed.kind
     attr, json_path = _resolve(rtype, schema_id, path, sort_by)
+    if attr.type == "dateTime":
+        # By the instant it names (scimgate.instants), as filters compare it; values that name none come last.
+        return instant(json_text(rtype.table.c.attributes, json_path)), "dateTime"
     value = rtype.table.c.attributes[json_path]
     if attr.type == "boolean":
         boolean: sa.ColumnElement[Any] = value.as_boolean()

@@ -13,14 +13,15 @@ named in ``ParsedResource.ignored`` for the provisioning log. Any other extensio
 URN-qualified attribute — is kept as sent (``scimgate.scim.extensions``).
 """
 
+import copy
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from scimgate.instants import instant
 from scimgate.scim.errors import InvalidSyntax, InvalidValue, PayloadTooLarge, excerpt
 from scimgate.scim.extensions import MAX_EXTENSIONS
 from scimgate.scim.resource_types import GROUPS, ResourceType
@@ -48,7 +49,14 @@ class ParsedResource:
     """What was sent but not kept: unknown core or enterprise attributes (names only, for the provisioning log)."""
 
 
-def parse_resource(rtype: ResourceType, payload: Any) -> ParsedResource:
+def parse_resource(
+    rtype: ResourceType, payload: Any, before: dict[str, Any] | None = None, *, stored: dict[str, Any] | None = None
+) -> ParsedResource:
+    """The resource a POST or PUT sent, or (``before``: the stored document it started from) a PATCH's result.
+
+    ``stored`` (a PUT's or PATCH's target as stored): a value identical to the one it holds at the same place is
+    kept as it is, even if it does not fit the attribute's declaration (see ``check_value``).
+    """
     if not isinstance(payload, dict):
         raise InvalidSyntax(f"The request body must be a JSON object holding a {rtype.name} resource.")
     parsed = ParsedResource({}, None)
@@ -58,14 +66,18 @@ def parse_resource(rtype: ResourceType, payload: Any) -> ParsedResource:
         extension = rtype.extension(key)
         if extension is not None:
             # Merged key by key, so {"urn:…:User:department": …} and {"urn:…:User": {…}} combine in any order.
-            for name, checked in _check_extension(extension, value, parsed.ignored).items():
+            held = _lookup_key(stored, extension.id)
+            for name, checked in _check_extension(extension, value, parsed.ignored, held).items():
                 _put(parsed.document.setdefault(extension.id, {}), name, checked)
-        elif not _read_attribute(rtype, key, value, parsed) and not _kept_open(rtype, key, value, payload, parsed):
+        elif not _read_attribute(rtype, key, value, parsed, stored) and not _kept_open(
+            rtype, key, value, payload, parsed
+        ):
             parsed.ignored.append(key)
     document = parsed.document
     for key in [key for key, value in document.items() if key.lower().startswith("urn:") and value == {}]:
         del document[key]
     _check_required(rtype.schema, document)
+    _check_required_extensions(rtype, document, _listed(payload), before)
     extensions = sum(1 for key in document if key.lower().startswith("urn:"))
     if extensions > MAX_EXTENSIONS:
         raise InvalidValue(
@@ -75,7 +87,9 @@ def parse_resource(rtype: ResourceType, payload: Any) -> ParsedResource:
     return parsed
 
 
-def _read_attribute(rtype: ResourceType, key: str, value: Any, parsed: ParsedResource) -> bool:
+def _read_attribute(
+    rtype: ResourceType, key: str, value: Any, parsed: ParsedResource, stored: dict[str, Any] | None
+) -> bool:
     """A core or known-extension attribute (``userName``, ``urn:…:enterprise:2.0:User:department``) into the
     document; False when ``key`` names none."""
     attr, schema = _resolve_key(rtype, key)
@@ -89,7 +103,8 @@ def _read_attribute(rtype: ResourceType, key: str, value: Any, parsed: ParsedRes
         parsed.members = parse_members(value)
         return True
     path = attr.name if schema is rtype.schema else f"{schema.id}:{attr.name}"
-    checked = check_attribute(attr, value, path)
+    held = stored if schema is rtype.schema else _lookup_key(stored, schema.id)
+    checked = check_attribute(attr, value, path, _lookup_key(held, attr.name))
     if checked is not None:
         holder = parsed.document if schema is rtype.schema else parsed.document.setdefault(schema.id, {})
         _put(holder, attr.name, checked)
@@ -246,7 +261,7 @@ def _is_external_id(schema: Schema, rtype: ResourceType, name: str) -> bool:
     return schema is rtype.schema and name.lower() == "externalid"
 
 
-def _check_extension(extension: Schema, value: Any, ignored: list[str]) -> dict[str, Any]:
+def _check_extension(extension: Schema, value: Any, ignored: list[str], stored: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidValue(f"{extension.id} must be a JSON object holding the extension's attributes.")
     out: dict[str, Any] = {}
@@ -256,7 +271,7 @@ def _check_extension(extension: Schema, value: Any, ignored: list[str]) -> dict[
             ignored.append(f"{extension.id}:{key}")
         if attr is None or attr.mutability == "readOnly" or sub_value is None:
             continue
-        checked = check_attribute(attr, sub_value, f"{extension.id}:{attr.name}")
+        checked = check_attribute(attr, sub_value, f"{extension.id}:{attr.name}", _lookup_key(stored, attr.name))
         if checked is not None:
             _put(out, attr.name, checked)
     return out
@@ -281,8 +296,18 @@ def values_allowed(count: int) -> Iterator[None]:
         _values_allowed.reset(reset)
 
 
-def check_attribute(attr: Attribute, value: Any, path: str) -> Any:
-    """Check one attribute's value; return what to store, or None for "no value"."""
+def check_attribute(attr: Attribute, value: Any, path: str, stored: Any = None) -> Any:
+    """Check one attribute's value; return what to store, or None for "no value". ``stored``: as in
+    ``check_value``, for the whole value, and for each value of a multi-valued one."""
+    try:
+        return _check_attribute(attr, value, path, stored)
+    except InvalidValue:
+        if stored is not None and _same(value, stored):
+            return copy.deepcopy(value)
+        raise
+
+
+def _check_attribute(attr: Attribute, value: Any, path: str, stored: Any) -> Any:
     if attr.multi_valued:
         if isinstance(value, dict) and attr.type == "complex":
             # OneLogin's SCIM v2 Enterprise template sends emails as one object, not an array
@@ -296,7 +321,7 @@ def check_attribute(attr: Attribute, value: Any, path: str) -> Any:
                 f"{path} has {len(value):,} values; this server keeps at most {MAX_VALUES:,} per attribute "
                 "(group members excepted)."
             )
-        items = [check_value(attr, item, path) for item in value if item is not None]
+        items = [_check_item(attr, item, path, stored) for item in value if item is not None]
         items = [item for item in items if item not in (None, {})]
         _check_single_primary(attr, items, path)
         return items or None
@@ -304,7 +329,17 @@ def check_attribute(attr: Attribute, value: Any, path: str) -> Any:
         value = _manager(value)
         if value is None:
             return None
-    return check_value(attr, value, path)
+    return check_value(attr, value, path, stored)
+
+
+def _check_item(attr: Attribute, item: Any, path: str, stored: Any) -> Any:
+    """One value of a multi-valued attribute; kept as it is when the attribute held it already (``stored``)."""
+    try:
+        return check_value(attr, item, path)
+    except InvalidValue:
+        if isinstance(stored, list) and any(_same(item, held) for held in stored):
+            return copy.deepcopy(item)
+        raise
 
 
 def _manager(value: Any) -> Any:
@@ -319,7 +354,23 @@ def _manager(value: Any) -> Any:
     return value
 
 
-def check_value(attr: Attribute, value: Any, path: str) -> Any:
+def check_value(attr: Attribute, value: Any, path: str, stored: Any = None) -> Any:
+    """Check one value (of a multi-valued attribute: one element); return what to store, or None for "no value".
+
+    A write is judged on what it changes (docs/custom-attributes.md): a value identical to ``stored``, the one the
+    resource holds at the same place, is kept as it is even when it does not fit the declaration, since it was
+    stored while the extension was undeclared or under an earlier declaration. A PATCH that deactivates a user, or
+    a PUT sending back what the IdP read, must not fail over it; a new or changed value must fit.
+    """
+    try:
+        return _check_value(attr, value, path, stored)
+    except InvalidValue:
+        if stored is not None and _same(value, stored):
+            return copy.deepcopy(value)
+        raise
+
+
+def _check_value(attr: Attribute, value: Any, path: str, stored: Any) -> Any:
     kind = attr.type
     if kind == "complex":
         if not isinstance(value, dict):
@@ -329,7 +380,7 @@ def check_value(attr: Attribute, value: Any, path: str) -> Any:
             sub = attr.sub(key)
             if sub is None or sub.mutability == "readOnly" or sub_value is None:
                 continue
-            _put(out, sub.name, check_value(sub, sub_value, f"{path}.{sub.name}"))
+            _put(out, sub.name, check_value(sub, sub_value, f"{path}.{sub.name}", _lookup_key(stored, sub.name)))
         return out or None
     if kind == "boolean":
         return _boolean(value, path)
@@ -348,6 +399,17 @@ def check_value(attr: Attribute, value: Any, path: str) -> Any:
     return value
 
 
+def _same(value: Any, stored: Any) -> bool:
+    """The same JSON value, types included (``true`` is not ``1``, ``1`` is not ``1.0``)."""
+    if type(value) is not type(stored):
+        return False
+    if isinstance(value, dict):
+        return value.keys() == stored.keys() and all(_same(item, stored[key]) for key, item in value.items())
+    if isinstance(value, list):
+        return len(value) == len(stored) and all(map(_same, value, stored))
+    return bool(value == stored)
+
+
 def _boolean(value: Any, path: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -358,12 +420,12 @@ def _boolean(value: Any, path: str) -> bool:
 
 
 def _check_datetime(value: str, path: str) -> None:
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
+    # What filters and sorting can compare (scimgate.instants); the value is kept as sent all the same.
+    if instant(value) is None:
         raise InvalidValue(
-            f"{path} must be an xsd:dateTime such as 2026-01-31T12:00:00Z, not {excerpt(value)}."
-        ) from None
+            f"{path} must be an xsd:dateTime such as 2026-01-31T12:00:00Z or 2026-01-31T14:00:00.000+02:00 (a date "
+            f"and a time with seconds, years 0001 to 9999, a zone up to ±14:00), not {excerpt(value)}."
+        )
 
 
 def _check_single_primary(attr: Attribute, items: list[Any], path: str) -> None:
@@ -379,6 +441,65 @@ def _check_required(schema: Schema, document: dict[str, Any]) -> None:
         value = document.get(attr.name)
         if attr.required and (value is None or (isinstance(value, str) and not value.strip())):
             raise InvalidValue(f"{attr.name} is required: send a non-empty {attr.name} for every {schema.name}.")
+
+
+def _listed(payload: dict[str, Any]) -> set[str]:
+    """The URNs the body's ``schemas`` names, lower-cased."""
+    schemas = next((value for key, value in payload.items() if key.lower() == "schemas"), None)
+    return {item.lower() for item in schemas if isinstance(item, str)} if isinstance(schemas, list) else set()
+
+
+def _check_required_extensions(
+    rtype: ResourceType, document: dict[str, Any], listed: set[str], before: dict[str, Any] | None
+) -> None:
+    """The ``required`` attributes of declared extensions (RFC 7643 §2.2, §3.3).
+
+    Declared extensions are advertised as optional (``/ResourceTypes``: ``"required": false``), so a resource may
+    lack one entirely; one that holds it, or lists its URN in ``schemas``, carries each of its required attributes
+    (and each required sub-attribute of a complex value it sends). A PATCH (``before`` given) is judged against
+    the resource it changes: it may not take away a required value the resource had, nor bring in the extension
+    without its required ones; a resource stored before ``required`` was declared, and lacking the value, can
+    still be patched otherwise (Entra's deactivation must never fail over it). readOnly attributes are the
+    server's to set, never asked of the IdP.
+    """
+    for extension in rtype.extensions:
+        held = document.get(extension.id)
+        earlier = _lookup_key(before, extension.id) if before is not None else None
+        if held is None and earlier is None and (before is not None or extension.id.lower() not in listed):
+            continue
+        missing = _missing_required(extension.attributes, held if isinstance(held, dict) else {})
+        if earlier is not None:
+            already = set(_missing_required(extension.attributes, earlier if isinstance(earlier, dict) else {}))
+            missing = [name for name in missing if name not in already]
+        if missing:
+            raise InvalidValue(
+                f"{extension.id}:{missing[0]} is required (declared in {extension.id}): send a value for it "
+                f"whenever the {rtype.name} carries that extension; a PATCH may not remove it."
+            )
+
+
+def _missing_required(attributes: Iterable[Attribute], values: dict[str, Any], prefix: str = "") -> list[str]:
+    """The required attributes without a value in ``values`` (names matched case-insensitively), as paths."""
+    missing = []
+    for attr in attributes:
+        if attr.mutability == "readOnly":
+            continue
+        value = _lookup_key(values, attr.name)
+        if value is None or value == [] or (isinstance(value, str) and not value.strip()):
+            if attr.required:
+                missing.append(prefix + attr.name)
+            continue
+        if attr.type == "complex":
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
+                    missing += _missing_required(attr.sub_attributes, item, f"{prefix}{attr.name}.")
+    return list(dict.fromkeys(missing))
+
+
+def _lookup_key(holder: Any, name: str) -> Any:
+    if not isinstance(holder, dict):
+        return None
+    return next((value for key, value in holder.items() if key.lower() == name.lower()), None)
 
 
 # Members one request may name (POST, PUT, or one PATCH operation): a whole group of 100,000, as Okta's group push

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from scimgate.config import Settings
+from scimgate.instants import sqlite_instant
 from scimgate.jsonio import dumps_text
 from scimgate.store.files import private_file, sqlite_file
 from scimgate.store.group_commit import GroupCommit
@@ -266,6 +267,8 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
         cursor.close()
         # fold() in scimgate.store.sql: the same comparison key as the indexed *_key columns.
         dbapi_conn.create_function("scimgate_fold", 1, _fold, deterministic=True)
+        # instant() in scimgate.store.sql: dateTime values compared as instants (PostgreSQL: migration 0015).
+        dbapi_conn.create_function("scimgate_instant", 1, sqlite_instant, deterministic=True)
         # SQLite has no statement timeout: a pathological query (a co filter on a multi-valued attribute over a
         # million users) would run to its end. The progress handler aborts it past the deadline ("interrupted":
         # a 503, as PostgreSQL's statement_timeout gives), and the connection goes back to the pool as it was.

@@ -6,6 +6,10 @@
   ``lower(normalize(x, NFKC))``, which differs from Python's case folding only for a few characters such as ß.
 * ``codepoint_order(x)``: compare strings by Unicode code point, as RFC 7644 §3.4.2.3 asks for sorting ("no specific
   locale implied"). SQLite's default collation already does; PostgreSQL needs ``COLLATE "C"``.
+* ``instant(x)``: the UTC instant an xsd:dateTime text names, at millisecond precision, or NULL for text that is
+  not one (``scimgate.instants``): ``scimgate_instant`` on both, a Python function registered on every SQLite
+  connection, a PL/pgSQL one on PostgreSQL (migration 0015). Typed as a timestamp, so a bound datetime compares
+  with it as with the ``created`` columns, and both are deterministic, so an index can hold it.
 """
 
 from typing import Any
@@ -48,6 +52,17 @@ def _codepoint_sqlite(element: codepoint_order, compiler: Any, **kw: Any) -> str
 @compiles(codepoint_order, "postgresql")
 def _codepoint_postgresql(element: codepoint_order, compiler: Any, **kw: Any) -> str:
     return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
+class instant(FunctionElement[Any]):
+    type = sa.DateTime(timezone=True)
+    name = "scimgate_instant"
+    inherit_cache = True
+
+
+@compiles(instant)
+def _instant(element: instant, compiler: Any, **kw: Any) -> str:
+    return f"scimgate_instant({compiler.process(element.clauses, **kw)})"
 
 
 class json_text(FunctionElement[str]):
