@@ -83,6 +83,10 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+# Pending bytes past which a connection's writes are sent at once rather than at the end of the step.
+_FLUSH_AT = 64 * 1024
+
+
 class _OneWritePerStep:
     """The connection's transport, with the writes made in one step of the event loop sent as one.
 
@@ -95,11 +99,17 @@ class _OneWritePerStep:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._size = 0
 
     def write(self, data: bytes) -> None:
         if not self._pending:
             self._loop.call_soon(self._flush)
         self._pending.append(data)
+        self._size += len(data)
+        if self._size >= _FLUSH_AT:
+            # A body streamed without yielding to the loop: sent now, so the transport's flow control (uvicorn's
+            # drain on pause_writing) still holds it back instead of this buffer growing without bound.
+            self._flush()
 
     def writelines(self, chunks: Any) -> None:
         for chunk in chunks:
@@ -111,12 +121,14 @@ class _OneWritePerStep:
 
     def abort(self) -> None:
         self._pending.clear()
+        self._size = 0
         self._transport.abort()
 
     def _flush(self) -> None:
         if self._pending:
             data = b"".join(self._pending)
             self._pending.clear()
+            self._size = 0
             if not self._transport.is_closing():
                 self._transport.write(data)
 

@@ -412,6 +412,17 @@ def test_a_user_stored_before_required_was_declared_can_still_be_patched(scim: S
     assert added.status_code == 200, added.text
 
 
+def test_a_user_stored_before_required_was_declared_can_be_deactivated_by_put(scim: Scim, api: Api) -> None:
+    """authentik, OneLogin and Okta's AIW deactivate by PUT of what they read: a user kept without a value
+    declared required later is not made to carry it (a PUT still may not drop one the user holds)."""
+    legacy = scim.create_user("legacy-put@example.com", **{HR: {"grade": "A"}})
+    declare(api, HR_SCHEMA)
+    read = scim.get(f"/Users/{legacy['id']}").json()
+    response = scim.put(f"/Users/{legacy['id']}", {**read, "active": False})
+    assert response.status_code == 200, response.text
+    assert response.json()["active"] is False and response.json()[HR] == {"grade": "A"}
+
+
 # Values kept while ACME was undeclared that its declaration does not accept: a date alone and a phrase for a
 # dateTime, a word for an integer, a number among strings, a word for an integer sub-attribute.
 MISFITS: dict[str, Any] = {

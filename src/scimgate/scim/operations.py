@@ -178,7 +178,9 @@ class Operations:
                 seen = store.get(conn, rtype.table, target.directory_id, target.resource_id)
             if seen is None:
                 raise
-        return parse_resource(rtype, payload, stored=seen.attributes), seen.version
+        # ``before`` as for a PATCH: a PUT may not drop a required value the resource holds, but is not made to add
+        # one it never had (a user stored before the attribute was declared required, deactivated by PUT).
+        return parse_resource(rtype, payload, before=seen.attributes, stored=seen.attributes), seen.version
 
     def patch(self, target: Target, body: Any, projection: Projection, *, strict: bool = False) -> Single:
         """PATCH (RFC 7644 §3.5.2): every operation applies, or none does.

@@ -29,6 +29,7 @@ import random
 import select
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -74,7 +75,9 @@ class Database:
             private_file(path)  # 0600, not SQLite's 0644: it holds keys, secrets and personal data (finding 7)
         self.engine = _create_engine(self.url, self.limits)
         self._disposed = False
+        sa.event.listen(self.engine, "connect", self._note_pool)
         self._kept: dict[int, Connection] = {}  # thread → its read connection (``_loop_connection``)
+        self._kept_lock = threading.Lock()
         sa.event.listen(self.engine, "checkin", self._close_if_disposed)
         self._writer = threading.Lock() if self.is_sqlite else None
         # SQLite: the SCIM writes of this process share transactions and fsyncs (store/group_commit.py).
@@ -107,21 +110,32 @@ class Database:
     @contextmanager
     def _loop_connection(self) -> Iterator[Connection]:
         """SQLite, on an event loop's thread (the SCIM reads that run inline, scimgate.scim.endpoints): a connection
-        kept for that thread, not taken from the pool and given back each time, which cost a fifth of a lookup's
+        kept for that thread, not taken from the pool and given back each time, which cost a tenth of a lookup's
         CPU in SQLAlchemy (issue 21). Only an event loop's thread keeps one: the thread pool's forty threads would
-        each hold one of the pool's connections. A read nested in another, a connection SQLAlchemy invalidated or
-        one of a disposed Database: a pooled connection as usual."""
-        thread = threading.get_ident()
-        conn = self._kept.get(thread)
-        if conn is None or conn.invalidated or conn.closed or conn.in_transaction() or self._disposed:
-            if self._disposed or (conn is not None and conn.in_transaction()):
-                with self.engine.connect() as pooled:
-                    yield pooled
-                return
-            if conn is not None:
-                conn.close()
-            conn = self._kept[thread] = self.engine.connect()
+        each hold one of the pool's connections. A read nested in another, or after dispose: a pooled one."""
+        conn = self._kept.get(threading.get_ident())
+        if conn is None or not _reusable(conn):
+            conn = self._keep(conn)
+        if conn is None or conn.in_transaction():
+            with self.engine.connect() as pooled:
+                yield pooled
+            return
         yield conn
+
+    def _keep(self, stale: Connection | None) -> Connection | None:
+        """A new kept connection for this thread (``stale`` closed), or None once disposed. The connections of
+        threads that have ended go back first: each test client, each embedding application's loop runs on a
+        thread of its own, and their connections must not pile up until the pool is exhausted."""
+        with self._kept_lock:
+            if stale is not None:
+                stale.close()
+            alive = {thread.ident for thread in threading.enumerate()}
+            for ident in [ident for ident in self._kept if ident not in alive or self._kept[ident] is stale]:
+                self._kept.pop(ident).close()
+            if self._disposed or len(self._kept) >= _MOST_KEPT:
+                return None
+            conn = self._kept[threading.get_ident()] = self.engine.connect()
+            return conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -188,16 +202,21 @@ class Database:
         self._disposed = True
         if self._group is not None:
             self._group.stop()
-        for conn in list(self._kept.values()):
-            conn.close()
-        self._kept.clear()
+        with self._kept_lock:
+            for conn in self._kept.values():
+                conn.close()
+            self._kept.clear()
         self.engine.dispose()
 
+    def _note_pool(self, _dbapi_conn: Any, record: Any) -> None:
+        record.info["scimgate_pool"] = weakref.ref(self.engine.pool)
+
     def _close_if_disposed(self, dbapi_conn: Any, record: Any) -> None:
-        # engine.dispose() closes the pooled connections only: one still checked out (a scan abandoned at its
-        # deadline, a request running at shutdown) would come back to the discarded pool and stay open until
-        # the garbage collector found it, holding a server backend meanwhile. Closed as it comes back instead.
-        if self._disposed and dbapi_conn is not None:
+        # engine.dispose() (ours, or a test's) closes the pooled connections only: one still checked out (a scan
+        # abandoned at its deadline, a request running at shutdown) would come back to the discarded pool and stay
+        # open until the garbage collector found it, holding a server backend meanwhile. Closed as it comes back.
+        pool = record.info.get("scimgate_pool")
+        if dbapi_conn is not None and (self._disposed or pool is None or pool() is not self.engine.pool):
             record.invalidate()
 
 
@@ -291,6 +310,19 @@ def _create_engine(url: sa.URL, limits: DatabaseLimits) -> Engine:
         run_sql(conn, "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN", opening=True)
 
     return engine
+
+
+# Event loops' threads that keep a read connection at most; the others' reads take one from the pool as usual (a
+# `serve` worker has one loop; an embedding application or a test suite may run many at once, and each kept
+# connection is one fewer in the pool).
+_MOST_KEPT = 4
+
+
+def _reusable(conn: Connection) -> bool:
+    """A kept connection SQLAlchemy has not closed or invalidated, not inside a transaction SQLite still holds."""
+    if conn.closed or conn.invalidated:
+        return False
+    return not getattr(conn.connection.dbapi_connection, "in_transaction", False) or conn.in_transaction()
 
 
 # Seconds a PostgreSQL connection may sit in the pool before its next checkout pings it.
