@@ -68,7 +68,8 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # stop() waits for serve_forever's next look at its shutdown flag: 0.5 s by default, after every test.
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
 
     def stop(self) -> None:
