@@ -73,18 +73,61 @@ LONG_MODULES = frozenset(
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked slow (they start processes or install packages) first, then those of LONG_MODULES, the order
-    otherwise unchanged: with two workers, a run then ends on short tests, never on one worker finishing a 15 s test
-    while the other has nothing left (pytest-xdist's worksteal hands each worker half of this order, and the one that
-    runs out takes from the end of the other's)."""
-    items.sort(key=_start_order)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked slow (they start processes, browsers or installs, and mostly wait on them) first, then those of
+    LONG_MODULES, then the rest, in collection order otherwise; under pytest-xdist, so that every worker starts on
+    its share of the slow and long ones.
+
+    pytest-xdist's worksteal hands the N workers N consecutive slices of this order, and a worker that runs out
+    takes the second half of the longest queue left. In one slow-first order, the first worker got every slow and
+    long test (half the suite's time, most of it spent waiting) and the others could only take the short ones from
+    its end. So each slice starts with its own share of them, whole modules at a time (a module's browser, wheel or
+    seeded app is set up once), and the run still ends on short tests."""
+    ordered = sorted(items, key=_kind)
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    if workers > 1:
+        ordered = _slices_each_starting_slow(ordered, workers)
+    items[:] = ordered
 
 
-def _start_order(item: pytest.Item) -> int:
+SLOW, LONG, SHORT = 0, 1, 2
+
+
+def _kind(item: pytest.Item) -> int:
     if item.get_closest_marker("slow"):
-        return 0
-    return 1 if item.path.name in LONG_MODULES else 2
+        return SLOW
+    return LONG if item.path.name in LONG_MODULES else SHORT
+
+
+def _slices_each_starting_slow(ordered: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """``ordered`` (by _kind) rearranged into ``workers`` slices of worksteal's sizes, each starting with some of
+    the slow and long modules (the heaviest to the lightest head so far), then short tests to fill it."""
+    modules: dict[tuple[int, Path], list[pytest.Item]] = {}
+    short: list[pytest.Item] = []
+    for item in ordered:
+        if _kind(item) == SHORT:
+            short.append(item)
+        else:
+            modules.setdefault((_kind(item), item.path), []).append(item)
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    # A slow test takes seconds to tens of seconds, a long one a few: rough weights, enough to spread them.
+    for (kind, _path), tests in sorted(
+        modules.items(), key=lambda unit: -len(unit[1]) * (4 if unit[0][0] == SLOW else 1)
+    ):
+        lightest = loads.index(min(loads))
+        heads[lightest].extend(tests)
+        loads[lightest] += len(tests) * (4 if kind == SLOW else 1)
+    result: list[pytest.Item] = []
+    left = len(ordered)
+    for index, head in enumerate(heads):
+        size = left // (workers - index)  # worksteal's first distribution: pending // nodes remaining
+        head.sort(key=_kind)
+        fill = max(0, size - len(head))
+        result += head + short[:fill]
+        short = short[fill:]
+        left -= len(head) + fill
+    return result + short
 
 
 @pytest.fixture(scope="session")
