@@ -15,7 +15,7 @@ URN-qualified attribute — is kept as sent (``scimgate.scim.extensions``).
 
 import copy
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -299,12 +299,7 @@ def values_allowed(count: int) -> Iterator[None]:
 def check_attribute(attr: Attribute, value: Any, path: str, stored: Any = None) -> Any:
     """Check one attribute's value; return what to store, or None for "no value". ``stored``: as in
     ``check_value``, for the whole value, and for each value of a multi-valued one."""
-    try:
-        return _check_attribute(attr, value, path, stored)
-    except InvalidValue:
-        if stored is not None and _same(value, stored):
-            return copy.deepcopy(value)
-        raise
+    return _kept_if_stored(_check_attribute, attr, value, path, stored)
 
 
 def _check_attribute(attr: Attribute, value: Any, path: str, stored: Any) -> Any:
@@ -362,8 +357,15 @@ def check_value(attr: Attribute, value: Any, path: str, stored: Any = None) -> A
     stored while the extension was undeclared or under an earlier declaration. A PATCH that deactivates a user, or
     a PUT sending back what the IdP read, must not fail over it; a new or changed value must fit.
     """
+    return _kept_if_stored(_check_value, attr, value, path, stored)
+
+
+def _kept_if_stored(
+    check: Callable[[Attribute, Any, str, Any], Any], attr: Attribute, value: Any, path: str, stored: Any
+) -> Any:
+    """``check``'s answer, or a refused value kept as it is when it is identical to the one stored there."""
     try:
-        return _check_value(attr, value, path, stored)
+        return check(attr, value, path, stored)
     except InvalidValue:
         if stored is not None and _same(value, stored):
             return copy.deepcopy(value)

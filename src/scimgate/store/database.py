@@ -123,7 +123,8 @@ class Database:
         yield conn
 
     def _keep(self, stale: Connection | None) -> Connection | None:
-        """A new kept connection for this thread (``stale`` closed), or None once disposed. The connections of
+        """A new kept connection for this thread (``stale`` closed), or None once disposed or when ``_MOST_KEPT``
+        threads keep one already. The connections of
         threads that have ended go back first: each test client, each embedding application's loop runs on a
         thread of its own, and their connections must not pile up until the pool is exhausted."""
         with self._kept_lock:
